@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every hookline test on this machine, installing what is missing first (see setup.sh).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$HOOKLINE_ROOT"
+
+ensure_wasm_target
+ensure_wasm_bindgen_cli
+ensure_browsers
+ensure_geckodriver
+ensure_node_modules
+
+say "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "server: unit and integration tests"
+cargo test -p hookline-server
+
+say "browser: wasm tests in headless Chromium and Firefox, package, end-to-end"
+"$HOOKLINE_ROOT/scripts/test-browser.sh"
+
+say "all tests passed"

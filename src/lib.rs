@@ -1,0 +1,1 @@
+//! hookline's browser half (being built).
