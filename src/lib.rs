@@ -1,1 +1,58 @@
-//! hookline's browser half (being built).
+//! hookline's browser half: the service-worker module that fires web-push notification webhooks.
+//!
+//! A thin JS shim (`js/sw.js`) registers the worker's `push`, `notificationclick`,
+//! `notificationclose` and `message` listeners at first evaluation and hands every event to
+//! [`handle`] inside `event.waitUntil(...)`. Everything else lives here.
+//!
+//! # Layout
+//! - [`notification`]: the push payload (hookline's JSON and OneSignal's minified form) and the
+//!   copy of it kept on the shown notification.
+//! - [`config`]: the init options, their validation, and the config the page saves for the worker.
+//! - [`webhook`]: the webhook body and the request for `cors` true or false.
+//! - [`queue`]: webhooks that failed on the network, kept and sent again, bounded.
+//! - [`idb`]: the few IndexedDB calls the config and the queue need.
+//! - [`js`]: helpers over JS values; JSON is the browser's own.
+//! - [`worker`]: the event handlers that tie the above together.
+//!
+//! # Example
+//! ```js
+//! // the site's own service worker can add hookline with one line:
+//! importScripts('/hookline-sw.js');
+//! ```
+
+pub mod config;
+pub mod idb;
+pub mod js;
+pub mod notification;
+pub mod queue;
+pub mod webhook;
+pub mod worker;
+
+use wasm_bindgen::prelude::*;
+
+/// Handles one service-worker event (`push`, `notificationclick`, `notificationclose`,
+/// `message`). The promise always resolves: a failure is logged, never thrown out of the worker.
+#[wasm_bindgen]
+pub fn handle(event: web_sys::ExtendableEvent) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        if let Err(e) = worker::dispatch(event).await {
+            log::warn_js("event failed: ", &e);
+        }
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// Console output, prefixed so a site can tell hookline's lines from its own.
+pub mod log {
+    use wasm_bindgen::JsValue;
+
+    /// Logs `hookline: <what><why>` as a warning.
+    pub fn warn(what: &str, why: &str) {
+        web_sys::console::warn_1(&JsValue::from_str(&["hookline: ", what, why].concat()));
+    }
+
+    /// Logs `hookline: <what>` followed by a JS value (an error, usually).
+    pub fn warn_js(what: &str, why: &JsValue) {
+        web_sys::console::warn_2(&JsValue::from_str(&["hookline: ", what].concat()), why);
+    }
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds hookline's npm package into dist/: the service-worker script (wasm-bindgen's glue and
+# js/sw.js in one classic script), its wasm, the page script and its types. Prints the size of
+# worker script + wasm, raw and gzip, and fails above the size bar.
+#   HOOKLINE_DIST   output directory (default: dist/)
+#   CARGO_TARGET_DIR is honoured (default: target/)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$HOOKLINE_ROOT"
+
+# The bar, in gzip bytes, for hookline-sw.js + hookline-sw.wasm; the goal is OneSignal's own limit.
+SIZE_BAR=40000
+SIZE_GOAL=12500
+
+# wasm-opt (Debian's binaryen) shrinks the module further; the build works without it.
+ensure_wasm_opt() {
+  command -v wasm-opt >/dev/null 2>&1 || ensure_apt binaryen || true
+}
+
+ensure_wasm_target
+ensure_wasm_bindgen_cli
+ensure_wasm_opt
+
+target_dir="${CARGO_TARGET_DIR:-$HOOKLINE_ROOT/target}"
+dist="${HOOKLINE_DIST:-$HOOKLINE_ROOT/dist}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+say "building the wasm module"
+# strip=false: `strip = true` drops the target_features section wasm-bindgen reads; names are
+# removed below by wasm-bindgen and wasm-opt instead.
+CARGO_PROFILE_WASM_STRIP=false cargo build --quiet --profile wasm \
+  --target wasm32-unknown-unknown -p hookline-worker
+wasm-bindgen --target no-modules --no-typescript --remove-name-section \
+  --remove-producers-section --out-dir "$work" \
+  "$target_dir/wasm32-unknown-unknown/wasm/hookline_worker.wasm"
+
+mkdir -p "$dist"
+if command -v wasm-opt >/dev/null 2>&1; then
+  wasm-opt -Oz --enable-reference-types --enable-bulk-memory --enable-sign-ext \
+    --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue \
+    --strip-debug --strip-producers \
+    "$work/hookline_worker_bg.wasm" -o "$dist/hookline-sw.wasm"
+else
+  echo "note: wasm-opt not found (Debian package binaryen); the wasm is not optimised further" >&2
+  cp "$work/hookline_worker_bg.wasm" "$dist/hookline-sw.wasm"
+fi
+
+# One classic script: the glue's `wasm_bindgen` stays inside a function scope, so importing it
+# into a site's own worker cannot clash with the site's globals.
+{
+  echo "/* hookline service worker $(node -p 'require("./package.json").version') - https://github.com/hookline/hookline */"
+  echo "(function () {"
+  echo "'use strict';"
+  cat "$work/hookline_worker.js"
+  cat "$HOOKLINE_ROOT/js/sw.js"
+  echo "})();"
+} > "$dist/hookline-sw.js"
+cp "$HOOKLINE_ROOT/js/hookline.js" "$HOOKLINE_ROOT/js/hookline.d.ts" "$dist/"
+
+size() { wc -c < "$1" | tr -d ' '; }
+gz() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
+js_raw=$(size "$dist/hookline-sw.js") js_gz=$(gz "$dist/hookline-sw.js")
+wasm_raw=$(size "$dist/hookline-sw.wasm") wasm_gz=$(gz "$dist/hookline-sw.wasm")
+total_raw=$((js_raw + wasm_raw)) total_gz=$((js_gz + wasm_gz))
+printf 'package size: %-18s %7s bytes raw %7s bytes gzip\n' \
+  hookline-sw.js "$js_raw" "$js_gz" \
+  hookline-sw.wasm "$wasm_raw" "$wasm_gz" \
+  "worker total" "$total_raw" "$total_gz"
+printf 'package size: page script hookline.js %s bytes raw %s bytes gzip\n' \
+  "$(size "$dist/hookline.js")" "$(gz "$dist/hookline.js")"
+if [ "$total_gz" -gt "$SIZE_BAR" ]; then
+  echo "FAIL: worker script + wasm is $total_gz bytes gzip, above the bar of $SIZE_BAR" >&2
+  exit 1
+fi
+if [ "$total_gz" -le "$SIZE_GOAL" ]; then
+  echo "package size: within the goal of $SIZE_GOAL bytes gzip"
+else
+  echo "package size: under the bar of $SIZE_BAR, above the goal of $SIZE_GOAL bytes gzip"
+fi

@@ -1,0 +1,83 @@
+//! The few IndexedDB calls hookline needs: one database, a key-value store for the config and an
+//! auto-numbered store for the retry queue.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbObjectStore, IdbRequest, IdbTransactionMode};
+
+const NAME: &str = "hookline";
+/// Holds the config under [`CONFIG_KEY`].
+pub const KV: &str = "kv";
+/// Holds webhooks waiting to be sent again.
+pub const QUEUE: &str = "queue";
+pub const CONFIG_KEY: &str = "config";
+
+thread_local! {
+    /// The open database, kept for the life of the worker instance.
+    static DB: RefCell<Option<IdbDatabase>> = const { RefCell::new(None) };
+}
+
+/// Waits for a request and gives its result.
+pub async fn done(request: &IdbRequest) -> Result<JsValue, JsValue> {
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&reject));
+    });
+    JsFuture::from(promise).await?;
+    request.result()
+}
+
+/// Opens (creating or upgrading it the first time) hookline's database.
+pub async fn open() -> Result<IdbDatabase, JsValue> {
+    if let Some(db) = DB.with(|db| db.borrow().clone()) {
+        return Ok(db);
+    }
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let factory = scope
+        .indexed_db()?
+        .ok_or_else(|| JsValue::from_str("IndexedDB is not available"))?;
+    let request = factory.open_with_u32(NAME, 1)?;
+    let upgrade = {
+        let request = request.clone();
+        Closure::once(move || {
+            if let Ok(db) = request.result().map(IdbDatabase::unchecked_from_js) {
+                let _ = db.create_object_store(KV);
+                let params = web_sys::IdbObjectStoreParameters::new();
+                params.set_auto_increment(true);
+                let _ = db.create_object_store_with_optional_parameters(QUEUE, &params);
+            }
+        })
+    };
+    request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+    let db: IdbDatabase = done(&request).await?.unchecked_into();
+    request.set_onupgradeneeded(None);
+    DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
+    Ok(db)
+}
+
+/// One store in a new transaction.
+pub fn store(db: &IdbDatabase, name: &str, write: bool) -> Result<IdbObjectStore, JsValue> {
+    let mode = if write {
+        IdbTransactionMode::Readwrite
+    } else {
+        IdbTransactionMode::Readonly
+    };
+    db.transaction_with_str_and_mode(name, mode)?
+        .object_store(name)
+}
+
+/// The value saved under `key` in the key-value store (`undefined` when none).
+pub async fn get(key: &str) -> Result<JsValue, JsValue> {
+    let db = open().await?;
+    done(&store(&db, KV, false)?.get(&JsValue::from_str(key))?).await
+}
+
+/// Saves `value` under `key` in the key-value store.
+pub async fn put(key: &str, value: &JsValue) -> Result<(), JsValue> {
+    let db = open().await?;
+    let store = store(&db, KV, true)?;
+    done(&store.put_with_key(value, &JsValue::from_str(key))?).await?;
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! The webhook: its JSON body (exactly the seed's fields) and its request, which differs only in
+//! mode and headers between `cors: false` and `cors: true`.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::js;
+use crate::notification::Notification;
+
+/// The three events a site can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event {
+    Displayed,
+    Clicked,
+    Dismissed,
+}
+
+impl Event {
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Displayed => "notification.displayed",
+            Event::Clicked => "notification.clicked",
+            Event::Dismissed => "notification.dismissed",
+        }
+    }
+}
+
+/// The webhook body, keys in the seed's order: `event, id, userId, heading, content, url, icon,
+/// data, action`. A field the notification does not have is absent; `action` is given for
+/// `notification.clicked` only: `""` for the body, else the button's id.
+pub fn body(event: Event, n: &Notification, user_id: &str, action: Option<&str>) -> String {
+    let o: JsValue = js_sys::Object::new().into();
+    js::set_str(&o, "event", Some(event.name()));
+    js::set_str(&o, "id", n.id.as_deref());
+    js::set_str(&o, "userId", Some(user_id));
+    js::set_str(&o, "heading", n.heading.as_deref());
+    js::set_str(&o, "content", n.content.as_deref());
+    js::set_str(&o, "url", n.url.as_deref());
+    js::set_str(&o, "icon", n.icon.as_deref());
+    if !n.data.is_undefined() {
+        js::set(&o, "data", &n.data);
+    }
+    js::set_str(&o, "action", action.filter(|_| event == Event::Clicked));
+    js::stringify(&o)
+}
+
+/// Starts the webhook request. `cors: false` is a simple request (POST, `no-cors`, no custom
+/// header, the browser's `text/plain` content type); `cors: true` adds the JSON content type and
+/// `X-OneSignal-Event`. The future fails only when the request fails on the network.
+pub fn send(url: &str, cors: bool, event: &str, body: &str) -> JsFuture {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    if cors {
+        init.set_mode(web_sys::RequestMode::Cors);
+        let headers: JsValue = js_sys::Object::new().into();
+        js::set_str(&headers, "Content-Type", Some("application/json"));
+        js::set_str(&headers, "X-OneSignal-Event", Some(event));
+        init.set_headers(&headers);
+    } else {
+        init.set_mode(web_sys::RequestMode::NoCors);
+    }
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    JsFuture::from(scope.fetch_with_str_and_init(url, &init))
+}

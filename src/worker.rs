@@ -1,0 +1,242 @@
+//! The service-worker event handlers: a push is shown then reported as displayed, a click is
+//! reported then opens its URL, a close is reported as dismissed, and the page's messages save
+//! the config (init) or run a demo push through the same path as a real one.
+
+use std::future::Future;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ExtendableEvent, ExtendableMessageEvent, NotificationEvent, PushEvent};
+
+use crate::config::{self, Config};
+use crate::notification::Notification;
+use crate::webhook::{self, Event};
+use crate::{idb, js, log, queue};
+
+/// Runs the handler for `event`, then sends any webhook kept from an earlier failure.
+pub async fn dispatch(event: ExtendableEvent) -> Result<(), JsValue> {
+    let ours = match event.type_().as_str() {
+        "push" => {
+            let text = event.unchecked_ref::<PushEvent>().data().map(|d| d.text());
+            on_push(text.as_deref()).await;
+            true
+        }
+        "notificationclick" => {
+            on_click(event.unchecked_ref()).await;
+            true
+        }
+        "notificationclose" => {
+            let n = kept(&event.unchecked_ref::<NotificationEvent>().notification());
+            if let Some(n) = n {
+                if let Some(sending) = start(Event::Dismissed, &n, None).await {
+                    sending.await;
+                }
+            }
+            true
+        }
+        "message" => on_message(event.unchecked_ref()).await?,
+        _ => false,
+    };
+    if ours {
+        queue::flush().await?;
+    }
+    Ok(())
+}
+
+/// Shows the notification for a push payload (`None`: a push without data), then sends
+/// `notification.displayed`. A payload that is not ours still shows a notification, since
+/// browsers penalise pushes that show none, and sends no webhook.
+pub async fn on_push(text: Option<&str>) {
+    let parsed = text
+        .ok_or("push has no data")
+        .and_then(Notification::from_push);
+    let n = match parsed {
+        Ok(n) => Some(n),
+        Err(why) => {
+            log::warn("showing a generic notification: ", why);
+            None
+        }
+    };
+    if let Err(e) = show(n.as_ref()).await {
+        log::warn_js("could not show the notification: ", &e);
+        return;
+    }
+    if let Some(n) = n {
+        if let Some(sending) = start(Event::Displayed, &n, None).await {
+            sending.await;
+        }
+    }
+}
+
+/// Shows `n`, or a generic notification titled with the site's host when there is none.
+async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
+    let scope = js::scope();
+    let options: JsValue = js_sys::Object::new().into();
+    let mut title = scope.location().host();
+    if let Some(n) = n {
+        if let Some(heading) = &n.heading {
+            title.clone_from(heading);
+        }
+        js::set_str(&options, "body", n.content.as_deref());
+        js::set_str(&options, "icon", n.icon.as_deref());
+        let data: JsValue = js_sys::Object::new().into();
+        js::set(&data, "hookline", &n.to_kept());
+        js::set(&options, "data", &data);
+        let actions = js_sys::Array::new();
+        for b in &n.buttons {
+            let action: JsValue = js_sys::Object::new().into();
+            js::set_str(&action, "action", Some(&b.id));
+            js::set_str(&action, "title", Some(&b.text));
+            js::set_str(&action, "icon", b.icon.as_deref());
+            actions.push(&action);
+        }
+        js::set(&options, "actions", &actions);
+    }
+    let shown = scope
+        .registration()
+        .show_notification_with_options(&title, options.unchecked_ref())?;
+    JsFuture::from(shown).await?;
+    Ok(())
+}
+
+/// The payload kept on a notification hookline showed; `None` (logged) for any other.
+fn kept(notification: &web_sys::Notification) -> Option<Notification> {
+    let kept = Notification::from_kept(&js::get(&notification.data(), "hookline"));
+    if kept.is_none() {
+        log::warn(
+            "notification has no hookline data (not shown by hookline); no webhook",
+            "",
+        );
+    }
+    kept
+}
+
+/// Sends `notification.clicked` (`action` is `""` for the body, else the button's id), then opens
+/// or focuses the notification's URL. The request is on its way before the URL opens; a failing
+/// webhook never stops the URL from opening.
+async fn on_click(event: &NotificationEvent) {
+    let notification = event.notification();
+    notification.close();
+    let Some(n) = kept(&notification) else {
+        return;
+    };
+    // `action` is "" for a body click, the button's id otherwise.
+    let action = js::get(event, "action").as_string().unwrap_or_default();
+    let sending = start(Event::Clicked, &n, Some(&action)).await;
+    if let Some(url) = &n.url {
+        if let Err(e) = open(url).await {
+            log::warn_js("could not open the notification's url: ", &e);
+        }
+    }
+    if let Some(sending) = sending {
+        sending.await;
+    }
+}
+
+/// Focuses a window already showing `url`, else opens one.
+async fn open(url: &str) -> Result<(), JsValue> {
+    let scope = js::scope();
+    let target = web_sys::Url::new_with_base(url, &scope.location().href())?.href();
+    let clients = scope.clients();
+    let query = web_sys::ClientQueryOptions::new();
+    query.set_type(web_sys::ClientType::Window);
+    query.set_include_uncontrolled(true);
+    let windows: js_sys::Array = JsFuture::from(clients.match_all_with_options(&query))
+        .await?
+        .unchecked_into();
+    for client in windows.iter() {
+        let client: web_sys::WindowClient = client.unchecked_into();
+        if client.url() == target {
+            JsFuture::from(client.focus()?).await?;
+            return Ok(());
+        }
+    }
+    JsFuture::from(clients.open_window(&target)).await?;
+    Ok(())
+}
+
+/// Starts the webhook for `event` when the saved config has a URL for it. The request is issued
+/// before this returns; the returned future settles it (keeping it for later on failure).
+async fn start(
+    event: Event,
+    n: &Notification,
+    action: Option<&str>,
+) -> Option<impl Future<Output = ()> + use<>> {
+    let config = saved_config().await?;
+    let url = config.url(event)?;
+    let body = webhook::body(event, n, &config.user_id, action);
+    Some(queue::send(url.to_owned(), config.cors, event.name(), body))
+}
+
+/// The saved config, or `None` with the reason logged.
+pub async fn saved_config() -> Option<Config> {
+    let saved = match idb::get(idb::CONFIG_KEY).await {
+        Ok(saved) => saved,
+        Err(e) => {
+            log::warn_js("could not read the config: ", &e);
+            return None;
+        }
+    };
+    if saved.is_undefined() {
+        log::warn("no config saved yet (init has not run); no webhook", "");
+        return None;
+    }
+    Config::from_saved(&saved)
+        .map_err(|why| log::warn("", why))
+        .ok()
+}
+
+/// Handles a page's message: `{hookline: "init", options: "<json>"}` saves the config,
+/// `{hookline: "demo", payload: "<json>"}` runs that payload as a push; the answer goes back on
+/// the message's port. `Ok(false)` when the message is not for hookline.
+async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
+    let message = event.data();
+    let reply: JsValue = js_sys::Object::new().into();
+    match js::get(&message, "hookline").as_string().as_deref() {
+        Some("init") => {
+            let options = js::get(&message, "options").as_string().unwrap_or_default();
+            let options = js::parse(&options).unwrap_or(JsValue::NULL);
+            match init(&options).await? {
+                Ok(config) => {
+                    js::set(&reply, "ok", &JsValue::TRUE);
+                    js::set_str(&reply, "userId", Some(&config.user_id));
+                }
+                Err(e) => {
+                    log::warn("init refused: ", &[&e.field, " ", e.message].concat());
+                    js::set(&reply, "ok", &JsValue::FALSE);
+                    js::set_str(&reply, "field", Some(&e.field));
+                    js::set_str(&reply, "error", Some(&[&e.field, " ", e.message].concat()));
+                }
+            }
+        }
+        Some("demo") => {
+            on_push(js::get(&message, "payload").as_string().as_deref()).await;
+            js::set(&reply, "ok", &JsValue::TRUE);
+        }
+        _ => return Ok(false),
+    }
+    if let Ok(port) = event.ports().get(0).dyn_into::<web_sys::MessagePort>() {
+        port.post_message(&reply)?;
+    }
+    Ok(true)
+}
+
+/// Validates the page's init options and saves them; nothing is saved when they are refused.
+/// A `userId` the options do not give is the saved one, or a new one generated once.
+pub async fn init(options: &JsValue) -> Result<Result<Config, config::InitError>, JsValue> {
+    let saved = idb::get(idb::CONFIG_KEY).await?;
+    let user_id = Config::saved_user_id(&saved);
+    let checked = config::validate(options, || user_id.unwrap_or_else(new_user_id));
+    if let Ok(config) = &checked {
+        idb::put(idb::CONFIG_KEY, &config.to_saved()).await?;
+    }
+    Ok(checked)
+}
+
+fn new_user_id() -> String {
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    scope.crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| {
+        let random = js_sys::Number::from(js_sys::Math::random()).to_string_with_radix(36);
+        random.map(String::from).unwrap_or_default()
+    })
+}
