@@ -1,0 +1,67 @@
+//! `/v1/apps/{app_id}/events`: ingesting events, one or a batch; `202` only once they are stored.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, AppState, JsonBody, State};
+use crate::event::Event;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v1/apps/{app_id}/events", post(ingest))
+}
+
+/// `POST /v1/apps/{app_id}/events` with one event or `{"events": [...]}` →
+/// `202 {"accepted", "duplicates", "deliveries"}`. All events are checked before any is stored:
+/// one bad event refuses the whole request, naming it.
+async fn ingest(
+    state: State,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    state.authorize_app(&headers, &app_id)?;
+    let events = parse_events(&app_id, body).inspect_err(|_| crate::metrics::EVENTS_REJECTED.add(1))?;
+    let summary = state.queue.ingest(&app_id, events).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!(summary))))
+}
+
+/// The events of a request body: one event object, or `{"events": [objects]}`.
+pub fn parse_events(app_id: &str, body: Value) -> ApiResult<Vec<Event>> {
+    let (items, batch) = match body {
+        Value::Object(mut map) if map.contains_key("events") && !map.contains_key("kind") => {
+            match map.remove("events") {
+                Some(Value::Array(items)) => (items, true),
+                _ => return Err(ApiError::bad_request("invalid_event", "events: expected a list of events")),
+            }
+        }
+        Value::Object(map) => (vec![Value::Object(map)], false),
+        _ => return Err(ApiError::bad_request("invalid_event", "expected an event object or {\"events\": [...]}")),
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("invalid_event", "events: the list is empty"));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let at = if batch { format!("events[{i}]") } else { String::new() };
+        out.push(parse_event(app_id, item).map_err(|m| {
+            let message = if at.is_empty() { m } else { format!("{at}.{m}") };
+            ApiError::bad_request("invalid_event", message)
+        })?);
+    }
+    Ok(out)
+}
+
+/// One event; an event without `app_id` gets the app's id.
+pub fn parse_event(app_id: &str, mut item: Value) -> Result<Event, String> {
+    let Some(map) = item.as_object_mut() else {
+        return Err("expected an object".to_string());
+    };
+    map.entry("app_id").or_insert_with(|| Value::String(app_id.to_string()));
+    Event::from_json(&item).map_err(|e| e.to_string())
+}

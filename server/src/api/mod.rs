@@ -1,0 +1,174 @@
+//! The HTTP API: one file per resource, each with its own router, and the one error type every
+//! handler answers with (`{"error": {"code", "message"}}`).
+
+pub mod apps;
+pub mod bridge;
+pub mod events;
+pub mod system;
+pub mod webhooks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::FromRequest;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::queue::Queue;
+use crate::store::{Store, StoreError};
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<Queue>,
+    /// sha256(app key) → app id, loaded at start and kept up to date.
+    pub keys: RwLock<HashMap<String, String>>,
+    /// sha256(admin key).
+    pub admin_hash: String,
+}
+
+pub type State = axum::extract::State<Arc<AppState>>;
+
+/// The API's error: a status, a stable code and a message for people. Never carries internals.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "store error");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the store failed; try again")
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON request body, refused with a JSON error that says what is wrong (too large, not
+/// JSON and where).
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<JsonBody, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Like [`JsonBody`], but an empty body is `null`.
+pub struct OptionalJsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<OptionalJsonBody, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(Value::Null));
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
+    }
+}
+
+pub fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })
+}
+
+pub fn body_rejection(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than the limit (max_body_bytes)")
+    } else {
+        ApiError::bad_request("invalid_body", e.body_text())
+    }
+}
+
+pub fn hash_key(key: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new secret: `prefix` and 64 hex digits from the OS's random source.
+pub fn new_key(prefix: &str) -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}{a}{b}")
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl AppState {
+    /// Checks the admin key.
+    pub fn authorize_admin(&self, headers: &HeaderMap) -> ApiResult<()> {
+        match bearer(headers) {
+            Some(key) if hash_key(key) == self.admin_hash => Ok(()),
+            Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid admin key")),
+            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing `Authorization: Bearer <admin key>`")),
+        }
+    }
+
+    /// Checks that the request carries `app_id`'s key (or the admin key).
+    pub fn authorize_app(&self, headers: &HeaderMap, app_id: &str) -> ApiResult<()> {
+        let Some(key) = bearer(headers) else {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing `Authorization: Bearer <app key>`"));
+        };
+        let hash = hash_key(key);
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        if hash == self.admin_hash {
+            return match keys.values().any(|id| id == app_id) {
+                true => Ok(()),
+                false => Err(ApiError::not_found("app")),
+            };
+        }
+        match keys.get(&hash) {
+            Some(owner) if owner == app_id => Ok(()),
+            Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this key belongs to another app")),
+            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid app key")),
+        }
+    }
+}
+
+/// Every route of the API.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(system::router())
+        .merge(apps::router())
+        .merge(webhooks::router())
+        .merge(events::router())
+        .merge(bridge::router())
+        .with_state(state)
+}

@@ -1,0 +1,412 @@
+//! `/v1/apps/{app_id}/webhooks`: definitions (create, list, get, update, delete, enable,
+//! disable), preview and test send, stats, logs, and deliveries with replay.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State};
+use crate::delivery::{redact_headers, request_log, response_log};
+use crate::event::Event;
+use crate::store::{DeliveryState, WebhookRecord, now_ms};
+use crate::webhook::{Webhook, WebhookSpec};
+
+pub fn router() -> Router<Arc<AppState>> {
+    let base = "/v1/apps/{app_id}/webhooks";
+    Router::new()
+        .route(base, post(create).get(list))
+        .route(&format!("{base}/preview"), post(preview_unsaved))
+        .route(&format!("{base}/{{id}}"), get(read).put(update).patch(update).delete(remove))
+        .route(&format!("{base}/{{id}}/enable"), post(enable))
+        .route(&format!("{base}/{{id}}/disable"), post(disable))
+        .route(&format!("{base}/{{id}}/preview"), post(preview).get(preview_get))
+        .route(&format!("{base}/{{id}}/test"), post(test_send))
+        .route(&format!("{base}/{{id}}/stats"), get(stats))
+        .route(&format!("{base}/{{id}}/logs"), get(logs))
+        .route(&format!("{base}/{{id}}/deliveries"), get(deliveries))
+        .route(&format!("{base}/{{id}}/deliveries/replay"), post(replay_all))
+        .route(&format!("{base}/{{id}}/deliveries/{{delivery_id}}/replay"), post(replay_one))
+}
+
+/// A webhook definition checked and compiled, or a 400 naming the field.
+fn compile(body: &Value) -> ApiResult<Webhook> {
+    let invalid = |e: crate::webhook::ValidationError| ApiError::bad_request("invalid_webhook", e.to_string());
+    let spec = WebhookSpec::from_json(body).map_err(invalid)?;
+    Webhook::compile(spec).map_err(invalid)
+}
+
+fn view(record: &WebhookRecord) -> Value {
+    let mut out = json!({"id": record.id, "app_id": record.app_id});
+    if let (Some(o), Some(spec)) = (out.as_object_mut(), record.spec.as_object()) {
+        for (k, v) in spec {
+            o.insert(k.clone(), v.clone());
+        }
+        o.insert("enabled".into(), record.enabled.into());
+        o.insert("status".into(), status(record));
+        o.insert("created_at".into(), record.created_at.into());
+        o.insert("updated_at".into(), record.updated_at.into());
+    }
+    out
+}
+
+fn status(record: &WebhookRecord) -> Value {
+    if record.enabled {
+        json!({"state": "enabled", "reason": null, "disabled_at": null})
+    } else {
+        json!({"state": "disabled", "reason": record.disabled_reason, "disabled_at": record.disabled_at})
+    }
+}
+
+async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<WebhookRecord> {
+    state.store.get_webhook(app_id, id).await?.ok_or_else(|| ApiError::not_found("webhook"))
+}
+
+async fn create(
+    state: State,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    state.authorize_app(&headers, &app_id)?;
+    let webhook = compile(&body)?;
+    let now = now_ms();
+    let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
+    let record = WebhookRecord {
+        id: format!("wh_{}", uuid::Uuid::new_v4().simple()),
+        app_id: app_id.clone(),
+        spec,
+        enabled: webhook.enabled(),
+        disabled_reason: (!webhook.enabled()).then(|| "disabled by a user".to_string()),
+        disabled_at: (!webhook.enabled()).then_some(now),
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_webhook(record.clone()).await?;
+    state.queue.upsert(&record, webhook);
+    Ok((StatusCode::CREATED, Json(view(&record))))
+}
+
+async fn list(state: State, Path(app_id): Path<String>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    let records = state.store.list_webhooks(&app_id).await?;
+    Ok(Json(json!({"webhooks": records.iter().map(view).collect::<Vec<_>>()})))
+}
+
+async fn read(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    Ok(Json(view(&find(&state, &app_id, &id).await?)))
+}
+
+/// `PUT`/`PATCH`: the whole definition again (a missing `enabled` keeps the current state).
+async fn update(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    JsonBody(mut body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    let current = find(&state, &app_id, &id).await?;
+    if let Some(o) = body.as_object_mut() {
+        o.entry("enabled").or_insert(current.enabled.into());
+    }
+    let webhook = compile(&body)?;
+    let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
+    let enabled = webhook.enabled();
+    if !state.store.update_webhook(&app_id, &id, spec, enabled, now_ms()).await? {
+        return Err(ApiError::not_found("webhook"));
+    }
+    let record = find(&state, &app_id, &id).await?;
+    state.queue.upsert(&record, webhook);
+    Ok(Json(view(&record)))
+}
+
+async fn remove(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    state.authorize_app(&headers, &app_id)?;
+    if !state.store.delete_webhook(&app_id, &id).await? {
+        return Err(ApiError::not_found("webhook"));
+    }
+    state.queue.remove(&id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_enabled(state: &AppState, app_id: &str, id: &str, enabled: bool) -> ApiResult<Json<Value>> {
+    let reason = (!enabled).then(|| "disabled by a user".to_string());
+    if !state.store.set_webhook_enabled(app_id, id, enabled, reason, now_ms()).await? {
+        return Err(ApiError::not_found("webhook"));
+    }
+    state.queue.set_enabled(id, enabled);
+    Ok(Json(view(&find(state, app_id, id).await?)))
+}
+
+/// Enables the webhook: held deliveries resume.
+async fn enable(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    set_enabled(&state, &app_id, &id, true).await
+}
+
+/// Disables the webhook: pending deliveries are held, new events are recorded as skipped.
+async fn disable(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    set_enabled(&state, &app_id, &id, false).await
+}
+
+/// The event of a preview or test: `{"event": {...}}`, or `{"kind": "..."}` for a sample, or the
+/// sample of the webhook's first trigger when nothing is given.
+fn chosen_event(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Event> {
+    if let Some(event) = body.get("event") {
+        return super::events::parse_event(app_id, event.clone())
+            .map_err(|m| ApiError::bad_request("invalid_event", format!("event.{m}")));
+    }
+    let kind = match body.get("kind") {
+        Some(Value::String(k)) => k.clone(),
+        Some(_) => return Err(ApiError::bad_request("invalid_event", "kind: expected a string")),
+        None => {
+            let spec = serde_json::to_value(webhook.spec()).unwrap_or_default();
+            spec.get("events")
+                .and_then(|e| e.get(0))
+                .and_then(Value::as_str)
+                .map(|k| k.trim_end_matches('*').trim_end_matches('.').to_string())
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| "message.push.sent".to_string())
+        }
+    };
+    Ok(crate::samples::sample_event(&kind))
+}
+
+fn preview_of(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Json<Value>> {
+    let event = chosen_event(app_id, body, webhook)?;
+    let request = webhook
+        .render(&event)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_error", e.to_string()))?;
+    Ok(Json(json!({
+        "event": event.to_json(),
+        "request": request.to_json(),
+        "curl": request.to_curl(),
+    })))
+}
+
+/// `POST …/{id}/preview [{"event"} | {"kind"}]` → `{event, request, curl}`.
+async fn preview(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    find(&state, &app_id, &id).await?;
+    let handle = state.queue.handle(&id).ok_or_else(|| ApiError::not_found("webhook"))?;
+    preview_of(&app_id, &body, &handle.webhook())
+}
+
+#[derive(Deserialize)]
+struct KindQuery {
+    kind: Option<String>,
+}
+
+async fn preview_get(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    Query(q): Query<KindQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    find(&state, &app_id, &id).await?;
+    let handle = state.queue.handle(&id).ok_or_else(|| ApiError::not_found("webhook"))?;
+    let body = match q.kind {
+        Some(k) => json!({"kind": k}),
+        None => Value::Null,
+    };
+    preview_of(&app_id, &body, &handle.webhook())
+}
+
+/// `POST …/webhooks/preview {"webhook": definition, "event"? | "kind"?}`: a definition not saved
+/// yet (the dashboard's live preview).
+async fn preview_unsaved(
+    state: State,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    let definition = body.get("webhook").ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
+    let webhook = compile(definition)?;
+    preview_of(&app_id, &body, &webhook)
+}
+
+/// `POST …/{id}/test [{"event"} | {"kind"}]`: sends the request now (outside the queue, not
+/// counted in stats) → `{event, request, response | null, outcome, error_code, error, duration_ms}`.
+async fn test_send(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    find(&state, &app_id, &id).await?;
+    let handle = state.queue.handle(&id).ok_or_else(|| ApiError::not_found("webhook"))?;
+    let webhook = handle.webhook();
+    let event = chosen_event(&app_id, &body, &webhook)?;
+    let request = webhook
+        .render(&event)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_error", e.to_string()))?;
+    let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let result = state.queue.sender.send(&request, &test_id).await;
+    let response = result.response.as_ref().map(|r| {
+        json!({"status": r.status, "headers": redact_headers(&r.headers), "body": r.body, "body_truncated": r.body_truncated})
+    });
+    let mut shown_request = request_log(&request, &test_id, usize::MAX);
+    // The user's own secrets are theirs to see in a test send; only the response is redacted.
+    if let Some(o) = shown_request.as_object_mut() {
+        let mut headers = request.headers.clone();
+        headers.push(("webhook-id".into(), test_id.clone()));
+        o.insert("headers".into(), json!(headers.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>()));
+        o.insert("curl".into(), request.to_curl().into());
+    }
+    let _ = response_log;
+    Ok(Json(json!({
+        "event": event.to_json(),
+        "request": shown_request,
+        "response": response,
+        "outcome": result.outcome.as_str(),
+        "success": result.is_success(),
+        "error_code": result.error_code,
+        "error": result.message,
+        "duration_ms": result.duration.as_secs_f64() * 1000.0,
+    })))
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    /// `15m`, `1h`, `6h`, `24h`, `7d`, `30d`… (any duration): the range ending now.
+    range: Option<String>,
+    /// Unix seconds; with `to`, an explicit range.
+    from: Option<i64>,
+    to: Option<i64>,
+    /// Seconds per point, a multiple of 60.
+    step: Option<i64>,
+}
+
+/// `GET …/{id}/stats?range=1h` (or `from`, `to`, `step`) → all-time counts, status with reason,
+/// deliveries by state, and the series.
+async fn stats(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    Query(q): Query<StatsQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    let record = find(&state, &app_id, &id).await?;
+    let now = now_ms() / 1000;
+    let (from, to) = match (q.from, q.to) {
+        (Some(f), Some(t)) if f < t => (f, t),
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid_range", "from: must be before to")),
+        (None, None) => {
+            let range = q.range.as_deref().unwrap_or("1h");
+            let d = crate::config::parse_duration(range).map_err(|m| ApiError::bad_request("invalid_range", format!("range: {m}")))?;
+            if d.as_secs() < 60 || d.as_secs() > 400 * 86_400 {
+                return Err(ApiError::bad_request("invalid_range", "range: between 1m and 400d"));
+            }
+            (now - d.as_secs() as i64, now)
+        }
+        _ => return Err(ApiError::bad_request("invalid_range", "from and to: give both or neither")),
+    };
+    let step = match q.step {
+        Some(s) if s >= 60 && s % 60 == 0 => s,
+        Some(_) => return Err(ApiError::bad_request("invalid_range", "step: a multiple of 60 seconds")),
+        None => crate::stats::default_step(to - from),
+    };
+    if (to - from) / step > 10_000 {
+        return Err(ApiError::bad_request("invalid_range", "step: too many points (at most 10000)"));
+    }
+    // Align to the step so points are stable across refreshes; the last point is the current one.
+    let from = from.div_euclid(step) * step;
+    let to = (to.div_euclid(step) + 1) * step;
+    let all = state.store.stats(&id, i64::MIN, i64::MAX).await?;
+    let (totals, latency) = crate::stats::totals(&all);
+    let in_range: Vec<_> = all.into_iter().filter(|m| m.minute * 60 >= from && m.minute * 60 < to).collect();
+    let points = crate::stats::series(&in_range, from, to, step);
+    let deliveries = state.store.delivery_counts(&app_id, &id).await?;
+    Ok(Json(json!({
+        "webhook_id": id,
+        "status": status(&record),
+        "all_time": {"attempts": totals.total(), "counts": totals, "latency_ms": latency},
+        "deliveries": deliveries,
+        "series": {"from": from, "to": to, "step": step, "points": points},
+    })))
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    limit: Option<usize>,
+    before: Option<i64>,
+}
+
+/// `GET …/{id}/logs?limit=50&before=ID` → `{"logs": [...]}`, newest first.
+async fn logs(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    Query(q): Query<LogsQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    find(&state, &app_id, &id).await?;
+    let logs = state.store.logs(&id, q.limit.unwrap_or(50).min(500), q.before).await?;
+    Ok(Json(json!({ "logs": logs })))
+}
+
+#[derive(Deserialize)]
+struct DeliveriesQuery {
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET …/{id}/deliveries?state=failed&limit=100` → `{"deliveries": [...]}`, newest first.
+async fn deliveries(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    Query(q): Query<DeliveriesQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    find(&state, &app_id, &id).await?;
+    let filter = match q.state.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
+            ApiError::bad_request("invalid_state", "state: one of pending, succeeded, failed, skipped")
+        })?),
+    };
+    let rows = state.store.deliveries(&app_id, &id, filter, q.limit.unwrap_or(100).min(1000)).await?;
+    Ok(Json(json!({ "deliveries": rows })))
+}
+
+/// `POST …/{id}/deliveries/replay` → every failed and skipped delivery is pending again.
+async fn replay_all(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<(StatusCode, Json<Value>)> {
+    state.authorize_app(&headers, &app_id)?;
+    find(&state, &app_id, &id).await?;
+    let n = state.store.replay(&app_id, &id, None, now_ms()).await?;
+    state.queue.mark_backlog(&id);
+    Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))
+}
+
+/// `POST …/{id}/deliveries/{delivery_id}/replay` → that delivery is pending again (404 unless
+/// it is failed or skipped).
+async fn replay_one(
+    state: State,
+    Path((app_id, id, delivery_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    state.authorize_app(&headers, &app_id)?;
+    find(&state, &app_id, &id).await?;
+    let n = state.store.replay(&app_id, &id, Some(&delivery_id), now_ms()).await?;
+    if n == 0 {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no failed or skipped delivery with this id"));
+    }
+    state.queue.mark_backlog(&id);
+    Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))
+}

@@ -1,0 +1,415 @@
+//! `hookline serve`'s configuration: embedded defaults, then a file, then environment variables.
+//!
+//! Every key and its default is in `config.default.toml` (embedded, commented). A file and the
+//! environment may only set keys that exist there, so a typo is an error naming the key instead
+//! of a silently ignored setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use toml::{Table, Value};
+
+/// The default configuration, every key commented: `hookline serve --print-config` prints it.
+pub const DEFAULT_TOML: &str = include_str!("config.default.toml");
+
+/// Why the configuration is refused; always names the key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    /// The file is not TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    /// A key that hookline does not know.
+    #[error("unknown config key `{key}` (from {origin})")]
+    UnknownKey { key: String, origin: String },
+    /// A key whose value does not fit.
+    #[error("config key `{key}` (from {origin}): {message}")]
+    Invalid { key: String, origin: String, message: String },
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`.
+    Sqlite(PathBuf),
+}
+
+/// How retry delays are spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    /// Uniform between zero and the scheduled delay.
+    Full,
+    /// Exactly the scheduled delay.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: DatabaseUrl,
+    pub site: Option<PathBuf>,
+    pub max_body_bytes: usize,
+    /// Never printed.
+    pub admin_key: Option<String>,
+    pub delivery: DeliveryConfig,
+    pub retry: RetryConfig,
+    pub disable: DisableConfig,
+    pub logs: LogsConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub concurrency_per_webhook: usize,
+    pub queue_per_webhook: usize,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub shutdown_grace: Duration,
+    pub max_response_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    pub schedule: Vec<Duration>,
+    pub jitter: Jitter,
+    pub max_retry_after: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DisableConfig {
+    pub failure_threshold: u32,
+    pub failure_window: Duration,
+    pub consecutive_failures: u32,
+    pub on_gone: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogsConfig {
+    pub success_sample_rate: u32,
+    pub max_per_webhook: u32,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let table = defaults();
+        // The embedded defaults are checked by a unit test, so this cannot fail at run time.
+        Config::from_table(&table, &|_| "defaults".to_string()).expect("embedded defaults are valid")
+    }
+}
+
+fn defaults() -> Table {
+    DEFAULT_TOML.parse::<Table>().expect("embedded config.default.toml is valid TOML")
+}
+
+impl Config {
+    /// Defaults, then `file` (when given), then environment variables read through `env`
+    /// (`std::env::var` in production; a map in tests).
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = defaults();
+        let mut origins: std::collections::HashMap<String, String> = Default::default();
+        if let Some(path) = file {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+            let overlay = text
+                .parse::<Table>()
+                .map_err(|e| ConfigError::Syntax { path: shown.clone(), message: e.to_string() })?;
+            merge(&mut table, &overlay, "", &shown, &mut origins)?;
+        }
+        let keys: Vec<(String, Value)> = leaf_keys(&defaults(), "");
+        for (key, default) in keys {
+            let var = env_name(&key);
+            if let Some(text) = env(&var) {
+                let value = from_env_text(&text, &default);
+                set_key(&mut table, &key, value);
+                origins.insert(key, var);
+            }
+        }
+        Config::from_table(&table, &|key| {
+            origins.get(key).cloned().unwrap_or_else(|| "defaults".to_string())
+        })
+    }
+
+    fn from_table(table: &Table, origin: &dyn Fn(&str) -> String) -> Result<Config, ConfigError> {
+        let r = Reader { table, origin };
+        let database = r.string("database")?;
+        let database = match database.strip_prefix("sqlite://") {
+            Some(path) if !path.is_empty() => DatabaseUrl::Sqlite(PathBuf::from(path)),
+            _ => return Err(r.invalid("database", "expected `sqlite://PATH`".into())),
+        };
+        let site = r.string("site")?;
+        let admin_key = r.string("admin_key")?;
+        let listen = r.string("listen")?;
+        let jitter = match r.string("retry.jitter")?.as_str() {
+            "full" => Jitter::Full,
+            "none" => Jitter::None,
+            other => {
+                return Err(r.invalid("retry.jitter", format!("expected \"full\" or \"none\", got {other:?}")));
+            }
+        };
+        let schedule_values = match r.get("retry.schedule") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => return Err(r.invalid("retry.schedule", "expected a list of durations".into())),
+        };
+        let mut schedule = Vec::new();
+        for item in &schedule_values {
+            let text = item.as_str().ok_or_else(|| r.invalid("retry.schedule", "expected a list of durations".into()))?;
+            schedule.push(parse_duration(text).map_err(|m| r.invalid("retry.schedule", m))?);
+        }
+        let config = Config {
+            listen: listen
+                .parse()
+                .map_err(|_| r.invalid("listen", format!("{listen:?} is not an address like 127.0.0.1:8080")))?,
+            database,
+            site: (!site.is_empty()).then(|| PathBuf::from(site)),
+            max_body_bytes: r.positive("max_body_bytes")?,
+            admin_key: (!admin_key.is_empty()).then_some(admin_key),
+            delivery: DeliveryConfig {
+                request_timeout: r.duration("delivery.request_timeout")?,
+                connect_timeout: r.duration("delivery.connect_timeout")?,
+                concurrency_per_webhook: r.positive("delivery.concurrency_per_webhook")?,
+                queue_per_webhook: r.positive("delivery.queue_per_webhook")?,
+                lease: r.duration("delivery.lease")?,
+                poll_interval: r.duration("delivery.poll_interval")?,
+                shutdown_grace: r.duration("delivery.shutdown_grace")?,
+                max_response_bytes: r.integer("delivery.max_response_bytes")? as usize,
+            },
+            retry: RetryConfig { schedule, jitter, max_retry_after: r.duration("retry.max_retry_after")? },
+            disable: DisableConfig {
+                failure_threshold: r.integer("disable.failure_threshold")? as u32,
+                failure_window: r.duration("disable.failure_window")?,
+                consecutive_failures: r.integer("disable.consecutive_failures")? as u32,
+                on_gone: r.boolean("disable.on_gone")?,
+            },
+            logs: LogsConfig {
+                success_sample_rate: r.integer("logs.success_sample_rate")? as u32,
+                max_per_webhook: r.integer("logs.max_per_webhook")? as u32,
+                max_body_bytes: r.integer("logs.max_body_bytes")? as usize,
+            },
+        };
+        if config.delivery.lease <= config.delivery.request_timeout {
+            return Err(r.invalid("delivery.lease", "must be longer than delivery.request_timeout".into()));
+        }
+        if config.delivery.poll_interval.is_zero() {
+            return Err(r.invalid("delivery.poll_interval", "must be more than 0".into()));
+        }
+        Ok(config)
+    }
+}
+
+/// `delivery.request_timeout` → `HOOKLINE_DELIVERY_REQUEST_TIMEOUT`.
+pub fn env_name(key: &str) -> String {
+    format!("HOOKLINE_{}", key.replace('.', "_").to_uppercase())
+}
+
+/// Parses `250ms`, `5s`, `5m`, `2h`, `1d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 5s, 250ms, 5m, 2h"))?;
+    let ms = match unit.trim() {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => return Err(format!("{text:?} is not a duration like 5s, 250ms, 5m, 2h")),
+    };
+    Ok(Duration::from_millis(ms))
+}
+
+struct Reader<'a> {
+    table: &'a Table,
+    origin: &'a dyn Fn(&str) -> String,
+}
+
+impl Reader<'_> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        let mut table = self.table;
+        let mut parts = key.split('.').peekable();
+        while let Some(part) = parts.next() {
+            let value = table.get(part)?;
+            if parts.peek().is_none() {
+                return Some(value);
+            }
+            table = value.as_table()?;
+        }
+        None
+    }
+    fn invalid(&self, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid { key: key.to_string(), origin: (self.origin)(key), message }
+    }
+    fn string(&self, key: &str) -> Result<String, ConfigError> {
+        match self.get(key) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            _ => Err(self.invalid(key, "expected a string".into())),
+        }
+    }
+    fn integer(&self, key: &str) -> Result<u64, ConfigError> {
+        match self.get(key) {
+            Some(Value::Integer(n)) if *n >= 0 => Ok(*n as u64),
+            _ => Err(self.invalid(key, "expected a whole number, 0 or more".into())),
+        }
+    }
+    fn positive(&self, key: &str) -> Result<usize, ConfigError> {
+        match self.integer(key)? {
+            0 => Err(self.invalid(key, "must be more than 0".into())),
+            n => Ok(n as usize),
+        }
+    }
+    fn boolean(&self, key: &str) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            Some(Value::Boolean(b)) => Ok(*b),
+            _ => Err(self.invalid(key, "expected true or false".into())),
+        }
+    }
+    fn duration(&self, key: &str) -> Result<Duration, ConfigError> {
+        let text = self.string(key).map_err(|_| self.invalid(key, "expected a duration like \"5s\"".into()))?;
+        parse_duration(&text).map_err(|m| self.invalid(key, m))
+    }
+}
+
+/// Every non-table key of `table`, dotted, with its value.
+fn leaf_keys(table: &Table, prefix: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            Value::Table(t) => out.extend(leaf_keys(t, &key)),
+            _ => out.push((key, v.clone())),
+        }
+    }
+    out
+}
+
+fn merge(
+    base: &mut Table,
+    overlay: &Table,
+    prefix: &str,
+    origin: &str,
+    origins: &mut std::collections::HashMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (k, v) in overlay {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match (base.get_mut(k), v) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o, &key, origin, origins)?,
+            (Some(Value::Table(_)), _) => {
+                return Err(ConfigError::Invalid {
+                    key,
+                    origin: origin.to_string(),
+                    message: "expected a section".into(),
+                });
+            }
+            (Some(slot), value) => {
+                *slot = value.clone();
+                origins.insert(key, origin.to_string());
+            }
+            (None, _) => return Err(ConfigError::UnknownKey { key, origin: origin.to_string() }),
+        }
+    }
+    Ok(())
+}
+
+fn set_key(table: &mut Table, key: &str, value: Value) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or_default();
+    let mut t = table;
+    for part in parts {
+        match t.get_mut(part) {
+            Some(Value::Table(inner)) => t = inner,
+            _ => return,
+        }
+    }
+    t.insert(last.to_string(), value);
+}
+
+/// An environment variable's text, typed like the key's default so that validation reports a
+/// wrong type against the key's name.
+fn from_env_text(text: &str, default: &Value) -> Value {
+    match default {
+        Value::Integer(_) => text.trim().parse::<i64>().map(Value::Integer).unwrap_or(Value::String(text.into())),
+        Value::Boolean(_) => match text.trim() {
+            "true" | "1" | "yes" => Value::Boolean(true),
+            "false" | "0" | "no" => Value::Boolean(false),
+            _ => Value::String(text.into()),
+        },
+        Value::Array(_) => Value::Array(
+            text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.into())).collect(),
+        ),
+        _ => Value::String(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_documented() {
+        let c = Config::load(None, &env_of(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database, DatabaseUrl::Sqlite("hookline.db".into()));
+        assert_eq!(c.delivery.request_timeout, Duration::from_secs(15));
+        assert_eq!(c.retry.schedule.len(), 6);
+        assert_eq!(c.disable.failure_threshold, 300);
+        // Every key is commented: the line before each `key =` is a comment or another key's.
+        let lines: Vec<&str> = DEFAULT_TOML.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains(" = ") && !line.starts_with('#') {
+                assert!(lines[i - 1].starts_with('#'), "key without a comment: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn env_over_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\n[retry]\nschedule = [\"1s\"]\n").unwrap();
+        let c = Config::load(Some(&path), &env_of(&[("HOOKLINE_LISTEN", "127.0.0.1:9001")])).unwrap();
+        assert_eq!(c.listen.port(), 9001);
+        assert_eq!(c.retry.schedule, vec![Duration::from_secs(1)]);
+        let c = Config::load(Some(&path), &env_of(&[("HOOKLINE_RETRY_SCHEDULE", "10ms, 20ms")])).unwrap();
+        assert_eq!(c.retry.schedule, vec![Duration::from_millis(10), Duration::from_millis(20)]);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::load(None, &env_of(&[("HOOKLINE_DELIVERY_REQUEST_TIMEOUT", "soon")])).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("delivery.request_timeout") && text.contains("HOOKLINE_DELIVERY_REQUEST_TIMEOUT"), "{text}");
+        let e = Config::load(None, &env_of(&[("HOOKLINE_DELIVERY_CONCURRENCY_PER_WEBHOOK", "many")])).unwrap_err();
+        assert!(e.to_string().contains("delivery.concurrency_per_webhook"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[delivery]\nrequest_timeot = \"1s\"\n").unwrap();
+        let e = Config::load(Some(&path), &env_of(&[])).unwrap_err();
+        assert!(e.to_string().contains("delivery.request_timeot"), "{e}");
+        let e = Config::load(None, &env_of(&[("HOOKLINE_DATABASE", "postgres://x")])).unwrap_err();
+        assert!(e.to_string().contains("`database`"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+}

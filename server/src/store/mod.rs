@@ -1,0 +1,333 @@
+//! Durable storage behind one trait: apps, webhooks, events, the delivery queue, attempts, stats
+//! and logs. Backends live in this folder (`sqlite.rs` now; a PostgreSQL backend would lease with
+//! `FOR UPDATE SKIP LOCKED` behind the same trait). Nothing outside `store/` sees SQL.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::config::DatabaseUrl;
+
+/// Milliseconds since the Unix epoch: every time the store keeps.
+pub type Millis = i64;
+
+/// Now, in [`Millis`].
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database refused or failed an operation.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The store's thread is gone (shutting down).
+    #[error("the store is closed")]
+    Closed,
+    /// A stored row could not be read back.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Opens the store a database URL names, creating and migrating it when needed.
+pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookRecord {
+    pub id: String,
+    pub app_id: String,
+    /// The webhook's JSON form as saved (its `enabled` is overridden by the field below).
+    pub spec: serde_json::Value,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A delivery's state in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting to be sent (or to be retried), or held while its webhook is disabled.
+    Pending,
+    /// A receiver answered 2xx.
+    Succeeded,
+    /// Every attempt of the retry schedule failed.
+    Failed,
+    /// The event arrived while the webhook was disabled; can be replayed.
+    Skipped,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Succeeded => "succeeded",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Skipped => "skipped",
+        }
+    }
+    pub fn parse(text: &str) -> Option<DeliveryState> {
+        Some(match text {
+            "pending" => DeliveryState::Pending,
+            "succeeded" => DeliveryState::Succeeded,
+            "failed" => DeliveryState::Failed,
+            "skipped" => DeliveryState::Skipped,
+            _ => return None,
+        })
+    }
+}
+
+/// One delivery to create with an event.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    /// `Pending` or `Skipped`.
+    pub state: DeliveryState,
+    /// Handed straight to a worker in memory: stored already leased so the poller leaves it.
+    pub leased: bool,
+}
+
+/// One event to store with its deliveries.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub kind: String,
+    pub body: String,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// A delivery taken from the queue for one attempt.
+#[derive(Debug, Clone)]
+pub struct LeasedDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_body: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// The class of an attempt's outcome, as stats count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 2xx.
+    Success,
+    /// Any other status below 500 (1xx, 3xx, 4xx).
+    Client,
+    /// 5xx.
+    Server,
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// Connecting, TLS, a reset connection or another transport failure.
+    Network,
+    /// The webhook could not be rendered for this event (nothing was sent).
+    Render,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] =
+        [Outcome::Success, Outcome::Client, Outcome::Server, Outcome::Timeout, Outcome::Network, Outcome::Render];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "2xx",
+            Outcome::Client => "4xx",
+            Outcome::Server => "5xx",
+            Outcome::Timeout => "timeout",
+            Outcome::Network => "network_error",
+            Outcome::Render => "render_error",
+        }
+    }
+    pub fn index(self) -> usize {
+        Outcome::ALL.iter().position(|o| *o == self).unwrap_or(0)
+    }
+}
+
+/// What becomes of the delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Succeeded,
+    /// Pending again, due at this time.
+    RetryAt(Millis),
+    Failed,
+    /// Pending, not counted as an attempt, due now (the webhook was disabled, or shutdown).
+    Release,
+}
+
+/// One attempt, as the worker saw it: the single record stats, logs and the queue are updated
+/// from, in one transaction.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub at: Millis,
+    /// From sending the request to the end of the response (0 when nothing was sent).
+    pub duration_us: u64,
+    pub outcome: Outcome,
+    pub status: Option<u16>,
+    /// Stable: `ok`, `http_status`, `timeout`, `connect_error`, `connection_reset`, ...
+    pub error_code: String,
+    pub next: Next,
+    /// Kept in the webhook's logs when set (already redacted and truncated).
+    pub log: Option<LogDetail>,
+    /// Logs kept per webhook.
+    pub max_logs: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogDetail {
+    pub request: serde_json::Value,
+    pub response: serde_json::Value,
+}
+
+/// What an attempt changed that the worker acts on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttemptEffects {
+    /// Failed attempts in a row for the webhook, after this one.
+    pub consecutive_failures: u32,
+}
+
+/// A minute of one webhook's attempts.
+#[derive(Debug, Clone, Default)]
+pub struct MinuteStats {
+    /// Unix minute (seconds / 60).
+    pub minute: i64,
+    /// Counts by [`Outcome::index`].
+    pub counts: [u64; 6],
+    /// Latency histogram (see `stats::LATENCY_BOUNDS_MS`).
+    pub latency: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub event_id: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Millis>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRecord {
+    pub id: i64,
+    pub delivery_id: String,
+    pub event_id: String,
+    pub attempt: u32,
+    pub at: Millis,
+    pub duration_ms: f64,
+    pub outcome: String,
+    pub status: Option<u16>,
+    pub error_code: String,
+    pub request: serde_json::Value,
+    pub response: serde_json::Value,
+}
+
+/// Counts of one webhook's deliveries by state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeliveryCounts {
+    pub pending: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+/// The store. Every method is one transaction; concurrent calls may share one commit.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    async fn create_app(&self, app: AppRecord, key_hash: String) -> Result<(), StoreError>;
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError>;
+    /// Every app's key hash, to authenticate without a query per request.
+    async fn app_keys(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    async fn create_webhook(&self, webhook: WebhookRecord) -> Result<(), StoreError>;
+    /// Replaces the spec; false when there is no such webhook in the app.
+    async fn update_webhook(
+        &self,
+        app_id: &str,
+        id: &str,
+        spec: serde_json::Value,
+        enabled: bool,
+        at: Millis,
+    ) -> Result<bool, StoreError>;
+    /// Enables or disables (with a reason); false when there is no such webhook in the app.
+    async fn set_webhook_enabled(
+        &self,
+        app_id: &str,
+        id: &str,
+        enabled: bool,
+        reason: Option<String>,
+        at: Millis,
+    ) -> Result<bool, StoreError>;
+    /// Deletes the webhook with its deliveries, stats and logs.
+    async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError>;
+    async fn get_webhook(&self, app_id: &str, id: &str) -> Result<Option<WebhookRecord>, StoreError>;
+    async fn list_webhooks(&self, app_id: &str) -> Result<Vec<WebhookRecord>, StoreError>;
+    async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
+
+    /// Stores events and their deliveries; an event id the app already has is skipped with its
+    /// deliveries. Returns, per event, whether it was new. Durable when it returns.
+    async fn ingest(&self, app_id: &str, events: Vec<NewEvent>, now: Millis, lease_until: Millis)
+    -> Result<Vec<bool>, StoreError>;
+    /// Leases up to `limit` due deliveries of each webhook.
+    async fn lease(
+        &self,
+        wants: Vec<(String, usize)>,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<LeasedDelivery>, StoreError>;
+    /// Releases leases: the given deliveries, or all (at start and shutdown of a single process).
+    async fn release(&self, ids: Option<Vec<String>>) -> Result<(), StoreError>;
+    /// The earliest time a pending, unleased delivery of an enabled webhook is due.
+    async fn next_due(&self) -> Result<Option<Millis>, StoreError>;
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<AttemptEffects, StoreError>;
+
+    async fn deliveries(
+        &self,
+        app_id: &str,
+        webhook_id: &str,
+        state: Option<DeliveryState>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    async fn delivery_counts(&self, app_id: &str, webhook_id: &str) -> Result<DeliveryCounts, StoreError>;
+    /// Makes failed and skipped deliveries (one, or all of the webhook's) pending again with a
+    /// fresh retry schedule. Returns how many.
+    async fn replay(&self, app_id: &str, webhook_id: &str, delivery_id: Option<&str>, now: Millis)
+    -> Result<u64, StoreError>;
+
+    /// Minutes in `[from_minute, to_minute)` that have attempts, in order.
+    async fn stats(&self, webhook_id: &str, from_minute: i64, to_minute: i64) -> Result<Vec<MinuteStats>, StoreError>;
+    /// The newest logs first, older than `before` when given.
+    async fn logs(&self, webhook_id: &str, limit: usize, before: Option<i64>) -> Result<Vec<LogRecord>, StoreError>;
+}

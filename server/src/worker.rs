@@ -1,0 +1,192 @@
+//! A webhook's workers: take its jobs, render, send, record the attempt, schedule the retry, and
+//! disable the webhook when its receiver keeps failing.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::delivery::{SendResult, request_log, response_log};
+use crate::event::Event;
+use crate::queue::{Job, JobEvent, Queue, WebhookHandle};
+use crate::retry::{Decision, decide};
+use crate::store::{AttemptRecord, LogDetail, Next, Outcome, now_ms};
+
+/// Starts the loop that runs `handle`'s jobs, at most `concurrency_per_webhook` at once.
+pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Receiver<Job>) {
+    let slots = Arc::new(Semaphore::new(queue.config.delivery.concurrency_per_webhook));
+    tokio::spawn(async move {
+        loop {
+            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+            let job = tokio::select! {
+                job = jobs.recv() => job,
+                _ = wait_deleted(&handle) => None,
+            };
+            let Some(job) = job else { return };
+            if handle.deleted() {
+                return;
+            }
+            let Ok(inflight) = queue.inflight.try_acquire() else { return };
+            inflight.forget();
+            let (queue, handle) = (queue.clone(), handle.clone());
+            tokio::spawn(async move {
+                attempt(&queue, &handle, job).await;
+                queue.inflight.add_permits(1);
+                drop(slot);
+                queue.job_done(&handle);
+            });
+        }
+    });
+}
+
+async fn wait_deleted(handle: &WebhookHandle) {
+    // Deletion is rare: a slow check is enough to end an idle worker loop.
+    while !handle.deleted() {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// One attempt of one delivery.
+async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job) {
+    let config = &queue.config;
+    let number = job.attempts + 1;
+    let base = AttemptRecord {
+        delivery_id: job.delivery_id.clone(),
+        webhook_id: handle.id.clone(),
+        event_id: job.event_id.clone(),
+        attempt: number,
+        at: now_ms(),
+        duration_us: 0,
+        outcome: Outcome::Render,
+        status: None,
+        error_code: String::new(),
+        next: Next::Release,
+        log: None,
+        max_logs: config.logs.max_per_webhook,
+    };
+    if !handle.enabled() || queue.stopping() {
+        // Held: stays pending, not counted, sent when the webhook is enabled again (or on restart).
+        record(queue, base).await;
+        return;
+    }
+    let webhook = handle.webhook();
+    let event = match &job.event {
+        JobEvent::Parsed(e) => Ok(e.clone()),
+        JobEvent::Stored(body) => serde_json::from_str::<serde_json::Value>(body)
+            .map_err(|e| format!("stored event: {e}"))
+            .and_then(|v| Event::from_json(&v).map_err(|e| format!("stored event: {e}")))
+            .map(Arc::new),
+    };
+    let rendered = event.and_then(|e| webhook.render(&e).map_err(|e| e.to_string()));
+    let (result, request) = match rendered {
+        Ok(request) => (queue.sender.send(&request, &job.delivery_id).await, Some(request)),
+        Err(message) => (
+            SendResult {
+                outcome: Outcome::Render,
+                error_code: "render_error",
+                message: Some(message),
+                response: None,
+                duration: std::time::Duration::ZERO,
+                retry_after: None,
+            },
+            None,
+        ),
+    };
+    let at = now_ms();
+    let success = result.is_success();
+    let next = if success {
+        Next::Succeeded
+    } else {
+        match decide(&config.retry, number, result.retry_after, fastrand::f64()) {
+            Decision::Retry(delay) => Next::RetryAt(at + delay.as_millis() as i64),
+            Decision::GiveUp => Next::Failed,
+        }
+    };
+    let keep_log = !success || {
+        let rate = config.logs.success_sample_rate as u64;
+        rate > 0 && handle.successes.fetch_add(1, Ordering::Relaxed).is_multiple_of(rate)
+    };
+    let log = keep_log.then(|| LogDetail {
+        request: match &request {
+            Some(r) => request_log(r, &job.delivery_id, config.logs.max_body_bytes),
+            None => serde_json::Value::Null,
+        },
+        response: response_log(&result, config.logs.max_body_bytes),
+    });
+    let status = result.response.as_ref().map(|r| r.status);
+    crate::metrics::record_attempt(result.outcome, result.duration);
+    if !success {
+        tracing::debug!(webhook = %handle.id, delivery = %job.delivery_id, attempt = number,
+            code = result.error_code, message = ?result.message, "attempt failed");
+    }
+    let effects = record(
+        queue,
+        AttemptRecord {
+            at,
+            duration_us: result.duration.as_micros() as u64,
+            outcome: result.outcome,
+            status,
+            error_code: result.error_code.to_string(),
+            next,
+            log,
+            ..base
+        },
+    )
+    .await;
+    if let Next::RetryAt(at) = next {
+        queue.wake_at(at);
+    }
+    if success {
+        return;
+    }
+    // Auto-disable rules.
+    let disable = &config.disable;
+    let mut reason = None;
+    if disable.on_gone && status == Some(410) {
+        reason = Some("the receiver answered 410 Gone".to_string());
+    }
+    if reason.is_none()
+        && disable.consecutive_failures > 0
+        && effects.is_some_and(|e| e.consecutive_failures >= disable.consecutive_failures)
+    {
+        reason = Some(format!("{} failed attempts in a row", disable.consecutive_failures));
+    }
+    if reason.is_none() && disable.failure_threshold > 0 {
+        let window = disable.failure_window.as_millis() as i64;
+        if let Ok(mut failures) = handle.failures.lock() {
+            failures.push_back(at);
+            while failures.front().is_some_and(|t| *t <= at - window) {
+                failures.pop_front();
+            }
+            if failures.len() >= disable.failure_threshold as usize {
+                reason = Some(format!(
+                    "{} failed attempts within {}s",
+                    failures.len(),
+                    disable.failure_window.as_secs()
+                ));
+                failures.clear();
+            }
+        }
+    }
+    if let Some(reason) = reason
+        && handle.enabled()
+    {
+        tracing::warn!(webhook = %handle.id, app = %handle.app_id, %reason, "disabling webhook");
+        crate::metrics::WEBHOOKS_AUTO_DISABLED.add(1);
+        match queue.store.set_webhook_enabled(&handle.app_id, &handle.id, false, Some(reason), now_ms()).await {
+            Ok(_) => queue.set_enabled(&handle.id, false),
+            Err(e) => tracing::error!(error = %e, "disabling a webhook failed"),
+        }
+    }
+}
+
+async fn record(queue: &Queue, attempt: AttemptRecord) -> Option<crate::store::AttemptEffects> {
+    match queue.store.record_attempt(attempt).await {
+        Ok(effects) => Some(effects),
+        Err(e) => {
+            // The lease expires (or the next start releases it): the delivery is sent again.
+            tracing::error!(error = %e, "recording an attempt failed");
+            None
+        }
+    }
+}
