@@ -12,14 +12,8 @@ cd "$HOOKLINE_ROOT"
 SIZE_BAR=40000
 SIZE_GOAL=12500
 
-# wasm-opt (Debian's binaryen) shrinks the module further; the build works without it.
-ensure_wasm_opt() {
-  command -v wasm-opt >/dev/null 2>&1 || ensure_apt binaryen || true
-}
-
 ensure_wasm_target
 ensure_wasm_bindgen_cli
-ensure_wasm_opt
 
 target_dir="${CARGO_TARGET_DIR:-$HOOKLINE_ROOT/target}"
 dist="${HOOKLINE_DIST:-$HOOKLINE_ROOT/dist}"
@@ -27,8 +21,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 say "building the wasm module"
-# strip=false: `strip = true` drops the target_features section wasm-bindgen reads; names are
-# removed below by wasm-bindgen and wasm-opt instead.
+# strip=false: `strip = true` drops the target_features section wasm-bindgen reads; wasm-bindgen
+# removes the names instead.
 CARGO_PROFILE_WASM_STRIP=false cargo build --quiet --profile wasm \
   --target wasm32-unknown-unknown -p hookline-worker
 wasm-bindgen --target no-modules --no-typescript --remove-name-section \
@@ -36,15 +30,9 @@ wasm-bindgen --target no-modules --no-typescript --remove-name-section \
   "$target_dir/wasm32-unknown-unknown/wasm/hookline_worker.wasm"
 
 mkdir -p "$dist"
-if command -v wasm-opt >/dev/null 2>&1; then
-  wasm-opt -Oz --enable-reference-types --enable-bulk-memory --enable-sign-ext \
-    --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue \
-    --strip-debug --strip-producers \
-    "$work/hookline_worker_bg.wasm" -o "$dist/hookline-sw.wasm"
-else
-  echo "note: wasm-opt not found (Debian package binaryen); the wasm is not optimised further" >&2
-  cp "$work/hookline_worker_bg.wasm" "$dist/hookline-sw.wasm"
-fi
+# No wasm-opt: Debian's binaryen (108) is older than the wasm rustc emits and breaks the module
+# (its externref table); the gain was about 1 kB gzip.
+cp "$work/hookline_worker_bg.wasm" "$dist/hookline-sw.wasm"
 
 # One classic script: the glue's `wasm_bindgen` stays inside a function scope, so importing it
 # into a site's own worker cannot clash with the site's globals.

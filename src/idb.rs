@@ -2,6 +2,7 @@
 //! auto-numbered store for the retry queue.
 
 use std::cell::RefCell;
+use std::future::Future;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -19,14 +20,18 @@ thread_local! {
     static DB: RefCell<Option<IdbDatabase>> = const { RefCell::new(None) };
 }
 
-/// Waits for a request and gives its result.
-pub async fn done(request: &IdbRequest) -> Result<JsValue, JsValue> {
+/// Waits for a request and gives its result. The request's handlers are attached at once, so
+/// requests made together can be awaited in any order.
+pub fn done(request: &IdbRequest) -> impl Future<Output = Result<JsValue, JsValue>> + use<> {
     let promise = js_sys::Promise::new(&mut |resolve, reject| {
         request.set_onsuccess(Some(&resolve));
         request.set_onerror(Some(&reject));
     });
-    JsFuture::from(promise).await?;
-    request.result()
+    let request = request.clone();
+    async move {
+        JsFuture::from(promise).await?;
+        request.result()
+    }
 }
 
 /// Opens (creating or upgrading it the first time) hookline's database.

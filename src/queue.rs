@@ -108,9 +108,9 @@ pub async fn push(pending: &Pending) -> Result<(), JsValue> {
 pub async fn entries() -> Result<Vec<(JsValue, Option<Pending>)>, JsValue> {
     let db = idb::open().await?;
     let store = idb::store(&db, idb::QUEUE, false)?;
-    let keys = store.get_all_keys()?;
+    let keys = idb::done(&store.get_all_keys()?);
     let values: js_sys::Array = idb::done(&store.get_all()?).await?.unchecked_into();
-    let keys: js_sys::Array = idb::done(&keys).await?.unchecked_into();
+    let keys: js_sys::Array = keys.await?.unchecked_into();
     Ok(keys
         .iter()
         .zip(values.iter())

@@ -1,0 +1,87 @@
+// The demo page's own code: reads the form, calls Hookline.init, triggers demo pushes and shows
+// the webhooks the local receiver got. Query parameters prefill the form:
+// ?hooks=<base URL> (each event posts to <base>/<event name>) and ?cors=1.
+(function () {
+  'use strict';
+  var $ = document.querySelector.bind(document);
+  var params = new URLSearchParams(location.search);
+  var form = $('#init-form');
+  var events = ['notification.displayed', 'notification.clicked', 'notification.dismissed'];
+  var base = params.get('hooks') || location.origin + '/hooks/';
+  events.forEach(function (event) {
+    form.elements[event].value = base.replace(/\/?$/, '/') + event;
+  });
+  form.elements.cors.checked = params.get('cors') === '1';
+
+  var count = 0;
+  function payload() {
+    count += 1;
+    return JSON.stringify({
+      id: 'demo-' + Date.now().toString(36) + '-' + count,
+      heading: 'Hello from hookline',
+      content: 'Click me, press a button, or dismiss me.',
+      url: location.origin + '/?opened=' + count,
+      icon: location.origin + '/icon.svg',
+      data: { campaign: 'demo', n: count },
+      buttons: [
+        { id: 'like', text: 'Like' },
+        { id: 'later', text: 'Later' },
+      ],
+    }, null, 2);
+  }
+  $('#payload').value = payload();
+
+  function status(el, text, error) {
+    el.textContent = text;
+    el.className = error ? 'error' : '';
+  }
+
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    var webhooks = { cors: form.elements.cors.checked };
+    events.forEach(function (event) {
+      var url = form.elements[event].value.trim();
+      if (url) webhooks[event] = url;
+    });
+    var options = { appId: form.elements.appId.value, serviceWorkerPath: '/dist/hookline-sw.js', webhooks: webhooks };
+    status($('#init-status'), 'saving…');
+    Promise.resolve(window.Notification && Notification.requestPermission())
+      .then(function () { return Hookline.init(options); })
+      .then(function (r) { status($('#init-status'), 'saved; userId ' + r.userId); })
+      .catch(function (err) { status($('#init-status'), err.message, true); });
+  });
+
+  $('#demo-push').addEventListener('click', function () {
+    status($('#push-status'), 'sending…');
+    Hookline.demoPush($('#payload').value)
+      .then(function () {
+        status($('#push-status'), 'shown');
+        $('#payload').value = payload();
+      })
+      .catch(function (err) { status($('#push-status'), err.message, true); });
+  });
+
+  // The log panel: fed by the receiver of scripts/serve-demo.sh, when the page is served by it.
+  var seen = 0;
+  function poll() {
+    fetch('/hooks/log', { cache: 'no-store' })
+      .then(function (r) { if (!r.ok) throw new Error(); return r.json(); })
+      .then(function (log) {
+        $('#log-hint').textContent = 'Requests received by this server at /hooks/ (newest last).';
+        log.slice(seen).forEach(function (entry) {
+          var li = document.createElement('li');
+          li.textContent = entry.at + '  ' + entry.method + ' ' + entry.path +
+            '\ncontent-type: ' + (entry.contentType || '-') + '   x-onesignal-event: ' + (entry.event || '-') +
+            '\n' + entry.body;
+          $('#log').appendChild(li);
+        });
+        seen = log.length;
+        setTimeout(poll, 1000);
+      })
+      .catch(function () {
+        $('#log-hint').textContent = 'No receiver on this server: the webhooks go to the URLs above ' +
+          '(run scripts/serve-demo.sh for a local receiver that lists them here).';
+      });
+  }
+  poll();
+})();
