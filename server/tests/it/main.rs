@@ -1,0 +1,11 @@
+//! Integration tests of `hookline serve`: the real server on 127.0.0.1:0, a real receiver whose
+//! behaviour is switched per request, and (in `process`) the real binary killed mid-load.
+
+mod harness;
+mod receiver;
+
+mod api;
+mod bridge;
+mod delivery;
+mod disable;
+mod process;

@@ -1,0 +1,204 @@
+//! The real binary: SIGKILL in the middle of a load loses no accepted event; SIGTERM stops
+//! intake and lets the attempt in flight finish.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::{ADMIN_KEY, event, webhook_body};
+use crate::receiver::{Mode, TestReceiver};
+
+struct Process {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn spawn(db: &std::path::Path, port: u16) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("serve")
+        .env("HOOKLINE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HOOKLINE_DATABASE", format!("sqlite://{}", db.display()))
+        .env("HOOKLINE_ADMIN_KEY", ADMIN_KEY)
+        .env("HOOKLINE_RETRY_SCHEDULE", "100ms,100ms,100ms")
+        .env("HOOKLINE_RETRY_JITTER", "none")
+        .env("HOOKLINE_DELIVERY_POLL_INTERVAL", "100ms")
+        .env("HOOKLINE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return Process { child, base };
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("hookline serve did not start");
+}
+
+async fn setup(p: &Process, r: &TestReceiver) -> (String, String) {
+    let c = reqwest::Client::new();
+    let app: serde_json::Value = c
+        .post(format!("{}/v1/apps", p.base))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"name": "crash"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, key) = (app["id"].as_str().unwrap().to_string(), app["api_key"].as_str().unwrap().to_string());
+    let resp = c
+        .post(format!("{}/v1/apps/{id}/webhooks", p.base))
+        .bearer_auth(&key)
+        .json(&webhook_body(&r.url("/crash"), &["message.push.sent"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    (id, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_load_loses_no_accepted_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let r = TestReceiver::start().await;
+    // Slower than intake, so deliveries are queued and in flight when the process dies.
+    r.set_default(Mode::Slow(Duration::from_millis(20)));
+    let port = free_port();
+    let mut p = spawn(&db, port).await;
+    let (app, key) = setup(&p, &r).await;
+
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let (base, app, key, accepted) = (p.base.clone(), app.clone(), key.clone(), accepted.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+            for i in 0..2000 {
+                let id = format!("t{t}-{i}");
+                let sent = c
+                    .post(format!("{base}/v1/apps/{app}/events"))
+                    .bearer_auth(&key)
+                    .json(&event(&id, "message.push.sent"))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) if resp.status() == 202 => accepted.lock().unwrap().push(id),
+                    _ => return,
+                }
+            }
+        }));
+    }
+    // Kill once a few hundred events are in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while accepted.lock().unwrap().len() < 300 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
+    assert!(accepted.len() >= 300, "only {} accepted before the kill", accepted.len());
+    let before = r.received().len();
+    assert!(before < accepted.len(), "every event was delivered before the kill: the test proves nothing");
+
+    r.set_default(Mode::Ok);
+    let mut p = spawn(&db, free_port()).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: HashSet<String> =
+            r.received().iter().filter_map(|q| q.json()["id"].as_str().map(String::from)).collect();
+        let missing: Vec<&String> = accepted.iter().filter(|id| !got.contains(*id)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            panic!("{} accepted events never arrived, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_intake_and_finishes_the_attempt_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("term.db");
+    let r = TestReceiver::start().await;
+    r.set_default(Mode::Slow(Duration::from_millis(600)));
+    let port = free_port();
+    let mut p = spawn(&db, port).await;
+    let (app, key) = setup(&p, &r).await;
+    let c = reqwest::Client::new();
+    let resp = c
+        .post(format!("{}/v1/apps/{app}/events", p.base))
+        .bearer_auth(&key)
+        .json(&event("in-flight", "message.push.sent"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    r.wait_for(1, Duration::from_secs(3)).await;
+    let started = Instant::now();
+    let status = Command::new("kill").arg("-TERM").arg(p.child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    // Exits once the attempt is done (600 ms receiver), well within the grace.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let code = loop {
+        if let Some(code) = p.child.try_wait().unwrap() {
+            break code;
+        }
+        assert!(Instant::now() < deadline, "hookline did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(code.success(), "{code:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300), "exited before the attempt finished");
+    assert!(c.get(format!("{}/healthz", p.base)).send().await.is_err(), "still accepting after exit");
+
+    // The attempt was recorded: a restart does not send it again.
+    r.set_default(Mode::Ok);
+    let mut p = spawn(&db, free_port()).await;
+    let d: serde_json::Value = c
+        .get(format!("{}/v1/apps/{app}/webhooks", p.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let w = d["webhooks"][0]["id"].as_str().unwrap().to_string();
+    let d: serde_json::Value = c
+        .get(format!("{}/v1/apps/{app}/webhooks/{w}/deliveries", p.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["deliveries"][0]["state"], "succeeded", "{d}");
+    r.assert_stays_at(1, Duration::from_millis(400)).await;
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
