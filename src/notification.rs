@@ -20,6 +20,8 @@ pub struct Notification {
     pub data: JsValue,
     /// Action buttons; only needed to show the notification, so not kept on it.
     pub buttons: Vec<Button>,
+    /// Tells one shown notification from another (ids may repeat or be absent); never sent.
+    pub key: Option<String>,
 }
 
 /// An action button: `id` comes back as the clicked webhook's `action`.
@@ -82,6 +84,7 @@ impl Notification {
                 icon: text(&o, "icon")?,
                 data: data(&o, "data"),
                 buttons: buttons(js::get(&o, "buttons"), ["id", "text", "icon"])?,
+                key: None,
             });
         }
         // OneSignal sends `custom` as an object; some of its SDKs send it as a JSON string.
@@ -100,6 +103,7 @@ impl Notification {
             icon: text(&o, "icon")?,
             data: data(&custom, "a"),
             buttons: buttons(js::get(&o, "o"), ["i", "n", "p"])?,
+            key: None,
         })
     }
 
@@ -114,6 +118,7 @@ impl Notification {
         if !self.data.is_undefined() {
             js::set(&o, "data", &self.data);
         }
+        js::set_str(&o, "key", self.key.as_deref());
         o
     }
 
@@ -131,6 +136,7 @@ impl Notification {
             icon: text("icon"),
             data: data(kept, "data"),
             buttons: Vec::new(),
+            key: text("key"),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! reported then opens its URL, a close is reported as dismissed, and the page's messages save
 //! the config (init) or run a demo push through the same path as a real one.
 
+use std::cell::RefCell;
 use std::future::Future;
 
 use wasm_bindgen::prelude::*;
@@ -26,12 +27,7 @@ pub async fn dispatch(event: ExtendableEvent) -> Result<(), JsValue> {
             true
         }
         "notificationclose" => {
-            let n = kept(&event.unchecked_ref::<NotificationEvent>().notification());
-            if let Some(n) = n {
-                if let Some(sending) = start(Event::Dismissed, &n, None).await {
-                    sending.await;
-                }
-            }
+            on_close(event.unchecked_ref()).await;
             true
         }
         "message" => on_message(event.unchecked_ref()).await?,
@@ -51,7 +47,10 @@ pub async fn on_push(text: Option<&str>) {
         .ok_or("push has no data")
         .and_then(Notification::from_push);
     let n = match parsed {
-        Ok(n) => Some(n),
+        Ok(mut n) => {
+            n.key = Some(new_id());
+            Some(n)
+        }
         Err(why) => {
             log::warn("showing a generic notification: ", why);
             None
@@ -120,6 +119,15 @@ async fn on_click(event: &NotificationEvent) {
     let Some(n) = kept(&notification) else {
         return;
     };
+    if let Some(key) = &n.key {
+        CLICKED.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= 32 {
+                c.remove(0);
+            }
+            c.push(key.clone());
+        });
+    }
     // `action` is "" for a body click, the button's id otherwise.
     let action = js::get(event, "action").as_string().unwrap_or_default();
     let sending = start(Event::Clicked, &n, Some(&action)).await;
@@ -129,6 +137,29 @@ async fn on_click(event: &NotificationEvent) {
         }
     }
     if let Some(sending) = sending {
+        sending.await;
+    }
+}
+
+thread_local! {
+    /// Notifications clicked lately. Firefox also fires `notificationclose` for a clicked
+    /// notification; the seed says a click is not a dismissal.
+    static CLICKED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sends `notification.dismissed`, unless the notification was just clicked.
+async fn on_close(event: &NotificationEvent) {
+    let Some(n) = kept(&event.notification()) else {
+        return;
+    };
+    let clicked = n
+        .key
+        .as_ref()
+        .is_some_and(|key| CLICKED.with(|c| c.borrow().contains(key)));
+    if clicked {
+        return;
+    }
+    if let Some(sending) = start(Event::Dismissed, &n, None).await {
         sending.await;
     }
 }
@@ -226,14 +257,15 @@ async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
 pub async fn init(options: &JsValue) -> Result<Result<Config, config::InitError>, JsValue> {
     let saved = idb::get(idb::CONFIG_KEY).await?;
     let user_id = Config::saved_user_id(&saved);
-    let checked = config::validate(options, || user_id.unwrap_or_else(new_user_id));
+    let checked = config::validate(options, || user_id.unwrap_or_else(new_id));
     if let Ok(config) = &checked {
         idb::put(idb::CONFIG_KEY, &config.to_saved()).await?;
     }
     Ok(checked)
 }
 
-fn new_user_id() -> String {
+/// A random UUID (a user's id, a shown notification's key).
+fn new_id() -> String {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     scope.crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| {
         let random = js_sys::Number::from(js_sys::Math::random()).to_string_with_radix(36);

@@ -1,0 +1,310 @@
+//! The module's own tests, inside a real service worker (headless Chromium and Firefox, see
+//! `scripts/test-browser.sh`): push payloads, webhook bodies, init validation, the saved config,
+//! the retry queue, and the push handler showing notifications.
+#![cfg(target_arch = "wasm32")]
+
+use hookline_worker::config::{self, Config};
+use hookline_worker::notification::Notification;
+use hookline_worker::queue::{self, MAX_AGE_MS, MAX_PENDING, Pending};
+use hookline_worker::webhook::{self, Event};
+use hookline_worker::{idb, js, worker};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_service_worker);
+
+fn json(text: &str) -> JsValue {
+    js::parse(text).expect("test JSON parses")
+}
+
+#[wasm_bindgen_test]
+fn reads_hooklines_format() {
+    let n = Notification::from_push(
+        r#"{"id":"n1","heading":"Hi","content":"Body","url":"https://a.test/x","icon":"https://a.test/i.png","data":{"k":[1,2.5,"v"]},"buttons":[{"id":"like","text":"Like","icon":"https://a.test/l.png"},{"id":"no"}],"extra":1}"#,
+    )
+    .unwrap();
+    assert_eq!(n.id.as_deref(), Some("n1"));
+    assert_eq!(n.heading.as_deref(), Some("Hi"));
+    assert_eq!(n.content.as_deref(), Some("Body"));
+    assert_eq!(n.url.as_deref(), Some("https://a.test/x"));
+    assert_eq!(n.icon.as_deref(), Some("https://a.test/i.png"));
+    assert_eq!(js::stringify(&n.data), r#"{"k":[1,2.5,"v"]}"#);
+    assert_eq!(n.buttons.len(), 2);
+    assert_eq!(
+        (n.buttons[0].id.as_str(), n.buttons[0].text.as_str()),
+        ("like", "Like")
+    );
+    assert_eq!(n.buttons[0].icon.as_deref(), Some("https://a.test/l.png"));
+    assert_eq!(
+        (n.buttons[1].id.as_str(), n.buttons[1].text.as_str()),
+        ("no", "")
+    );
+}
+
+#[wasm_bindgen_test]
+fn reads_onesignals_minified_format() {
+    let n = Notification::from_push(
+        r#"{"custom":{"i":"os1","u":"https://a.test/u","a":{"x":"y"}},"title":"T","alert":"A","icon":"https://a.test/i.png","o":[{"i":"b1","n":"One","p":"https://a.test/1.png"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(n.id.as_deref(), Some("os1"));
+    assert_eq!(n.heading.as_deref(), Some("T"));
+    assert_eq!(n.content.as_deref(), Some("A"));
+    assert_eq!(n.url.as_deref(), Some("https://a.test/u"));
+    assert_eq!(js::stringify(&n.data), r#"{"x":"y"}"#);
+    assert_eq!(n.buttons.len(), 1);
+    assert_eq!(
+        (n.buttons[0].id.as_str(), n.buttons[0].text.as_str()),
+        ("b1", "One")
+    );
+    assert_eq!(n.buttons[0].icon.as_deref(), Some("https://a.test/1.png"));
+    // Some OneSignal SDKs send `custom` as a JSON string.
+    let n = Notification::from_push(r#"{"custom":"{\"i\":\"os2\"}","alert":"A"}"#).unwrap();
+    assert_eq!(n.id.as_deref(), Some("os2"));
+}
+
+#[wasm_bindgen_test]
+fn refuses_what_is_not_a_payload() {
+    for bad in [
+        "",
+        "not json",
+        "[1]",
+        "\"s\"",
+        "null",
+        r#"{"heading":5}"#,
+        r#"{"custom":7}"#,
+        r#"{"buttons":[{"text":"no id"}]}"#,
+        r#"{"buttons":{}}"#,
+    ] {
+        assert!(Notification::from_push(bad).is_err(), "{bad}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn webhook_body_is_the_seeds_with_absent_fields_absent() {
+    let n = Notification::from_push(
+        r#"{"id":"ed46884e","heading":"Notification title","content":"Notification message","url":"https://site.com/launch","icon":"https://site.com/logo.png","data":{"key1":"value1","key2":"value2"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        webhook::body(Event::Clicked, &n, "8086231d", Some("")),
+        r#"{"event":"notification.clicked","id":"ed46884e","userId":"8086231d","heading":"Notification title","content":"Notification message","url":"https://site.com/launch","icon":"https://site.com/logo.png","data":{"key1":"value1","key2":"value2"},"action":""}"#
+    );
+    let bare = Notification::from_push(r#"{"content":"c \"q\"","data":null}"#).unwrap();
+    assert_eq!(
+        webhook::body(Event::Displayed, &bare, "u", Some("ignored")),
+        r#"{"event":"notification.displayed","userId":"u","content":"c \"q\""}"#
+    );
+    assert_eq!(
+        webhook::body(Event::Clicked, &bare, "u", Some("like")),
+        r#"{"event":"notification.clicked","userId":"u","content":"c \"q\"","action":"like"}"#
+    );
+    assert_eq!(
+        webhook::body(Event::Dismissed, &bare, "u", None),
+        r#"{"event":"notification.dismissed","userId":"u","content":"c \"q\""}"#
+    );
+    // The copy kept on the notification gives the same body later.
+    let kept = Notification::from_kept(&n.to_kept()).unwrap();
+    assert_eq!(
+        webhook::body(Event::Dismissed, &kept, "u", None),
+        webhook::body(Event::Dismissed, &n, "u", None)
+    );
+}
+
+fn check(options: &str) -> Result<Config, config::InitError> {
+    config::validate(&json(options), || "generated".into())
+}
+
+#[wasm_bindgen_test]
+fn init_accepts_https_and_loopback_http() {
+    let c = check(
+        r#"{"appId":"app","serviceWorkerPath":"/sw.js","webhooks":{"cors":true,"notification.displayed":"https://a.test/d","notification.clicked":"http://127.0.0.1:9/c","notification.dismissed":"http://[::1]/x"}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.app_id, "app");
+    assert_eq!(c.user_id, "generated");
+    assert!(c.cors);
+    assert_eq!(c.url(Event::Displayed), Some("https://a.test/d"));
+    assert_eq!(c.url(Event::Clicked), Some("http://127.0.0.1:9/c"));
+    assert_eq!(c.url(Event::Dismissed), Some("http://[::1]/x"));
+    let c = check(
+        r#"{"appId":"app","userId":"u1","webhooks":{"notification.clicked":"http://localhost/c"}}"#,
+    )
+    .unwrap();
+    assert!(!c.cors, "cors defaults to false");
+    assert_eq!(c.user_id, "u1");
+    assert_eq!(c.url(Event::Displayed), None);
+}
+
+#[wasm_bindgen_test]
+fn init_refusals_name_the_field() {
+    let cases = [
+        ("[]", "options"),
+        ("{}", "appId"),
+        (r#"{"appId":""}"#, "appId"),
+        (r#"{"appId":"a","userId":3}"#, "userId"),
+        (r#"{"appId":"a","webhooks":[]}"#, "webhooks"),
+        (
+            r#"{"appId":"a","webhooks":{"cors":"yes"}}"#,
+            "webhooks.cors",
+        ),
+        (
+            r#"{"appId":"a","webhooks":{"notification.opened":"https://a.test"}}"#,
+            "webhooks.notification.opened",
+        ),
+        (
+            r#"{"appId":"a","webhooks":{"notification.clicked":"http://a.test/"}}"#,
+            "webhooks.notification.clicked",
+        ),
+        (
+            r#"{"appId":"a","webhooks":{"notification.clicked":"http://127.0.0.2/"}}"#,
+            "webhooks.notification.clicked",
+        ),
+        (
+            r#"{"appId":"a","webhooks":{"notification.clicked":"not a url"}}"#,
+            "webhooks.notification.clicked",
+        ),
+        (
+            r#"{"appId":"a","webhooks":{"notification.displayed":7}}"#,
+            "webhooks.notification.displayed",
+        ),
+    ];
+    for (options, field) in cases {
+        assert_eq!(check(options).unwrap_err().field, field, "{options}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn saved_config_round_trips_and_an_older_one_is_refused() {
+    let c = check(
+        r#"{"appId":"a","userId":"u","webhooks":{"notification.clicked":"https://a.test/c"}}"#,
+    )
+    .unwrap();
+    let saved = c.to_saved();
+    assert_eq!(
+        js::stringify(&saved),
+        r#"{"v":1,"appId":"a","userId":"u","cors":false,"webhooks":{"notification.clicked":"https://a.test/c"}}"#
+    );
+    assert_eq!(Config::from_saved(&saved).unwrap(), c);
+    let old = json(r#"{"appId":"a","userId":"old","hooks":{}}"#);
+    assert!(Config::from_saved(&old).is_err());
+    assert!(Config::from_saved(&json(r#"{"v":2}"#)).is_err());
+    assert!(Config::from_saved(&JsValue::UNDEFINED).is_err());
+    assert_eq!(Config::saved_user_id(&old).as_deref(), Some("old"));
+}
+
+#[wasm_bindgen_test]
+async fn init_saves_keeps_the_user_id_and_saves_nothing_when_refused() {
+    let first = worker::init(&json(r#"{"appId":"a"}"#))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.user_id.len(), 36, "a generated UUID");
+    let again = worker::init(&json(r#"{"appId":"b"}"#))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.user_id, first.user_id, "generated once and kept");
+    let refused = worker::init(&json(r#"{"appId":"c","webhooks":{"cors":1}}"#))
+        .await
+        .unwrap();
+    assert_eq!(refused.unwrap_err().field, "webhooks.cors");
+    assert_eq!(worker::saved_config().await.unwrap(), again, "unchanged");
+    let given = worker::init(&json(r#"{"appId":"b","userId":"site"}"#))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(worker::saved_config().await.unwrap(), given);
+}
+
+fn pending(url: &str, at: f64) -> Pending {
+    Pending {
+        url: url.into(),
+        cors: false,
+        event: "notification.displayed".into(),
+        body: r#"{"event":"notification.displayed","userId":"u"}"#.into(),
+        at,
+        tries: 1,
+    }
+}
+
+async fn kept() -> Vec<Pending> {
+    let entries = queue::entries().await.unwrap();
+    entries.into_iter().filter_map(|(_, p)| p).collect()
+}
+
+async fn clear_queue() {
+    let db = idb::open().await.unwrap();
+    let store = idb::store(&db, idb::QUEUE, true).unwrap();
+    idb::done(&store.clear().unwrap()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn queue_resends_keeps_failures_and_drops_what_is_past_its_bounds() {
+    clear_queue().await;
+    let now = js_sys::Date::now();
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    // Reachable: the test server answers (a 404 is not a network failure).
+    let reachable = [&scope.location().origin(), "/hookline-test-hook"].concat();
+    // Unreachable: a port browsers refuse, so the request fails on the network.
+    let unreachable = "http://127.0.0.1:9/hook";
+    queue::push(&pending(&reachable, now)).await.unwrap();
+    queue::push(&pending(unreachable, now)).await.unwrap();
+    queue::push(&pending(&reachable, now - MAX_AGE_MS - 1.0))
+        .await
+        .unwrap();
+    assert_eq!(kept().await.len(), 3);
+    queue::flush().await.unwrap();
+    let left = kept().await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].url, unreachable);
+    assert_eq!(left[0].tries, 2, "a failure is counted");
+
+    // A failing send is kept, and the queue never holds more than MAX_PENDING.
+    clear_queue().await;
+    queue::send(
+        unreachable.into(),
+        true,
+        "notification.clicked",
+        "{}".into(),
+    )
+    .await;
+    assert_eq!(kept().await[0].event, "notification.clicked");
+    for i in 0..MAX_PENDING + 2 {
+        queue::push(&pending(unreachable, now + f64::from(i)))
+            .await
+            .unwrap();
+    }
+    let left = kept().await;
+    assert_eq!(left.len(), MAX_PENDING as usize);
+    assert_eq!(left[0].at, now + 2.0, "the oldest went first");
+    clear_queue().await;
+}
+
+async fn notification_titles() -> Vec<String> {
+    let scope: web_sys::ServiceWorkerGlobalScope = js_sys::global().unchecked_into();
+    let list = JsFuture::from(scope.registration().get_notifications().unwrap())
+        .await
+        .unwrap();
+    js_sys::Array::from(&list)
+        .iter()
+        .map(|n| n.unchecked_into::<web_sys::Notification>().title())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn push_shows_a_notification_even_for_bad_input() {
+    worker::on_push(Some(r#"{"id":"t1","heading":"From a test","content":"c"}"#)).await;
+    worker::on_push(Some("not json")).await;
+    worker::on_push(None).await;
+    let titles = notification_titles().await;
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let host = scope.location().host();
+    assert!(titles.iter().any(|t| t == "From a test"), "{titles:?}");
+    assert_eq!(
+        titles.iter().filter(|t| **t == host).count(),
+        2,
+        "{titles:?}"
+    );
+}
