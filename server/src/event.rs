@@ -1,39 +1,473 @@
 //! The `event` and `message` objects a webhook's templates are rendered over.
-// CONTRACT STUB written by the lead: the core helper owns this file and fills it in; keep the
-// public names below (the server is written against them).
+//!
+//! An event's JSON form has the event's fields at the top level and `message` as a nested object.
+//! Properties hookline does not know stay on the event (or the message) and templates can read
+//! them. Decisions a producer should know:
+//! - `timestamp` is unix time in seconds. A fractional number (`1708559115.228`) is accepted: templates
+//!   see whole seconds in `event.timestamp` and the milliseconds in `event.datetime`.
+//! - `datetime` is always derived from `timestamp` (ISO 8601, UTC, milliseconds:
+//!   `2024-02-21T23:45:15.228Z`); a `datetime` sent by a producer is ignored.
+//! - `external_user_id` is an alias of `external_id`: templates see both, with the same value.
+//! - `message.contents` is clipped to its first 50 characters (Unicode scalar values).
+//! - A property set to `null` is the same as a missing one; both render empty.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::template::Data;
+
+/// How many characters of `message.contents` templates see.
+pub const CONTENTS_MAX_CHARS: usize = 50;
+
+/// The latest instant an event may carry: 9999-12-31T23:59:59.999Z (in milliseconds).
+const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
 /// One event, as a producer posts it and as templates see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    // fields are the core's to choose
+    id: String,
+    kind: String,
+    app_id: Option<String>,
+    subscription_device_type: Option<String>,
+    /// Milliseconds since the unix epoch.
+    timestamp_ms: i64,
+    subscription_id: Option<String>,
+    onesignal_id: Option<String>,
+    external_id: Option<String>,
+    message: Option<Message>,
+    /// Properties of the event hookline does not know, in the order they came.
+    extra: Map<String, Value>,
+    /// What templates see: `{"event": {..}, "message": {..}}`, built once.
+    data: Data,
+}
+
+/// The message an event is about.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Message {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    /// Already clipped to [`CONTENTS_MAX_CHARS`] characters.
+    pub contents: Option<String>,
+    pub template_id: Option<String>,
+    /// Properties of the message hookline does not know, in the order they came.
+    pub extra: Map<String, Value>,
 }
 
 /// Why a producer's JSON is not an event; names the field.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct EventError {
+    /// The field's path, e.g. `message.title` (empty for the event as a whole).
     pub field: String,
     pub message: String,
+}
+
+fn error(field: &str, message: impl Into<String>) -> EventError {
+    EventError {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+const EVENT_FIELDS: &[&str] = &[
+    "id",
+    "kind",
+    "app_id",
+    "subscription_device_type",
+    "timestamp",
+    "datetime",
+    "subscription_id",
+    "onesignal_id",
+    "external_id",
+    "external_user_id",
+    "message",
+];
+const MESSAGE_FIELDS: &[&str] = &["id", "name", "title", "contents", "template_id"];
+
+/// A string field: absent and `null` are `None`.
+fn opt_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<Option<String>, EventError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(error(
+            field,
+            format!("expected a string, found {}", kind_of(other)),
+        )),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The first `max` characters of `s` (never splitting a character).
+pub fn clip_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    }
 }
 
 impl Event {
     /// Parses an event from its JSON form (the event's fields at the top level, `message` nested).
     /// A missing `id` is generated (UUID v4); a missing `timestamp` is now.
-    pub fn from_json(_value: &Value) -> Result<Event, EventError> {
-        todo!()
+    pub fn from_json(value: &Value) -> Result<Event, EventError> {
+        let Value::Object(obj) = value else {
+            return Err(error(
+                "",
+                format!("expected a JSON object, found {}", kind_of(value)),
+            ));
+        };
+        let id = match opt_string(obj, "id", "id")? {
+            Some(id) if id.trim().is_empty() => return Err(error("id", "must not be empty")),
+            Some(id) => id,
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        let kind = match opt_string(obj, "kind", "kind")? {
+            None => return Err(error("kind", "is required (e.g. \"message.push.sent\")")),
+            Some(kind) => {
+                check_kind(&kind).map_err(|m| error("kind", m))?;
+                kind
+            }
+        };
+        let timestamp_ms = match obj.get("timestamp") {
+            None | Some(Value::Null) => now_ms(),
+            Some(Value::Number(n)) => timestamp_ms(n).map_err(|m| error("timestamp", m))?,
+            Some(other) => {
+                return Err(error(
+                    "timestamp",
+                    format!(
+                        "expected unix time in seconds (a number), found {}",
+                        kind_of(other)
+                    ),
+                ));
+            }
+        };
+        let external_id = opt_string(obj, "external_id", "external_id")?;
+        let external_user_id = opt_string(obj, "external_user_id", "external_user_id")?;
+        let external_id = match (external_id, external_user_id) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(error(
+                    "external_user_id",
+                    "differs from external_id (it is an alias: send one of them)",
+                ));
+            }
+            (a, b) => a.or(b),
+        };
+        let message = match obj.get("message") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => Some(Message::from_json(m)?),
+            Some(other) => {
+                return Err(error(
+                    "message",
+                    format!("expected an object, found {}", kind_of(other)),
+                ));
+            }
+        };
+        let extra: Map<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| !EVENT_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut event = Event {
+            id,
+            kind,
+            app_id: opt_string(obj, "app_id", "app_id")?,
+            subscription_device_type: opt_string(
+                obj,
+                "subscription_device_type",
+                "subscription_device_type",
+            )?,
+            timestamp_ms,
+            subscription_id: opt_string(obj, "subscription_id", "subscription_id")?,
+            onesignal_id: opt_string(obj, "onesignal_id", "onesignal_id")?,
+            external_id,
+            message,
+            extra,
+            data: Data::Nil,
+        };
+        event.data = event.build_data();
+        Ok(event)
     }
+
     /// The event's id (stable: the idempotency key).
     pub fn id(&self) -> &str {
-        todo!()
+        &self.id
     }
+
     /// The event's kind, e.g. `message.push.sent`.
     pub fn kind(&self) -> &str {
-        todo!()
+        &self.kind
     }
-    /// The JSON form, as stored and as `from_json` reads it back (round-trips).
+
+    pub fn app_id(&self) -> Option<&str> {
+        self.app_id.as_deref()
+    }
+
+    pub fn subscription_device_type(&self) -> Option<&str> {
+        self.subscription_device_type.as_deref()
+    }
+
+    /// Unix time in whole seconds (what `event.timestamp` renders).
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp_ms.div_euclid(1000)
+    }
+
+    /// Unix time in milliseconds.
+    pub fn timestamp_ms(&self) -> i64 {
+        self.timestamp_ms
+    }
+
+    /// ISO 8601 in UTC with milliseconds, e.g. `2024-02-21T23:45:15.228Z`.
+    pub fn datetime(&self) -> String {
+        iso8601_ms(self.timestamp_ms)
+    }
+
+    pub fn subscription_id(&self) -> Option<&str> {
+        self.subscription_id.as_deref()
+    }
+
+    pub fn onesignal_id(&self) -> Option<&str> {
+        self.onesignal_id.as_deref()
+    }
+
+    /// The External ID (also `external_user_id` in templates).
+    pub fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    /// Properties hookline does not know, as sent.
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    /// What templates read: `{"event": {..}, "message": {..}}`.
+    pub fn template_data(&self) -> &Data {
+        &self.data
+    }
+
+    /// The JSON form, as stored and as `from_json` reads it back (round-trips). Absent fields are
+    /// left out; `datetime` is included for readers and ignored when read back.
     pub fn to_json(&self) -> Value {
-        todo!()
+        let mut obj = Map::new();
+        obj.insert("id".into(), self.id.clone().into());
+        obj.insert("kind".into(), self.kind.clone().into());
+        put(&mut obj, "app_id", &self.app_id);
+        put(
+            &mut obj,
+            "subscription_device_type",
+            &self.subscription_device_type,
+        );
+        obj.insert("timestamp".into(), timestamp_json(self.timestamp_ms));
+        obj.insert("datetime".into(), self.datetime().into());
+        put(&mut obj, "subscription_id", &self.subscription_id);
+        put(&mut obj, "onesignal_id", &self.onesignal_id);
+        put(&mut obj, "external_id", &self.external_id);
+        if let Some(message) = &self.message {
+            obj.insert("message".into(), message.to_json());
+        }
+        for (k, v) in &self.extra {
+            obj.insert(k.clone(), v.clone());
+        }
+        Value::Object(obj)
+    }
+
+    fn build_data(&self) -> Data {
+        let s = |v: &Option<String>| Data::opt_string(v.as_deref());
+        let mut event = vec![
+            ("id".into(), Data::string(&self.id)),
+            ("kind".into(), Data::string(&self.kind)),
+            ("app_id".into(), s(&self.app_id)),
+            (
+                "subscription_device_type".into(),
+                s(&self.subscription_device_type),
+            ),
+            (
+                "timestamp".into(),
+                Data::Scalar(liquid_core::model::Scalar::new(self.timestamp())),
+            ),
+            ("datetime".into(), Data::string(&self.datetime())),
+            ("subscription_id".into(), s(&self.subscription_id)),
+            ("onesignal_id".into(), s(&self.onesignal_id)),
+            ("external_id".into(), s(&self.external_id)),
+            ("external_user_id".into(), s(&self.external_id)),
+        ];
+        for (k, v) in &self.extra {
+            event.push((liquid_core::model::KString::from_ref(k), Data::from_json(v)));
+        }
+        let message = match &self.message {
+            Some(m) => m.build_data(),
+            None => Data::Nil,
+        };
+        Data::Object(vec![
+            ("event".into(), Data::Object(event)),
+            ("message".into(), message),
+        ])
+    }
+}
+
+impl Message {
+    fn from_json(obj: &Map<String, Value>) -> Result<Message, EventError> {
+        let field = |k: &str| opt_string(obj, k, &format!("message.{k}"));
+        Ok(Message {
+            id: field("id")?,
+            name: field("name")?,
+            title: field("title")?,
+            contents: field("contents")?.map(|c| clip_chars(&c, CONTENTS_MAX_CHARS).to_owned()),
+            template_id: field("template_id")?,
+            extra: obj
+                .iter()
+                .filter(|(k, _)| !MESSAGE_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
+    }
+
+    fn to_json(&self) -> Value {
+        let mut obj = Map::new();
+        put(&mut obj, "id", &self.id);
+        put(&mut obj, "name", &self.name);
+        put(&mut obj, "title", &self.title);
+        put(&mut obj, "contents", &self.contents);
+        put(&mut obj, "template_id", &self.template_id);
+        for (k, v) in &self.extra {
+            obj.insert(k.clone(), v.clone());
+        }
+        Value::Object(obj)
+    }
+
+    fn build_data(&self) -> Data {
+        let s = |v: &Option<String>| Data::opt_string(v.as_deref());
+        let mut message = vec![
+            ("id".into(), s(&self.id)),
+            ("name".into(), s(&self.name)),
+            ("title".into(), s(&self.title)),
+            ("contents".into(), s(&self.contents)),
+            ("template_id".into(), s(&self.template_id)),
+        ];
+        for (k, v) in &self.extra {
+            message.push((liquid_core::model::KString::from_ref(k), Data::from_json(v)));
+        }
+        Data::Object(message)
+    }
+}
+
+fn put(obj: &mut Map<String, Value>, key: &str, value: &Option<String>) {
+    if let Some(v) = value {
+        obj.insert(key.to_owned(), Value::String(v.clone()));
+    }
+}
+
+/// An event kind: non-empty, printable, no spaces, no `*` (that is for webhook triggers).
+fn check_kind(kind: &str) -> Result<(), String> {
+    if kind.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if let Some(c) = kind
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '*')
+    {
+        return Err(format!(
+            "must not contain {c:?} (kinds look like \"message.push.sent\")"
+        ));
+    }
+    Ok(())
+}
+
+/// Seconds (whole or fractional) to milliseconds, checked.
+fn timestamp_ms(n: &serde_json::Number) -> Result<i64, String> {
+    let ms = if let Some(secs) = n.as_i64() {
+        secs.checked_mul(1000)
+    } else if let Some(secs) = n.as_f64() {
+        let ms = (secs * 1000.0).round();
+        (ms.is_finite() && ms.abs() < 9.0e15).then_some(ms as i64)
+    } else {
+        None
+    };
+    match ms {
+        Some(ms) if ms < 0 => Err("must not be before 1970".into()),
+        Some(ms) if ms <= MAX_TIMESTAMP_MS => Ok(ms),
+        _ => {
+            Err("expected unix time in seconds; this is after the year 9999 (milliseconds?)".into())
+        }
+    }
+}
+
+fn timestamp_json(ms: i64) -> Value {
+    if ms % 1000 == 0 {
+        Value::from(ms / 1000)
+    } else {
+        serde_json::Number::from_f64(ms as f64 / 1000.0)
+            .map_or(Value::from(ms / 1000), Value::Number)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `2024-02-21T23:45:15.228Z` for milliseconds since 1970 (0 ≤ ms ≤ year 9999).
+pub fn iso8601_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetime_is_iso_utc_with_millis() {
+        assert_eq!(iso8601_ms(1_708_559_115_228), "2024-02-21T23:45:15.228Z");
+        assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601_ms(MAX_TIMESTAMP_MS), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn clip_counts_characters() {
+        assert_eq!(clip_chars("héllo", 2), "hé");
+        assert_eq!(clip_chars("😀😀😀", 2), "😀😀");
+        assert_eq!(clip_chars("ab", 5), "ab");
     }
 }

@@ -5,11 +5,35 @@
 //! - [`webhook`]: a webhook definition, checked and compiled once when it is saved.
 //! - [`request`]: the exact HTTP request a webhook renders to, and its cURL form.
 //! - [`samples`]: a sample event for each known kind, for previews and test sends.
+//! - [`template`]: Liquid templates with values escaped for where they land (JSON string, JSON
+//!   value, URL), parsed once and rendered many times.
+//! - [`render_cmd`]: `hookline render WEBHOOK.json EVENT.json`, the template debugger.
 //!
 //! The core above is free of HTTP and storage, so the server, the dashboard's preview, the CLI and
 //! the tests all render with the same code.
+//!
+//! `hookline serve`, on top of the core, in the order data flows:
+//! - [`config`]: embedded commented defaults, then a file, then `HOOKLINE_*` environment variables.
+//! - [`api`]: the HTTP API, one file per resource (apps, webhooks, events, the browser bridge).
+//! - [`queue`]: accepted events become deliveries, one bounded queue per webhook.
+//! - [`worker`]: a webhook's workers: render, send ([`delivery`]), retry ([`retry`]), auto-disable.
+//! - [`store`]: the durable store behind one trait; [`store::sqlite`] with group commit.
+//! - [`stats`]: counts and latency series from the attempt records; [`metrics`] for Prometheus.
+//! - [`server`]: `run(listener, config, shutdown)`, which ties them together.
 
+pub mod api;
+pub mod config;
+pub mod delivery;
 pub mod event;
+pub mod metrics;
+pub mod queue;
+pub mod render_cmd;
 pub mod request;
+pub mod retry;
 pub mod samples;
+pub mod server;
+pub mod stats;
+pub mod store;
+pub mod template;
 pub mod webhook;
+pub mod worker;

@@ -1,6 +1,4 @@
 //! The exact HTTP request a webhook renders to, and its copy-pasteable cURL form.
-// CONTRACT STUB written by the lead: the core helper owns this file and fills it in; keep the
-// public names below (the server is written against them).
 
 /// HTTP methods a webhook may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -14,6 +12,20 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method, in the order the docs list them.
+    pub const ALL: [Method; 5] = [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+    ];
+
+    /// Parses an upper-case method name.
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -38,11 +50,62 @@ pub struct RenderedRequest {
 
 impl RenderedRequest {
     /// A cURL command that sends exactly this request, safely shell-quoted.
+    ///
+    /// One option per line; every value is single-quoted (a `'` inside becomes `'\''`), so nothing in
+    /// it is expanded by the shell; `--globoff` keeps curl from reading `[]` or `{}` in the URL as a
+    /// pattern; `--data-raw` sends the body as it is (no `@file`).
     pub fn to_curl(&self) -> String {
-        todo!()
+        let mut out = String::from("curl --globoff -X ");
+        out.push_str(self.method.as_str());
+        out.push(' ');
+        out.push_str(&shell_quote(&self.url));
+        for (name, value) in &self.headers {
+            out.push_str(" \\\n  -H ");
+            // curl drops a header given as `Name:` with nothing after it; `Name;` sends it empty.
+            let header = if value.trim().is_empty() {
+                format!("{name};")
+            } else {
+                format!("{name}: {value}")
+            };
+            out.push_str(&shell_quote(&header));
+        }
+        if let Some(body) = &self.body {
+            out.push_str(" \\\n  --data-raw ");
+            out.push_str(&shell_quote(body));
+        }
+        out
     }
+
     /// `{"method", "url", "headers": [[name, value], ...], "body"}`.
     pub fn to_json(&self) -> serde_json::Value {
-        todo!()
+        serde_json::json!({
+            "method": self.method.as_str(),
+            "url": self.url,
+            "headers": self.headers.iter().map(|(n, v)| [n, v]).collect::<Vec<_>>(),
+            "body": self.body,
+        })
     }
+
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `s` as one shell word: single-quoted, each `'` written as `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
 }

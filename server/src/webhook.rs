@@ -1,61 +1,551 @@
 //! A webhook definition: triggers, method, URL, headers and body templates; checked and compiled once.
-// CONTRACT STUB written by the lead: the core helper owns this file and fills it in; keep the
-// public names below (the server is written against them).
+//!
+//! Decisions a user should know:
+//! - **Triggers** (`events`) are event kinds (`message.push.sent`), a prefix ending in `.*`
+//!   (`message.push.*` matches `message.push.sent` and any kind under `message.push.`), or `*` alone
+//!   (every kind).
+//! - **URL**: the scheme (`http`/`https`) and host are literal text; every `{{ }}` value is
+//!   percent-encoded (all but `A-Z a-z 0-9 - . _ ~`), so a value can never add a path segment, a
+//!   query parameter or a fragment, nor change the host. A value that makes a whole path segment `.` or
+//!   `..` is refused when rendering. A trailing `| url_encode` is replaced by that encoding.
+//! - **Headers**: names are HTTP tokens, and the ones the HTTP client owns (`Host`,
+//!   `Content-Length`, `Transfer-Encoding`, `Connection`, …) are refused. A rendered value holding CR,
+//!   LF or another control character is refused. With a body, `Content-Type: application/json` is
+//!   added unless the webhook sets its own.
+//! - **Body**: `{"pairs": {key: template}}` renders to a JSON object of strings (always valid JSON);
+//!   `{"custom": "template"}` is a JSON document in which a value inside a string literal is
+//!   JSON-escaped and a value outside one is written as a JSON literal (`null` when missing, numbers as
+//!   numbers, strings quoted); `{{ x | json }}` is the explicit form. A rendered custom body that is not
+//!   valid JSON is an error that says where.
+//! - A missing value renders empty (or `null` as a JSON value), never an error.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde_json::Value;
 
 use crate::event::Event;
-use crate::request::RenderedRequest;
+use crate::request::{Method, RenderedRequest};
+use crate::template::{Position, Template, TemplateError, json_quoted_into};
+
+/// The body of a webhook's JSON form.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodySpec {
+    /// `{"pairs": {key: template}}`: a JSON object of rendered strings.
+    Pairs(IndexMap<String, String>),
+    /// `{"custom": "template"}`: a JSON document template.
+    Custom(String),
+}
 
 /// The JSON form of a webhook, as the API and the CLI read and write it:
 /// `{"name", "events", "method", "url", "headers", "body": {"pairs": {..}} | {"custom": ".."}, "enabled"}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSpec {
-    // fields are the core's to choose
+    pub name: String,
+    /// Triggers: event kinds, `prefix.*`, or `*`.
+    pub events: Vec<String>,
+    pub method: Method,
+    pub url: String,
+    /// Header name → value template, in order.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// `None` sends no body.
+    #[serde(default)]
+    pub body: Option<BodySpec>,
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
+}
+
+fn enabled_default() -> bool {
+    true
 }
 
 /// A checked webhook with its templates parsed. Cheap to share (`Send + Sync`).
 #[derive(Debug)]
-pub struct Webhook {}
+pub struct Webhook {
+    spec: WebhookSpec,
+    url: Template,
+    headers: Vec<(String, Template)>,
+    body: Option<Body>,
+    /// Whether the webhook sets its own `Content-Type`.
+    has_content_type: bool,
+}
+
+#[derive(Debug)]
+enum Body {
+    Pairs(Vec<(String, Template)>),
+    Custom(Template),
+}
 
 /// Why a webhook definition is refused; names the field and, for templates, the line and column.
-#[derive(Debug, thiserror::Error)]
-#[error("{field}: {message}")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ValidationError {
+    /// The field's path: `url`, `headers.Authorization`, `body.custom`, `events[1]`…
     pub field: String,
     pub message: String,
+    /// 1-based line in the field's template, for template errors.
+    pub line: Option<usize>,
+    /// 1-based column (in characters) in the field's template, for template errors.
+    pub column: Option<usize>,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(
+                f,
+                "{}: line {line}, column {column}: {}",
+                self.field, self.message
+            ),
+            _ => write!(f, "{}: {}", self.field, self.message),
+        }
+    }
+}
+
+impl ValidationError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> ValidationError {
+        ValidationError {
+            field: field.into(),
+            message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
+
+    fn template(field: impl Into<String>, e: TemplateError) -> ValidationError {
+        ValidationError {
+            field: field.into(),
+            message: e.message,
+            line: Some(e.line),
+            column: Some(e.column),
+        }
+    }
 }
 
 /// Why rendering a webhook for one event failed (e.g. a custom body that is not JSON).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct RenderError {
     pub field: String,
     pub message: String,
 }
 
-impl WebhookSpec {
-    /// Parses and checks the JSON form; errors name the field.
-    pub fn from_json(_value: &serde_json::Value) -> Result<WebhookSpec, ValidationError> {
-        todo!()
+fn render_error(field: impl Into<String>, message: impl Into<String>) -> RenderError {
+    RenderError {
+        field: field.into(),
+        message: message.into(),
     }
+}
+
+/// Headers the HTTP client sets itself; a webhook may not.
+pub const FORBIDDEN_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "expect",
+    "host",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+const SPEC_FIELDS: &[&str] = &[
+    "name", "events", "method", "url", "headers", "body", "enabled",
+];
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn expected(field: &str, what: &str, found: &Value) -> ValidationError {
+    ValidationError::new(field, format!("expected {what}, found {}", kind_of(found)))
+}
+
+fn string_map(field: &str, value: &Value) -> Result<IndexMap<String, String>, ValidationError> {
+    let Value::Object(obj) = value else {
+        return Err(expected(field, "an object of strings", value));
+    };
+    obj.iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), s.clone())),
+            other => Err(expected(&format!("{field}.{k}"), "a string", other)),
+        })
+        .collect()
+}
+
+impl WebhookSpec {
+    /// Parses and checks the JSON form; errors name the field. Unknown fields are refused, so a
+    /// typo (`"header"`) is not silently ignored.
+    pub fn from_json(value: &Value) -> Result<WebhookSpec, ValidationError> {
+        let Value::Object(obj) = value else {
+            return Err(expected("webhook", "a JSON object", value));
+        };
+        if let Some(unknown) = obj.keys().find(|k| !SPEC_FIELDS.contains(&k.as_str())) {
+            return Err(ValidationError::new(
+                unknown.as_str(),
+                format!(
+                    "unknown field (expected one of: {})",
+                    SPEC_FIELDS.join(", ")
+                ),
+            ));
+        }
+        let name = match obj.get("name") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::String(_)) => {
+                return Err(ValidationError::new("name", "must not be empty"));
+            }
+            None | Some(Value::Null) => return Err(ValidationError::new("name", "is required")),
+            Some(other) => return Err(expected("name", "a string", other)),
+        };
+        let events = match obj.get("events") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(expected(&format!("events[{i}]"), "a string", other)),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None | Some(Value::Null) => {
+                return Err(ValidationError::new(
+                    "events",
+                    "is required: a list of event kinds, like [\"message.push.sent\"]",
+                ));
+            }
+            Some(other) => return Err(expected("events", "an array of event kinds", other)),
+        };
+        let method = match obj.get("method") {
+            None | Some(Value::Null) => Method::Post,
+            Some(Value::String(s)) => {
+                Method::parse(&s.to_ascii_uppercase()).ok_or_else(|| method_error(s))?
+            }
+            Some(other) => return Err(expected("method", "a string", other)),
+        };
+        let url = match obj.get("url") {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => return Err(ValidationError::new("url", "is required")),
+            Some(other) => return Err(expected("url", "a string", other)),
+        };
+        let headers = match obj.get("headers") {
+            None | Some(Value::Null) => IndexMap::new(),
+            Some(v) => string_map("headers", v)?,
+        };
+        let body = match obj.get("body") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(b)) => {
+                let mut keys = b.keys();
+                match (keys.next().map(String::as_str), keys.next()) {
+                    (Some("pairs"), None) => {
+                        Some(BodySpec::Pairs(string_map("body.pairs", &b["pairs"])?))
+                    }
+                    (Some("custom"), None) => match &b["custom"] {
+                        Value::String(s) => Some(BodySpec::Custom(s.clone())),
+                        other => {
+                            return Err(expected("body.custom", "a string (the template)", other));
+                        }
+                    },
+                    _ => {
+                        return Err(ValidationError::new(
+                            "body",
+                            "expected {\"pairs\": {key: template}} or {\"custom\": \"template\"}",
+                        ));
+                    }
+                }
+            }
+            Some(other) => return Err(expected("body", "an object", other)),
+        };
+        let enabled = match obj.get("enabled") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => return Err(expected("enabled", "true or false", other)),
+        };
+        let spec = WebhookSpec {
+            name,
+            events,
+            method,
+            url,
+            headers,
+            body,
+            enabled,
+        };
+        spec.check_events()?;
+        Ok(spec)
+    }
+
+    /// The JSON form (what `from_json` reads).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    fn check_events(&self) -> Result<(), ValidationError> {
+        if self.events.is_empty() {
+            return Err(ValidationError::new(
+                "events",
+                "needs at least one event kind, like \"message.push.sent\"",
+            ));
+        }
+        for (i, trigger) in self.events.iter().enumerate() {
+            check_trigger(trigger).map_err(|m| ValidationError::new(format!("events[{i}]"), m))?;
+        }
+        Ok(())
+    }
+}
+
+fn method_error(found: &str) -> ValidationError {
+    ValidationError::new(
+        "method",
+        format!("expected one of GET, POST, PUT, PATCH, DELETE, found {found:?}"),
+    )
+}
+
+/// A trigger: a kind, `prefix.*`, or `*`.
+fn check_trigger(trigger: &str) -> Result<(), String> {
+    if trigger == "*" {
+        return Ok(());
+    }
+    let kind = trigger.strip_suffix(".*").unwrap_or(trigger);
+    if kind.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if kind.contains('*') {
+        return Err(format!(
+            "{trigger:?}: `*` may only end a trigger, as in \"message.push.*\""
+        ));
+    }
+    if let Some(c) = kind.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{trigger:?} must not contain {c:?}"));
+    }
+    Ok(())
+}
+
+/// Whether `name` is an HTTP header name (an RFC 9110 token).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 impl Webhook {
     /// Checks the definition and parses every template.
-    pub fn compile(_spec: WebhookSpec) -> Result<Webhook, ValidationError> {
-        todo!()
+    pub fn compile(spec: WebhookSpec) -> Result<Webhook, ValidationError> {
+        if spec.name.trim().is_empty() {
+            return Err(ValidationError::new("name", "must not be empty"));
+        }
+        spec.check_events()?;
+        let url = Template::parse(&spec.url, Position::Url)
+            .map_err(|e| ValidationError::template("url", e))?;
+        let mut headers = Vec::with_capacity(spec.headers.len());
+        let mut has_content_type = false;
+        for (name, value) in &spec.headers {
+            let field = format!("headers.{name}");
+            if !is_header_name(name) {
+                return Err(ValidationError::new(
+                    field,
+                    "is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)",
+                ));
+            }
+            let lower = name.to_ascii_lowercase();
+            if FORBIDDEN_HEADERS.contains(&lower.as_str()) {
+                return Err(ValidationError::new(
+                    field,
+                    "is set by the HTTP client and cannot be templated",
+                ));
+            }
+            if headers
+                .iter()
+                .any(|(n, _): &(String, Template)| n.eq_ignore_ascii_case(name))
+            {
+                return Err(ValidationError::new(
+                    field,
+                    "is given twice (header names are case-insensitive)",
+                ));
+            }
+            has_content_type |= lower == "content-type";
+            if let Some(at) = value.find(['\r', '\n']) {
+                let (line, column) = crate::template::line_column(value, at);
+                return Err(ValidationError {
+                    field,
+                    message: "a header value cannot contain a line break".into(),
+                    line: Some(line),
+                    column: Some(column),
+                });
+            }
+            let template = Template::parse(value, Position::Text)
+                .map_err(|e| ValidationError::template(field.clone(), e))?;
+            headers.push((name.clone(), template));
+        }
+        let body = match &spec.body {
+            None => None,
+            Some(BodySpec::Pairs(pairs)) => Some(Body::Pairs(
+                pairs
+                    .iter()
+                    .map(|(key, value)| {
+                        Template::parse(value, Position::Text)
+                            .map(|t| (key.clone(), t))
+                            .map_err(|e| ValidationError::template(format!("body.pairs.{key}"), e))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )),
+            Some(BodySpec::Custom(text)) => {
+                if text.trim().is_empty() {
+                    return Err(ValidationError::new(
+                        "body.custom",
+                        "is empty: write a JSON document, or leave the body out",
+                    ));
+                }
+                Some(Body::Custom(
+                    Template::parse(text, Position::Json)
+                        .map_err(|e| ValidationError::template("body.custom", e))?,
+                ))
+            }
+        };
+        Ok(Webhook {
+            spec,
+            url,
+            headers,
+            body,
+            has_content_type,
+        })
     }
+
+    /// Parses, checks and compiles the JSON form in one step.
+    pub fn from_json(value: &Value) -> Result<Webhook, ValidationError> {
+        Webhook::compile(WebhookSpec::from_json(value)?)
+    }
+
     pub fn spec(&self) -> &WebhookSpec {
-        todo!()
+        &self.spec
     }
+
     pub fn enabled(&self) -> bool {
-        todo!()
+        self.spec.enabled
     }
+
     /// Whether an event of this kind triggers the webhook.
-    pub fn matches(&self, _kind: &str) -> bool {
-        todo!()
+    pub fn matches(&self, kind: &str) -> bool {
+        self.spec.events.iter().any(|t| trigger_matches(t, kind))
     }
+
     /// The exact request this webhook sends for `event`.
-    pub fn render(&self, _event: &Event) -> Result<RenderedRequest, RenderError> {
-        todo!()
+    pub fn render(&self, event: &Event) -> Result<RenderedRequest, RenderError> {
+        let data = event.template_data();
+        let url = self.url.render(data).map_err(|m| render_error("url", m))?;
+        check_rendered_url(&url)?;
+        let mut headers = Vec::with_capacity(self.headers.len() + 1);
+        for (name, template) in &self.headers {
+            let value = template
+                .render(data)
+                .map_err(|m| render_error(format!("headers.{name}"), m))?;
+            if let Some(c) = value.chars().find(|&c| c.is_ascii_control() && c != '\t') {
+                let what = match c {
+                    '\r' => "a carriage return (CR)".to_owned(),
+                    '\n' => "a line feed (LF)".to_owned(),
+                    c => format!("the control character {c:?}"),
+                };
+                return Err(render_error(
+                    format!("headers.{name}"),
+                    format!(
+                        "the rendered value contains {what}, which could inject a header; refused"
+                    ),
+                ));
+            }
+            headers.push((name.clone(), value));
+        }
+        let body = match &self.body {
+            None => None,
+            Some(Body::Pairs(pairs)) => {
+                let mut out = String::with_capacity(64 * pairs.len() + 2);
+                let mut value = String::new();
+                out.push('{');
+                for (i, (key, template)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    json_quoted_into(&mut out, key);
+                    out.push(':');
+                    value.clear();
+                    template
+                        .render_to(&mut value, data)
+                        .map_err(|m| render_error(format!("body.pairs.{key}"), m))?;
+                    json_quoted_into(&mut out, &value);
+                }
+                out.push('}');
+                Some(out)
+            }
+            Some(Body::Custom(template)) => {
+                let text = template
+                    .render(data)
+                    .map_err(|m| render_error("body.custom", m))?;
+                check_json(&text)?;
+                Some(text)
+            }
+        };
+        if body.is_some() && !self.has_content_type {
+            headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+        }
+        Ok(RenderedRequest {
+            method: self.spec.method,
+            url,
+            headers,
+            body,
+        })
     }
+}
+
+/// A kind matches a trigger equal to it, a `prefix.*` it starts with, or `*`.
+pub fn trigger_matches(trigger: &str, kind: &str) -> bool {
+    if trigger == "*" {
+        return true;
+    }
+    match trigger.strip_suffix('*') {
+        Some(prefix) => kind.len() > prefix.len() && kind.starts_with(prefix),
+        None => trigger == kind,
+    }
+}
+
+/// Refuses a rendered URL whose path has a `.` or `..` segment (HTTP clients would resolve it).
+fn check_rendered_url(url: &str) -> Result<(), RenderError> {
+    let after_scheme = url.find("://").map_or(0, |n| n + 3);
+    let rest = &url[after_scheme..];
+    let Some(path_start) = rest.find('/') else {
+        return Ok(());
+    };
+    let path = &rest[path_start..];
+    let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    for segment in path.split('/') {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        if decoded == "." || decoded == ".." {
+            return Err(render_error(
+                "url",
+                format!(
+                    "the rendered path has a {segment:?} segment, which would change the path; refused"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a rendered custom body is JSON; the error quotes the line.
+fn check_json(text: &str) -> Result<(), RenderError> {
+    let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) else {
+        return Ok(());
+    };
+    let line_text = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+    let shown: String = line_text.trim().chars().take(80).collect();
+    Err(render_error(
+        "body",
+        format!("the rendered body is not valid JSON: {e} (the line reads: {shown})"),
+    ))
 }

@@ -1,0 +1,89 @@
+//! Render throughput of the seed's example body: parsed once, rendered many times.
+//!
+//! Plain timing (no harness): several rounds, the median printed as renders per second. Run with
+//! `scripts/bench-render.sh`, which also runs LiquidJS on the same template and data and prints the
+//! ratio. When `HOOKLINE_BENCH_OUT` names a directory, the template and the exact template data are
+//! written there for the LiquidJS side.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use hookline::event::Event;
+use hookline::template::{Position, Template, json_literal_into};
+use hookline::webhook::Webhook;
+
+const ROUNDS: usize = 9;
+const ROUND_TIME: Duration = Duration::from_millis(300);
+
+/// Median renders per second over `ROUNDS` rounds of about `ROUND_TIME` each.
+fn measure(mut render: impl FnMut() -> usize) -> f64 {
+    // Warm up and size a round.
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_millis(100) {
+        black_box(render());
+        n += 1;
+    }
+    let per_round =
+        ((n as f64) * ROUND_TIME.as_secs_f64() / start.elapsed().as_secs_f64()).max(1.0) as u64;
+    let mut rates: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..per_round {
+                black_box(render());
+            }
+            per_round as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[ROUNDS / 2]
+}
+
+fn main() {
+    let webhook_json: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/seed-webhook.json"))
+            .expect("fixture is JSON");
+    let event_json: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/seed-event.json"))
+            .expect("fixture is JSON");
+    let body = webhook_json["body"]["custom"]
+        .as_str()
+        .expect("the fixture has a custom body");
+    let event = Event::from_json(&event_json).expect("fixture event is valid");
+    let webhook = Webhook::from_json(&webhook_json).expect("fixture webhook is valid");
+    let template = Template::parse(body, Position::Json).expect("the seed body parses");
+    let data = event.template_data();
+
+    if let Ok(dir) = std::env::var("HOOKLINE_BENCH_OUT") {
+        let mut data_json = String::new();
+        json_literal_into(&mut data_json, data);
+        let dir = std::path::Path::new(&dir);
+        std::fs::write(dir.join("template.liquid"), body).expect("write the template");
+        std::fs::write(dir.join("data.json"), data_json).expect("write the data");
+    }
+
+    let mut out = String::with_capacity(1024);
+    let fast = measure(|| {
+        out.clear();
+        template.render_to(&mut out, data).expect("renders");
+        out.len()
+    });
+    let liquid = measure(|| {
+        out.clear();
+        template.render_liquid_to(&mut out, data).expect("renders");
+        out.len()
+    });
+    let full = measure(|| {
+        webhook
+            .render(&event)
+            .map(|r| r.url.len())
+            .expect("renders")
+    });
+
+    println!("hookline body template (fast path):     {fast:>12.0} renders/s");
+    println!("hookline body template (liquid runtime): {liquid:>12.0} renders/s");
+    println!("hookline whole request (url, headers, body, JSON check): {full:>12.0} renders/s");
+    println!("HOOKLINE_RENDERS_PER_SEC={fast:.0}");
+    println!("HOOKLINE_LIQUID_RENDERS_PER_SEC={liquid:.0}");
+    println!("HOOKLINE_REQUEST_RENDERS_PER_SEC={full:.0}");
+}

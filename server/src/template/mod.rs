@@ -1,0 +1,237 @@
+//! Liquid templates for webhooks: parsed once when a webhook is saved, rendered with every value
+//! escaped for where it lands.
+//!
+//! A template is parsed for a [`Position`] (plain text, URL or JSON body). [`scan`] finds each
+//! `{{ }}` output and appends the filter that escapes its value there; the rewritten source is then
+//! parsed by the `liquid` crate. Templates made only of literal text and `{{ a.b.c }}` outputs (like
+//! the seed's example body) are also kept as a list of pieces that render without the Liquid runtime;
+//! the result is the same, byte for byte, and the tests check both ways.
+
+mod data;
+mod escape;
+mod scan;
+
+use std::fmt;
+use std::sync::LazyLock;
+
+pub use data::Data;
+pub use escape::{
+    Escape, json_literal_into, json_quoted_into, json_string_into, url_component_into,
+};
+use scan::Piece;
+pub use scan::Position;
+
+/// The `liquid` standard library plus hookline's escaping filters (`json` among them).
+static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
+    liquid::ParserBuilder::with_stdlib()
+        .filter(escape::EscapeFilter(Escape::JsonLiteral))
+        .filter(escape::EscapeFilter(Escape::JsonString))
+        .filter(escape::EscapeFilter(Escape::Url))
+        .build()
+        .expect("the standard library and hookline's filters register without conflict")
+});
+
+/// Why a template does not parse, at a 1-based line and column (columns count characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct TemplateError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl TemplateError {
+    fn at(source: &str, offset: usize, message: impl Into<String>) -> TemplateError {
+        let (line, column) = line_column(source, offset);
+        TemplateError {
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// A parsed template, ready to render many times. `Send + Sync`.
+pub struct Template {
+    source: String,
+    position: Position,
+    liquid: liquid::Template,
+    pieces: Option<Vec<Piece>>,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template")
+            .field("source", &self.source)
+            .field("position", &self.position)
+            .field("fast", &self.pieces.is_some())
+            .finish()
+    }
+}
+
+impl Template {
+    /// Parses `source` for `position`; errors say where.
+    pub fn parse(source: &str, position: Position) -> Result<Template, TemplateError> {
+        let scanned = scan::scan(source, position)
+            .map_err(|e| TemplateError::at(source, e.offset, e.message))?;
+        // Parse the author's text first, so that liquid's own errors point into what they wrote.
+        PARSER.parse(source).map_err(|e| liquid_error(source, &e))?;
+        let liquid = PARSER
+            .parse(&scanned.rewritten)
+            .map_err(|e| liquid_error(source, &e))?;
+        Ok(Template {
+            source: source.to_owned(),
+            position,
+            liquid,
+            pieces: scanned.pieces,
+        })
+    }
+
+    /// The text the template was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// Whether this template renders without the Liquid runtime.
+    pub fn is_fast(&self) -> bool {
+        self.pieces.is_some()
+    }
+
+    /// Renders over `data` (an object with `event` and `message`), appending to `out`.
+    pub fn render_to(&self, out: &mut String, data: &Data) -> Result<(), String> {
+        if let Some(pieces) = &self.pieces {
+            let mark = out.len();
+            if render_pieces(pieces, out, data).is_some() {
+                return Ok(());
+            }
+            // A path the fast renderer does not follow (e.g. `.size`): let Liquid decide.
+            out.truncate(mark);
+        }
+        self.render_liquid_to(out, data)
+    }
+
+    /// Renders with the Liquid runtime even when a fast form exists (tests compare both).
+    pub fn render_liquid_to(&self, out: &mut String, data: &Data) -> Result<(), String> {
+        let mut buf = Vec::with_capacity(self.source.len() + 64);
+        self.liquid
+            .render_to(&mut buf, data)
+            .map_err(|e| liquid_message(&e))?;
+        match String::from_utf8(buf) {
+            Ok(s) => {
+                out.push_str(&s);
+                Ok(())
+            }
+            Err(_) => Err("the template rendered text that is not UTF-8".to_owned()),
+        }
+    }
+
+    /// Renders into a new string.
+    pub fn render(&self, data: &Data) -> Result<String, String> {
+        let mut out = String::with_capacity(self.source.len() + 64);
+        self.render_to(&mut out, data)?;
+        Ok(out)
+    }
+}
+
+/// The fast renderer; `None` when a path needs Liquid's rules (array `size`, indexing a string…).
+fn render_pieces(pieces: &[Piece], out: &mut String, data: &Data) -> Option<()> {
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => out.push_str(text),
+            Piece::Value { path, escape } => {
+                let value = lookup(data, path)?;
+                match (escape, value) {
+                    (None, Data::Nil) => {}
+                    (None, Data::Scalar(s)) => {
+                        use std::fmt::Write;
+                        let _ = write!(out, "{}", liquid_core::ValueView::render(s));
+                    }
+                    (None, other) => {
+                        use std::fmt::Write;
+                        let value = liquid_core::ValueView::to_value(other);
+                        let _ = write!(out, "{}", liquid_core::ValueView::render(&value));
+                    }
+                    (Some(escape), value) => escape.apply_into(out, value),
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+fn lookup<'d>(data: &'d Data, path: &[String]) -> Option<&'d Data> {
+    let mut value = data;
+    for key in path {
+        value = match value {
+            Data::Object(_) | Data::Nil => value.get(key),
+            Data::Array(items) => match key.as_str() {
+                "first" => items.first()?,
+                "last" => items.last()?,
+                _ => return None,
+            },
+            Data::Scalar(_) => return None,
+        };
+    }
+    Some(value)
+}
+
+/// The first line of a liquid error, without its "liquid: " prefix.
+fn liquid_message(e: &liquid::Error) -> String {
+    let text = e.to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").trim();
+    let first = first.strip_prefix("liquid:").unwrap_or(first).trim();
+    let mut message = first.to_owned();
+    for line in lines {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("with:") {
+            let _ = rest;
+        } else if !line.is_empty() && !line.starts_with("from:") && !line.contains("-->") {
+            if !line.starts_with('|') && !line.starts_with('=') {
+                message.push_str("; ");
+                message.push_str(line);
+            }
+        }
+    }
+    message
+}
+
+/// A liquid parse error, placed at the line and column liquid reports (or the start).
+fn liquid_error(source: &str, e: &liquid::Error) -> TemplateError {
+    let text = e.to_string();
+    // pest errors carry ` --> line:column`.
+    let position = text.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("-->")?.trim();
+        let (line, column) = rest.split_once(':')?;
+        Some((line.trim().parse().ok()?, column.trim().parse().ok()?))
+    });
+    let (line, column) = position.unwrap_or((1, 1));
+    let message = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("= "))
+        .map(|l| l.trim_start_matches("= ").to_owned())
+        .unwrap_or_else(|| liquid_message(e));
+    let _ = source;
+    TemplateError {
+        line,
+        column,
+        message,
+    }
+}
