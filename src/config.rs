@@ -55,7 +55,7 @@ impl Config {
         let hooks = js::get(saved, "webhooks");
         let mut webhooks = [None, None, None];
         for event in EVENTS {
-            webhooks[event as usize] = js::opt_str(&hooks, event.name()).map_err(|()| bad)?;
+            webhooks[event as usize] = js::opt_str(&hooks, event.name()).map_err(|_| bad)?;
         }
         Ok(Config {
             app_id: js::opt_str(saved, "appId").ok().flatten().ok_or(bad)?,

@@ -20,13 +20,17 @@ pub fn set_str(o: &JsValue, key: &str, value: Option<&str>) {
     }
 }
 
-/// An optional string field: `Ok(None)` when absent or null, `Err(())` when of another type.
-pub fn opt_str(o: &JsValue, key: &str) -> Result<Option<String>, ()> {
+/// A field that holds a value of the wrong type.
+#[derive(Debug)]
+pub struct WrongType;
+
+/// An optional string field: `Ok(None)` when absent or null.
+pub fn opt_str(o: &JsValue, key: &str) -> Result<Option<String>, WrongType> {
     let v = get(o, key);
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or(())
+    v.as_string().map(Some).ok_or(WrongType)
 }
 
 /// Whether `v` is a plain object (not null, not an array).

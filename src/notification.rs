@@ -43,7 +43,7 @@ fn data(o: &JsValue, key: &str) -> JsValue {
 }
 
 fn text(o: &JsValue, key: &str) -> Result<Option<String>, &'static str> {
-    js::opt_str(o, key).map_err(|()| NOT_A_STRING)
+    js::opt_str(o, key).map_err(|_| NOT_A_STRING)
 }
 
 /// Reads a list of buttons, with the keys of the format at hand (`id, text, icon` or `i, n, p`).

@@ -60,10 +60,10 @@ pub async fn on_push(text: Option<&str>) {
         log::warn_js("could not show the notification: ", &e);
         return;
     }
-    if let Some(n) = n {
-        if let Some(sending) = start(Event::Displayed, &n, None).await {
-            sending.await;
-        }
+    if let Some(n) = n
+        && let Some(sending) = start(Event::Displayed, &n, None).await
+    {
+        sending.await;
     }
 }
 
@@ -131,10 +131,10 @@ async fn on_click(event: &NotificationEvent) {
     // `action` is "" for a body click, the button's id otherwise.
     let action = js::get(event, "action").as_string().unwrap_or_default();
     let sending = start(Event::Clicked, &n, Some(&action)).await;
-    if let Some(url) = &n.url {
-        if let Err(e) = open(url).await {
-            log::warn_js("could not open the notification's url: ", &e);
-        }
+    if let Some(url) = &n.url
+        && let Err(e) = open(url).await
+    {
+        log::warn_js("could not open the notification's url: ", &e);
     }
     if let Some(sending) = sending {
         sending.await;
