@@ -81,11 +81,17 @@ export async function startReceiver({ port = 0 } = {}) {
 /**
  * Serves www/ at / and the built package (dist/) at /dist/. With `hooks`, it also receives
  * webhooks at /hooks/<anything> and lists them, newest last, at GET /hooks/log (the demo's panel).
+ * `extra` maps more paths to contents (the benchmark's worker); `cache` is the package's
+ * Cache-Control (default no-store, so a rebuilt package is always the one served).
  */
-export async function startSite({ port = 0, dist = path.join(root, 'dist'), hooks = false } = {}) {
+export async function startSite({ port = 0, dist = path.join(root, 'dist'), hooks = false, extra = {}, cache = 'no-store' } = {}) {
   const log = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
+    if (Object.hasOwn(extra, url.pathname)) {
+      res.writeHead(200, { 'content-type': types[path.extname(url.pathname)] || 'text/plain', 'cache-control': 'no-store' });
+      return res.end(extra[url.pathname]);
+    }
     if (hooks && url.pathname.startsWith('/hooks/')) {
       if (url.pathname === '/hooks/log' && req.method === 'GET') {
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -113,7 +119,7 @@ export async function startSite({ port = 0, dist = path.join(root, 'dist'), hook
     }
     res.writeHead(200, {
       'content-type': types[path.extname(file)] || 'application/octet-stream',
-      'cache-control': 'no-store',
+      'cache-control': base === dist ? cache : 'no-store',
     });
     fs.createReadStream(file).pipe(res);
   });
