@@ -16,13 +16,7 @@ ensure_wasm_target
 ensure_wasm_bindgen_cli
 ensure_browsers
 ensure_geckodriver
-# ensure_node_modules asks apt for `npm`, which cannot install next to a nodejs that bundles it
-# (NodeSource's); when npm is already there, only its node-packages step is needed.
-if command -v npm >/dev/null 2>&1; then
-  (ensure_apt() { :; }; ensure_node_modules)
-else
-  ensure_node_modules
-fi
+# Node packages are installed by build-package.sh, which runs before anything uses them.
 
 export CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver || echo /usr/bin/chromedriver)}"

@@ -56,12 +56,17 @@ pub async fn on_push(text: Option<&str>) {
             None
         }
     };
+    // The config is read while the notification is being shown.
+    let saved = JsFuture::from(wasm_bindgen_futures::future_to_promise(idb::get(
+        idb::CONFIG_KEY,
+    )));
     if let Err(e) = show(n.as_ref()).await {
         log::warn_js("could not show the notification: ", &e);
         return;
     }
+    let saved = saved.await;
     if let Some(n) = n
-        && let Some(sending) = start(Event::Displayed, &n, None).await
+        && let Some(sending) = start(read_config(saved), Event::Displayed, &n, None)
     {
         sending.await;
     }
@@ -130,7 +135,7 @@ async fn on_click(event: &NotificationEvent) {
     }
     // `action` is "" for a body click, the button's id otherwise.
     let action = js::get(event, "action").as_string().unwrap_or_default();
-    let sending = start(Event::Clicked, &n, Some(&action)).await;
+    let sending = start(saved_config().await, Event::Clicked, &n, Some(&action));
     if let Some(url) = &n.url
         && let Err(e) = open(url).await
     {
@@ -159,7 +164,7 @@ async fn on_close(event: &NotificationEvent) {
     if clicked {
         return;
     }
-    if let Some(sending) = start(Event::Dismissed, &n, None).await {
+    if let Some(sending) = start(saved_config().await, Event::Dismissed, &n, None) {
         sending.await;
     }
 }
@@ -186,14 +191,15 @@ async fn open(url: &str) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Starts the webhook for `event` when the saved config has a URL for it. The request is issued
-/// before this returns; the returned future settles it (keeping it for later on failure).
-async fn start(
+/// Starts the webhook for `event` when `config` has a URL for it. The request is issued before
+/// this returns; the returned future settles it (keeping it for later on failure).
+fn start(
+    config: Option<Config>,
     event: Event,
     n: &Notification,
     action: Option<&str>,
 ) -> Option<impl Future<Output = ()> + use<>> {
-    let config = saved_config().await?;
+    let config = config?;
     let url = config.url(event)?;
     let body = webhook::body(event, n, &config.user_id, action);
     Some(queue::send(url.to_owned(), config.cors, event.name(), body))
@@ -201,7 +207,11 @@ async fn start(
 
 /// The saved config, or `None` with the reason logged.
 pub async fn saved_config() -> Option<Config> {
-    let saved = match idb::get(idb::CONFIG_KEY).await {
+    read_config(idb::get(idb::CONFIG_KEY).await)
+}
+
+fn read_config(saved: Result<JsValue, JsValue>) -> Option<Config> {
+    let saved = match saved {
         Ok(saved) => saved,
         Err(e) => {
             log::warn_js("could not read the config: ", &e);
