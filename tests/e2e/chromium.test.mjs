@@ -240,3 +240,42 @@ test('a webhook that fails on the network is kept and sent on a later event', as
     await rx?.close();
   }
 });
+
+test("importScripts adds hookline to a site's own worker, whose own listeners keep working", async () => {
+  const siteWorker = `
+    self.addEventListener('message', (e) => { if (e.data === 'ping') e.source.postMessage('pong from the site'); });
+    self.HOOKLINE_WASM_URL = '/dist/hookline-sw.wasm';
+    importScripts('/dist/hookline-sw.js');
+  `;
+  const own = await startSite({ extra: { '/site-sw.js': siteWorker } });
+  const rx = await startReceiver();
+  const demo = await openDemo(browser, own);
+  try {
+    const result = await demo.page.evaluate(async (hook) => {
+      const { userId } = await Hookline.init({
+        appId: 'site', serviceWorkerPath: '/site-sw.js', webhooks: { 'notification.displayed': hook },
+      });
+      const registration = await navigator.serviceWorker.getRegistration('/');
+      const pong = await new Promise((resolve) => {
+        navigator.serviceWorker.addEventListener('message', (e) => resolve(e.data), { once: true });
+        registration.active.postMessage('ping');
+      });
+      return { userId, pong, scope: registration.scope };
+    }, `${rx.url}/notification.displayed`);
+    assert.equal(result.pong, 'pong from the site');
+    assert.equal(result.scope, `${own.url}/`);
+    const n = { id: 'n-imported', heading: 'From the site worker' };
+    await demo.push(JSON.stringify(n));
+    const displayed = await rx.waitFor((r) => r.body.includes('"n-imported"'));
+    assertWebhook(displayed, false, 'notification.displayed', expectedBody('notification.displayed', n, result.userId));
+    const shown = await demo.page.evaluate(async () => {
+      const r = await navigator.serviceWorker.getRegistration('/');
+      return (await r.getNotifications()).map((x) => x.title);
+    });
+    assert.deepEqual(shown, ['From the site worker']);
+  } finally {
+    await demo.context.close();
+    await rx.close();
+    await own.close();
+  }
+});
