@@ -60,6 +60,8 @@ fn main() {
         let dir = std::path::Path::new(&dir);
         std::fs::write(dir.join("template.liquid"), body).expect("write the template");
         std::fs::write(dir.join("data.json"), data_json).expect("write the data");
+        let expected = template.render(data).expect("renders");
+        std::fs::write(dir.join("expected.txt"), expected).expect("write the expected output");
     }
 
     let mut out = String::with_capacity(1024);

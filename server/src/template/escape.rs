@@ -71,8 +71,12 @@ pub fn json_literal_into(out: &mut String, value: &dyn ValueView) {
     } else if value.is_nil() || value.is_state() {
         out.push_str("null");
     } else if let Some(object) = value.as_object() {
+        // Keys sorted: Liquid keeps objects in hash maps, and a body must not change from one
+        // render to the next.
+        let mut entries: Vec<_> = object.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
         out.push('{');
-        for (i, (key, item)) in object.iter().enumerate() {
+        for (i, (key, item)) in entries.into_iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -107,9 +111,35 @@ pub fn url_component_into(out: &mut String, s: &str) {
     }
 }
 
+/// Appends a value as text: a string, number or boolean as Liquid writes it, nil as nothing, an
+/// array or object as JSON (Liquid's own rendering of those has no stable order).
+pub fn text_into(out: &mut String, value: &dyn ValueView) {
+    if let Some(scalar) = value.as_scalar() {
+        out.push_str(&scalar.to_kstr());
+    } else if value.is_nil() || value.is_state() {
+    } else {
+        json_literal_into(out, value);
+    }
+}
+
+/// Calls `f` with the text of a value (see [`text_into`]), borrowing when it can.
+fn with_text(value: &dyn ValueView, f: impl FnOnce(&str)) {
+    if let Some(scalar) = value.as_scalar() {
+        f(&scalar.to_kstr());
+    } else if value.is_nil() || value.is_state() {
+        f("");
+    } else {
+        let mut text = String::new();
+        json_literal_into(&mut text, value);
+        f(&text);
+    }
+}
+
 /// How a filter transforms its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Escape {
+    /// The value as text, unescaped (header values, key/value body values, captures).
+    Text,
     /// `json`: the value as a JSON literal.
     JsonLiteral,
     /// The value's text escaped for the inside of a JSON string literal.
@@ -122,6 +152,7 @@ impl Escape {
     pub fn name(self) -> &'static str {
         match self {
             Escape::JsonLiteral => "json",
+            Escape::Text => "__hl_text",
             Escape::JsonString => "__hl_json_string",
             Escape::Url => "__hl_url",
         }
@@ -130,6 +161,7 @@ impl Escape {
     fn description(self) -> &'static str {
         match self {
             Escape::JsonLiteral => "The value as a JSON literal: `{{ event | json }}`.",
+            Escape::Text => "Internal: a value as text (arrays and objects as JSON).",
             Escape::JsonString => "Internal: escapes a value inside a JSON string literal.",
             Escape::Url => "Internal: percent-encodes a value in a URL.",
         }
@@ -139,8 +171,9 @@ impl Escape {
     pub fn apply_into(self, out: &mut String, value: &dyn ValueView) {
         match self {
             Escape::JsonLiteral => json_literal_into(out, value),
-            Escape::JsonString => json_string_into(out, &value.to_kstr()),
-            Escape::Url => url_component_into(out, &value.to_kstr()),
+            Escape::Text => text_into(out, value),
+            Escape::JsonString => with_text(value, |s| json_string_into(out, s)),
+            Escape::Url => with_text(value, |s| url_component_into(out, s)),
         }
     }
 }

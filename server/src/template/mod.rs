@@ -26,6 +26,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
     liquid::ParserBuilder::with_stdlib()
         .filter(escape::EscapeFilter(Escape::JsonLiteral))
         .filter(escape::EscapeFilter(Escape::JsonString))
+        .filter(escape::EscapeFilter(Escape::Text))
         .filter(escape::EscapeFilter(Escape::Url))
         .build()
         .expect("the standard library and hookline's filters register without conflict")
@@ -87,10 +88,12 @@ impl Template {
         let scanned = scan::scan(source, position)
             .map_err(|e| TemplateError::at(source, e.offset, e.message))?;
         // Parse the author's text first, so that liquid's own errors point into what they wrote.
-        PARSER.parse(source).map_err(|e| liquid_error(source, &e))?;
+        PARSER
+            .parse(source)
+            .map_err(|e| liquid_error(source, &scanned.outputs, &e))?;
         let liquid = PARSER
             .parse(&scanned.rewritten)
-            .map_err(|e| liquid_error(source, &e))?;
+            .map_err(|e| liquid_error(source, &scanned.outputs, &e))?;
         Ok(Template {
             source: source.to_owned(),
             position,
@@ -154,22 +157,7 @@ fn render_pieces(pieces: &[Piece], out: &mut String, data: &Data) -> Option<()> 
     for piece in pieces {
         match piece {
             Piece::Literal(text) => out.push_str(text),
-            Piece::Value { path, escape } => {
-                let value = lookup(data, path)?;
-                match (escape, value) {
-                    (None, Data::Nil) => {}
-                    (None, Data::Scalar(s)) => {
-                        use std::fmt::Write;
-                        let _ = write!(out, "{}", liquid_core::ValueView::render(s));
-                    }
-                    (None, other) => {
-                        use std::fmt::Write;
-                        let value = liquid_core::ValueView::to_value(other);
-                        let _ = write!(out, "{}", liquid_core::ValueView::render(&value));
-                    }
-                    (Some(escape), value) => escape.apply_into(out, value),
-                }
-            }
+            Piece::Value { path, escape } => escape.apply_into(out, lookup(data, path)?),
         }
     }
     Some(())
@@ -191,47 +179,73 @@ fn lookup<'d>(data: &'d Data, path: &[String]) -> Option<&'d Data> {
     Some(value)
 }
 
-/// The first line of a liquid error, without its "liquid: " prefix.
+/// A liquid error as one line: its message and context, without long lists or the input value.
 fn liquid_message(e: &liquid::Error) -> String {
     let text = e.to_string();
     let mut lines = text.lines();
-    let first = lines.next().unwrap_or("").trim();
+    let first = lines.next().unwrap_or("");
     let first = first.strip_prefix("liquid:").unwrap_or(first).trim();
+    if first.starts_with("-->") {
+        // A pest error: the reason is on the `= ...` line.
+        return text
+            .lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix("= "))
+            .unwrap_or("syntax error")
+            .trim_end_matches('.')
+            .to_owned();
+    }
     let mut message = first.to_owned();
-    for line in lines {
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("with:") {
-            let _ = rest;
-        } else if !line.is_empty() && !line.starts_with("from:") && !line.contains("-->") {
-            if !line.starts_with('|') && !line.starts_with('=') {
-                message.push_str("; ");
-                message.push_str(line);
-            }
+    if first == "Unknown filter" {
+        if let Some(name) = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("requested filter="))
+        {
+            return format!("unknown filter `{name}`");
         }
+    }
+    for line in lines.map(str::trim) {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if key.starts_with("available") || key == "input" {
+            continue;
+        }
+        let value: String = value.chars().take(120).collect();
+        message.push_str(&format!("; {key}: {value}"));
     }
     message
 }
 
-/// A liquid parse error, placed at the line and column liquid reports (or the start).
-fn liquid_error(source: &str, e: &liquid::Error) -> TemplateError {
+/// A liquid parse error, placed where liquid says or, failing that, at the first output that does not
+/// parse on its own (liquid reports unknown filters and bad filter arguments without a position).
+fn liquid_error(
+    source: &str,
+    outputs: &[std::ops::Range<usize>],
+    e: &liquid::Error,
+) -> TemplateError {
     let text = e.to_string();
-    // pest errors carry ` --> line:column`.
     let position = text.lines().find_map(|line| {
-        let rest = line.trim().strip_prefix("-->")?.trim();
+        let rest = line.split_once("-->")?.1.trim();
         let (line, column) = rest.split_once(':')?;
         Some((line.trim().parse().ok()?, column.trim().parse().ok()?))
     });
-    let (line, column) = position.unwrap_or((1, 1));
-    let message = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("= "))
-        .map(|l| l.trim_start_matches("= ").to_owned())
-        .unwrap_or_else(|| liquid_message(e));
-    let _ = source;
+    let message = liquid_message(e);
+    if let Some((line, column)) = position {
+        return TemplateError {
+            line,
+            column,
+            message,
+        };
+    }
+    for span in outputs {
+        if let Err(e) = PARSER.parse(&source[span.clone()]) {
+            return TemplateError::at(source, span.start, liquid_message(&e));
+        }
+    }
     TemplateError {
-        line,
-        column,
+        line: 1,
+        column: 1,
         message,
     }
 }

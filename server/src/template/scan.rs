@@ -211,10 +211,7 @@ fn simple_path(markup: &str) -> Option<Vec<String>> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
     Literal(String),
-    Value {
-        path: Vec<String>,
-        escape: Option<Escape>,
-    },
+    Value { path: Vec<String>, escape: Escape },
 }
 
 /// The result of scanning: the source to hand to `liquid`, and the fast form when there is one.
@@ -223,6 +220,8 @@ pub struct Scanned {
     pub rewritten: String,
     /// Present when the template is only literal text and `{{ a.b.c }}` outputs.
     pub pieces: Option<Vec<Piece>>,
+    /// Where each `{{ }}` is in the source, to place errors liquid reports without a position.
+    pub outputs: Vec<Range<usize>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,6 +259,7 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
     let mut rewritten = String::with_capacity(src.len() + 32);
     let mut copied = 0;
     let mut pieces = Some(Vec::new());
+    let mut outputs = Vec::new();
     let mut state = JsonState::Outside;
     let mut last_quote = 0;
     let mut blocks: Vec<Block> = Vec::new();
@@ -280,6 +280,7 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                 }
             }
             Token::Output { span, inner } => {
+                outputs.push(span.clone());
                 let parts = split_filters(src, inner.clone());
                 let last = parts.last().cloned().unwrap_or(inner.clone());
                 let last_name = if parts.len() > 1 {
@@ -291,8 +292,8 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                 // What to append (or which trailing filter to replace), and the fast form's escape.
                 let (append, replace, escape): (Option<Escape>, bool, Option<Escape>) =
                     match position {
-                        _ if capture => (None, false, None),
-                        Position::Text => (None, false, None),
+                        _ if capture => (Some(Escape::Text), false, Some(Escape::Text)),
+                        Position::Text => (Some(Escape::Text), false, Some(Escape::Text)),
                         Position::Url if last_name == "url_encode" => {
                             (Some(Escape::Url), true, Some(Escape::Url))
                         }
@@ -333,10 +334,11 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                 if let Some(p) = pieces.as_mut() {
                     let value = trim_liquid(src, parts[0].clone());
                     let plain = parts.len() == 1 || (parts.len() == 2 && last_name == "json");
-                    let escape = if parts.len() == 2 && escape != Some(Escape::JsonLiteral) {
-                        None
-                    } else {
-                        Some(escape)
+                    // `x | json` is fast only where `json` is the whole escaping (a JSON value).
+                    let escape = match escape {
+                        Some(Escape::JsonLiteral) => Some(Escape::JsonLiteral),
+                        other if parts.len() == 1 => other,
+                        _ => None,
                     };
                     match (plain, escape, simple_path(value)) {
                         (true, Some(escape), Some(path)) => p.push(Piece::Value { path, escape }),
@@ -452,7 +454,11 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
         return err(last_quote, "this JSON string is never closed");
     }
     rewritten.push_str(&src[copied..]);
-    Ok(Scanned { rewritten, pieces })
+    Ok(Scanned {
+        rewritten,
+        pieces,
+        outputs,
+    })
 }
 
 fn in_capture(blocks: &[Block]) -> bool {

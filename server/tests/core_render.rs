@@ -1,0 +1,556 @@
+//! Rendering: the seed's example webhook, escaping by position with hostile values, missing values,
+//! the `json` filter, the cURL preview, and the fast renderer agreeing with the Liquid runtime.
+
+use hookline::event::Event;
+use hookline::request::{Method, RenderedRequest};
+use hookline::template::{Position, Template};
+use hookline::webhook::{RenderError, Webhook};
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn seed_event() -> Event {
+    Event::from_json(&fixture("seed-event.json")).expect("the seed event is valid")
+}
+
+fn event_with_external_id(value: &str) -> Event {
+    let mut json = fixture("seed-event.json");
+    json["external_user_id"] = json!(value);
+    Event::from_json(&json).expect("valid event")
+}
+
+const SEED_BODY: &str = r#"{
+  "id": "6f24fcf2-0467-4d4f-9d62-567f8ed0deb9",
+  "kind": "message.push.sent",
+  "app_id": "3beb3078-e0f1-4629-af17-fde833b9f716",
+  "subscription_id": "d1eec82d-453a-4a6d-8d26-622cf18584e6",
+  "subscription_device_type": "iOS",
+  "external_user_id": "THE EXTERNAL ID",
+  "timestamp": 1708559416,
+  "datetime": "2024-02-21T23:50:16.000Z"
+}"#;
+
+#[test]
+fn seed_example_renders_exactly() {
+    let webhook = Webhook::from_json(&fixture("seed-webhook.json")).expect("valid webhook");
+    let request = webhook.render(&seed_event()).expect("renders");
+    assert_eq!(
+        request,
+        RenderedRequest {
+            method: Method::Post,
+            url: "https://example.com/webhook/user/THE%20EXTERNAL%20ID".into(),
+            headers: vec![
+                (
+                    "Authorization".into(),
+                    "Bearer 3beb3078-e0f1-4629-af17-fde833b9f716".into()
+                ),
+                ("Content-Type".into(), "application/json".into()),
+            ],
+            body: Some(SEED_BODY.into()),
+        }
+    );
+    assert_eq!(
+        request.to_curl(),
+        format!(
+            "curl --globoff -X POST 'https://example.com/webhook/user/THE%20EXTERNAL%20ID' \\\n  \
+             -H 'Authorization: Bearer 3beb3078-e0f1-4629-af17-fde833b9f716' \\\n  \
+             -H 'Content-Type: application/json' \\\n  --data-raw '{SEED_BODY}'"
+        )
+    );
+    assert_eq!(
+        request.to_json(),
+        json!({
+            "method": "POST",
+            "url": "https://example.com/webhook/user/THE%20EXTERNAL%20ID",
+            "headers": [
+                ["Authorization", "Bearer 3beb3078-e0f1-4629-af17-fde833b9f716"],
+                ["Content-Type", "application/json"]
+            ],
+            "body": SEED_BODY,
+        })
+    );
+}
+
+/// A webhook that puts `event.external_id` in every position.
+fn everywhere() -> Webhook {
+    Webhook::from_json(&json!({
+        "name": "everywhere",
+        "events": ["message.push.*"],
+        "url": "https://example.com/webhook/user/{{event.external_id}}?q={{ event.external_id }}&k=1#{{ event.external_id }}",
+        "headers": {"X-User": "id={{ event.external_id }}"},
+        "body": {"custom": "{\"in_string\": \"<{{ event.external_user_id }}>\", \"as_value\": {{ event.external_id }}, \"as_json\": {{ event.external_id | json }}}"}
+    }))
+    .expect("valid webhook")
+}
+
+fn pairs() -> Webhook {
+    Webhook::from_json(&json!({
+        "name": "pairs",
+        "events": ["message.push.sent"],
+        "method": "PUT",
+        "url": "https://example.com/hook",
+        "body": {"pairs": {"user": "u:{{ event.external_id }}", "title": "{{ message.title }}"}}
+    }))
+    .expect("valid webhook")
+}
+
+/// Percent-decodes a URL component.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ascii");
+            out.push(u8::from_str_radix(hex, 16).expect("hex"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+#[test]
+fn hostile_values_are_escaped_where_they_land() {
+    let ten_kb: String = "x\"y\\z\n".repeat(10 * 1024 / 6 + 1);
+    // (value, its percent-encoded form)
+    let table: &[(&str, &str)] = &[
+        ("plain", "plain"),
+        ("a\"b'c", "a%22b%27c"),
+        ("back\\slash", "back%5Cslash"),
+        ("line1\nline2", "line1%0Aline2"),
+        ("{{ event.id }}", "%7B%7B%20event.id%20%7D%7D"),
+        (
+            "{% if true %}x{% endif %}",
+            "%7B%25%20if%20true%20%25%7Dx%7B%25%20endif%20%25%7D",
+        ),
+        ("../../admin", "..%2F..%2Fadmin"),
+        ("?x=1", "%3Fx%3D1"),
+        ("&k=2", "%26k%3D2"),
+        ("#top", "%23top"),
+        ("100%", "100%25"),
+        ("%2F", "%252F"),
+        ("a+b c", "a%2Bb%20c"),
+        ("@evil.example:80", "%40evil.example%3A80"),
+        ("😀 é 中文", "%F0%9F%98%80%20%C3%A9%20%E4%B8%AD%E6%96%87"),
+        ("tab\there", "tab%09here"),
+        ("nul\u{0}byte", "nul%00byte"),
+        ("\u{2028}", "%E2%80%A8"),
+    ];
+    let webhook = everywhere();
+    for &(value, encoded) in table {
+        let event = event_with_external_id(value);
+        let header_ok = !value.chars().any(|c| c.is_ascii_control() && c != '\t');
+        match webhook.render(&event) {
+            Ok(request) => {
+                assert!(
+                    header_ok,
+                    "{value:?}: a header with a control character was accepted"
+                );
+                assert_eq!(
+                    request.url,
+                    format!("https://example.com/webhook/user/{encoded}?q={encoded}&k=1#{encoded}"),
+                    "{value:?}"
+                );
+                let path = request.url.split(['?', '#']).next().unwrap_or("");
+                assert_eq!(
+                    path.matches('/').count(),
+                    5,
+                    "{value:?} added a path segment"
+                );
+                assert_eq!(percent_decode(encoded), value);
+                assert_eq!(
+                    request.header("X-User"),
+                    Some(format!("id={value}").as_str())
+                );
+                let body: Value = serde_json::from_str(request.body.as_deref().unwrap_or(""))
+                    .unwrap_or_else(|e| panic!("{value:?}: body is not JSON: {e}"));
+                assert_eq!(
+                    body,
+                    json!({"in_string": format!("<{value}>"), "as_value": value, "as_json": value}),
+                    "{value:?}"
+                );
+            }
+            Err(e) => {
+                assert!(!header_ok, "{value:?}: {e}");
+                assert_eq!(e.field, "headers.X-User", "{value:?}");
+            }
+        }
+        // Key/value bodies are always valid JSON.
+        let request = pairs().render(&event).expect("pairs render");
+        let body: Value =
+            serde_json::from_str(request.body.as_deref().unwrap_or("")).expect("JSON");
+        assert_eq!(
+            body,
+            json!({"user": format!("u:{value}"), "title": "Claim 50% Off Today"})
+        );
+    }
+    // A 10 kB value full of quotes, backslashes and newlines.
+    let request = pairs()
+        .render(&event_with_external_id(&ten_kb))
+        .expect("renders");
+    let body: Value = serde_json::from_str(request.body.as_deref().unwrap_or("")).expect("JSON");
+    assert_eq!(body["user"], json!(format!("u:{ten_kb}")));
+    let err = everywhere()
+        .render(&event_with_external_id(&ten_kb))
+        .unwrap_err();
+    assert_eq!(err.field, "headers.X-User");
+    let long = "é".repeat(5000);
+    let request = everywhere()
+        .render(&event_with_external_id(&long))
+        .expect("renders");
+    assert_eq!(
+        request.url.len(),
+        "https://example.com/webhook/user/?q=&k=1#".len() + 3 * 6 * 5000
+    );
+    let body: Value = serde_json::from_str(request.body.as_deref().unwrap_or("")).expect("JSON");
+    assert_eq!(body["as_value"], json!(long));
+}
+
+#[test]
+fn header_injection_is_refused() {
+    for (value, what) in [
+        ("x\r\nX-Admin: 1", "a carriage return (CR)"),
+        ("x\nX-Admin: 1", "a line feed (LF)"),
+        ("x\u{0}", "the control character '\\0'"),
+    ] {
+        let err = everywhere()
+            .render(&event_with_external_id(value))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RenderError {
+                field: "headers.X-User".into(),
+                message: format!(
+                    "the rendered value contains {what}, which could inject a header; refused"
+                ),
+            }
+        );
+    }
+}
+
+#[test]
+fn dot_segments_from_values_are_refused() {
+    for value in ["..", ".", "%2e%2e"] {
+        let event = event_with_external_id(value);
+        let result = everywhere().render(&event);
+        if value == "%2e%2e" {
+            // `%` is encoded, so this is the literal text `%2e%2e`, not a dot segment.
+            assert_eq!(
+                result.expect("renders").url,
+                "https://example.com/webhook/user/%252e%252e?q=%252e%252e&k=1#%252e%252e"
+            );
+        } else {
+            let err = result.unwrap_err();
+            assert_eq!(err.field, "url");
+            assert_eq!(
+                err.message,
+                format!(
+                    "the rendered path has a {value:?} segment, which would change the path; refused"
+                )
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_values_render_empty_or_null() {
+    let event =
+        Event::from_json(&json!({"kind": "message.push.sent", "timestamp": 1})).expect("valid");
+    let webhook = Webhook::from_json(&json!({
+        "name": "missing",
+        "events": ["*"],
+        "url": "https://example.com/u/{{ event.external_id }}/{{ nothing.at.all }}x",
+        "headers": {"X-Id": "[{{ event.external_user_id }}][{{ message.title }}][{{ event.no.such.path }}]"},
+        "body": {"custom": "{\"s\": \"{{ event.app_id }}\", \"v\": {{ message.contents }}, \"d\": {{ event.nope | default: 7 }}}"}
+    }))
+    .expect("valid");
+    let request = webhook.render(&event).expect("renders");
+    assert_eq!(request.url, "https://example.com/u//x");
+    assert_eq!(request.header("X-Id"), Some("[][][]"));
+    assert_eq!(
+        request.body.as_deref(),
+        Some(r#"{"s": "", "v": null, "d": 7}"#)
+    );
+}
+
+#[test]
+fn json_filter_and_extra_properties() {
+    let event = Event::from_json(&json!({
+        "id": "e1",
+        "kind": "message.push.clicked",
+        "timestamp": 1708559115.228,
+        "external_id": "u\"1",
+        "plan": {"tier": "gold", "seats": 3, "tags": ["a", "b"], "trial": false, "none": null},
+        "message": {"title": "Hi \"there\"", "contents": "c", "campaign": "spring"}
+    }))
+    .expect("valid");
+    let render = |template: &str| {
+        Template::parse(template, Position::Json)
+            .expect("parses")
+            .render(event.template_data())
+            .expect("renders")
+    };
+    assert_eq!(
+        render("{{ event.plan | json }}"),
+        // Keys sorted, so the text never depends on hash order.
+        r#"{"none":null,"seats":3,"tags":["a","b"],"tier":"gold","trial":false}"#
+    );
+    assert_eq!(
+        render("{{ event.plan }}"),
+        render("{{ event.plan | json }}")
+    );
+    assert_eq!(
+        render(r#"{"t": {{ message.title | json }}}"#),
+        r#"{"t": "Hi \"there\""}"#
+    );
+    assert_eq!(
+        render(r#"["{{ message.campaign }}", {{ event.plan.seats }}, {{ event.plan.trial }}]"#),
+        r#"["spring", 3, false]"#
+    );
+    assert_eq!(render(r#""{{ event.plan.tags | join: '/' }}""#), r#""a/b""#);
+    assert_eq!(render("{{ event.timestamp }}"), "1708559115");
+    assert_eq!(
+        render(r#""{{ event.datetime }}""#),
+        r#""2024-02-21T23:45:15.228Z""#
+    );
+    assert_eq!(render(r#""{{ event | json }}""#).len() > 100, true);
+    let whole: Value = serde_json::from_str(&render("{{ event }}")).expect("JSON");
+    assert_eq!(
+        whole,
+        json!({
+            "id": "e1",
+            "kind": "message.push.clicked",
+            "app_id": null,
+            "subscription_device_type": null,
+            "timestamp": 1708559115,
+            "datetime": "2024-02-21T23:45:15.228Z",
+            "subscription_id": null,
+            "onesignal_id": null,
+            "external_id": "u\"1",
+            "external_user_id": "u\"1",
+            "plan": {"tier": "gold", "seats": 3, "tags": ["a", "b"], "trial": false, "none": null}
+        })
+    );
+    // Inside a string, `json` output is itself escaped: a string holding JSON.
+    assert_eq!(
+        render(r#"{"s": "{{ event.plan.tags | json }}"}"#),
+        r#"{"s": "[\"a\",\"b\"]"}"#
+    );
+}
+
+#[test]
+fn tags_filters_and_capture_escape_at_output() {
+    let event = event_with_external_id("O'Neil \"x\"");
+    let render = |template: &str| {
+        let t = Template::parse(template, Position::Json).expect("parses");
+        assert!(!t.is_fast());
+        t.render(event.template_data()).expect("renders")
+    };
+    assert_eq!(
+        render(
+            r#"{"a": "{% if event.external_id %}{{ event.external_id | upcase }}{% else %}none{% endif %}"}"#
+        ),
+        r#"{"a": "O'NEIL \"X\""}"#
+    );
+    assert_eq!(
+        render(
+            r#"{% capture who %}<{{ event.external_id }}>{% endcapture %}{"who": "{{ who }}", "v": {{ who }}}"#
+        ),
+        r#"{"who": "<O'Neil \"x\">", "v": "<O'Neil \"x\">"}"#
+    );
+    assert_eq!(
+        render(
+            r#"[{% for t in event.missing %}"{{ t }}",{% endfor %}{% assign n = 2 %}{{ n | plus: 1 }}]"#
+        ),
+        "[3]"
+    );
+    assert_eq!(
+        render(r#"{"r": "{% raw %}{{ not rendered }}{% endraw %}"}"#),
+        r#"{"r": "{{ not rendered }}"}"#
+    );
+    assert_eq!(
+        render(r#"{"t": "{{ event.external_id | truncate: 5 }}"}{% comment %}"{% endcomment %}"#),
+        r#"{"t": "O'..."}"#
+    );
+}
+
+#[test]
+fn url_encode_filter_is_not_applied_twice() {
+    let event = event_with_external_id("a b&c");
+    let t = Template::parse(
+        "https://example.com/{{ event.external_id | url_encode }}?q={{ event.external_id | downcase }}",
+        Position::Url,
+    )
+    .expect("parses");
+    assert_eq!(
+        t.render(event.template_data()).expect("renders"),
+        "https://example.com/a%20b%26c?q=a%20b%26c"
+    );
+}
+
+#[test]
+fn invalid_custom_body_says_where() {
+    let webhook = Webhook::from_json(&json!({
+        "name": "broken",
+        "events": ["message.push.sent"],
+        "url": "https://example.com/",
+        "body": {"custom": "{\n  \"a\": {{ event.id }}\n  \"b\": 1\n}"}
+    }))
+    .expect("valid at save: each value is escaped, the commas are the author's");
+    let err = webhook.render(&seed_event()).unwrap_err();
+    assert_eq!(
+        err,
+        RenderError {
+            field: "body".into(),
+            message: "the rendered body is not valid JSON: expected `,` or `}` at line 3 column 3 \
+                      (the line reads: \"b\": 1)"
+                .into()
+        }
+    );
+}
+
+#[test]
+fn webhooks_without_body_and_methods() {
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "get"] {
+        let webhook = Webhook::from_json(&json!({
+            "name": "n", "events": ["x"], "method": method,
+            "url": "http://127.0.0.1:8080/hook?id={{ event.id }}",
+            "headers": {"X-Empty": "{{ event.nope }}"}
+        }))
+        .expect("valid");
+        let request = webhook.render(&seed_event()).expect("renders");
+        assert_eq!(request.method.as_str(), method.to_ascii_uppercase());
+        assert_eq!(request.body, None);
+        assert_eq!(
+            request.to_curl(),
+            format!(
+                "curl --globoff -X {} 'http://127.0.0.1:8080/hook?id=6f24fcf2-0467-4d4f-9d62-567f8ed0deb9' \\\n  -H 'X-Empty;'",
+                method.to_ascii_uppercase()
+            )
+        );
+    }
+}
+
+#[test]
+fn curl_quotes_anything() {
+    let request = RenderedRequest {
+        method: Method::Post,
+        url: "https://example.com/a'b".into(),
+        headers: vec![("X-Q".into(), "it's $(rm -rf /) `x` \"y\" \\".into())],
+        body: Some("{\"a\": \"'; echo pwned; '\"}".into()),
+    };
+    assert_eq!(
+        request.to_curl(),
+        "curl --globoff -X POST 'https://example.com/a'\\''b' \\\n  \
+         -H 'X-Q: it'\\''s $(rm -rf /) `x` \"y\" \\' \\\n  \
+         --data-raw '{\"a\": \"'\\''; echo pwned; '\\''\"}'"
+    );
+}
+
+#[test]
+fn curl_preview_runs_in_a_shell_as_the_exact_request() {
+    // `sh` must see exactly the request's words: replace curl by printf and compare.
+    let event = event_with_external_id("it's \"$HOME\" `id` \\n\u{1F600}");
+    let request = pairs().render(&event).expect("renders");
+    let script = request
+        .to_curl()
+        .replacen("curl --globoff", "printf '%s\\n'", 1);
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("sh runs");
+    let words = String::from_utf8(output.stdout).expect("utf-8");
+    let body = request.body.clone().unwrap_or_default();
+    assert_eq!(
+        words,
+        format!(
+            "-X\nPUT\nhttps://example.com/hook\n-H\nContent-Type: application/json\n--data-raw\n{body}\n"
+        )
+    );
+}
+
+#[test]
+fn fast_renderer_matches_the_liquid_runtime() {
+    let templates: &[(&str, Position)] = &[
+        (SEED_TEMPLATE, Position::Json),
+        (
+            "https://example.com/webhook/user/{{event.external_id}}?a={{ message.title }}#{{ x }}",
+            Position::Url,
+        ),
+        (
+            "Bearer {{ event.app_id }} {{ event.timestamp }} {{ message.contents }}",
+            Position::Text,
+        ),
+        (
+            "{{ event.plan }} {{ event.plan.tags }} {{ event.plan.tags.first }} {{ event.plan.tags.last }}",
+            Position::Text,
+        ),
+        (
+            r#"{"p": {{ event.plan }}, "t": {{ event.plan.tags | json }}, "s": "{{ event.plan.tags }}"}"#,
+            Position::Json,
+        ),
+        (
+            "{{ event.id.size }} {{ event.plan.tags.size }} {{ event.plan.size }}",
+            Position::Text,
+        ),
+    ];
+    let mut json = fixture("seed-event.json");
+    json["plan"] = json!({"tags": ["a", "b\"c"], "seats": 2.5});
+    json["external_user_id"] = json!("a\"b/c?d#e%f 😀");
+    let event = Event::from_json(&json).expect("valid");
+    for &(source, position) in templates {
+        let template = Template::parse(source, position).expect("parses");
+        assert!(template.is_fast(), "{source}");
+        let fast = template.render(event.template_data());
+        let mut slow = String::new();
+        let slow = template
+            .render_liquid_to(&mut slow, event.template_data())
+            .map(|()| slow);
+        assert_eq!(fast, slow, "{source}");
+    }
+}
+
+const SEED_TEMPLATE: &str = r#"{
+  "id": "{{ event.id }}",
+  "kind": "{{ event.kind }}",
+  "app_id": "{{ event.app_id }}",
+  "subscription_id": "{{ event.subscription_id }}",
+  "subscription_device_type": "{{ event.subscription_device_type }}",
+  "external_user_id": "{{ event.external_user_id }}",
+  "timestamp": {{ event.timestamp }},
+  "datetime": "{{ event.datetime }}"
+}"#;
+
+#[test]
+fn matches_triggers() {
+    let webhook = Webhook::from_json(&json!({
+        "name": "t", "events": ["message.push.*", "message.email.opened"],
+        "url": "https://example.com/"
+    }))
+    .expect("valid");
+    for (kind, expected) in [
+        ("message.push.sent", true),
+        ("message.push.clicked", true),
+        ("message.push.a.b", true),
+        ("message.push", false),
+        ("message.pushy.sent", false),
+        ("message.email.opened", true),
+        ("message.email.clicked", false),
+        ("message.sms.sent", false),
+    ] {
+        assert_eq!(webhook.matches(kind), expected, "{kind}");
+    }
+    let all =
+        Webhook::from_json(&json!({"name": "t", "events": ["*"], "url": "https://example.com/"}))
+            .expect("valid");
+    assert!(all.matches("anything.at.all"));
+    assert!(all.enabled());
+}
