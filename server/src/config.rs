@@ -51,6 +51,8 @@ pub enum Jitter {
 pub struct Config {
     pub listen: SocketAddr,
     pub database: DatabaseUrl,
+    /// Every commit fsynced before it is acknowledged.
+    pub sync_commits: bool,
     pub site: Option<PathBuf>,
     pub max_body_bytes: usize,
     /// Never printed.
@@ -170,6 +172,7 @@ impl Config {
                 .parse()
                 .map_err(|_| r.invalid("listen", format!("{listen:?} is not an address like 127.0.0.1:8080")))?,
             database,
+            sync_commits: r.boolean("sync_commits")?,
             site: (!site.is_empty()).then(|| PathBuf::from(site)),
             max_body_bytes: r.positive("max_body_bytes")?,
             admin_key: (!admin_key.is_empty()).then_some(admin_key),

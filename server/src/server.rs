@@ -47,7 +47,7 @@ pub async fn run(
     {
         return Err(ServeError::Site(site.display().to_string()));
     }
-    let store = store::open(&config.database).await?;
+    let store = store::open(&config.database, config.sync_commits).await?;
     let admin_hash = admin_key_hash(&config, store.as_ref()).await?;
     // One process owns an SQLite database: leases left by a crash are released now.
     store.release(None).await?;

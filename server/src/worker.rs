@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::delivery::{SendResult, request_log, response_log};
 use crate::event::Event;
@@ -30,10 +30,8 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
             inflight.forget();
             let (queue, handle) = (queue.clone(), handle.clone());
             tokio::spawn(async move {
-                attempt(&queue, &handle, job).await;
+                attempt(&queue, &handle, job, slot).await;
                 queue.inflight.add_permits(1);
-                drop(slot);
-                queue.job_done(&handle);
             });
         }
     });
@@ -46,8 +44,10 @@ async fn wait_deleted(handle: &WebhookHandle) {
     }
 }
 
-/// One attempt of one delivery.
-async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job) {
+/// One attempt of one delivery. The webhook's `slot` is given back as soon as the receiver has
+/// answered, before the attempt is recorded: the request rate to a receiver is bounded by the
+/// concurrency, not by the store's commit latency.
+async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSemaphorePermit) {
     let config = &queue.config;
     let number = job.attempts + 1;
     let base = AttemptRecord {
@@ -66,7 +66,9 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job) {
     };
     if !handle.enabled() || queue.stopping() {
         // Held: stays pending, not counted, sent when the webhook is enabled again (or on restart).
+        drop(slot);
         record(queue, base).await;
+        queue.job_done(handle);
         return;
     }
     let webhook = handle.webhook();
@@ -92,6 +94,8 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job) {
             None,
         ),
     };
+    drop(slot);
+    queue.job_done(handle);
     let at = now_ms();
     let success = result.is_success();
     let next = if success {

@@ -37,10 +37,11 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Opens the store a database URL names, creating and migrating it when needed.
-pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+/// Opens the store a database URL names, creating and migrating it when needed; with
+/// `sync_commits`, every commit is fsynced before it is acknowledged.
+pub async fn open(url: &DatabaseUrl, sync_commits: bool) -> Result<Arc<dyn Store>, StoreError> {
     match url {
-        DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path, sync_commits).await?)),
     }
 }
 

@@ -5,11 +5,17 @@
 //! not undo the others), commits once, and only then answers each caller. Many concurrent ingests
 //! thus share one `fsync`, and "accepted" still means "on disk".
 //!
-//! Durability: WAL journal with `synchronous = FULL`, so a commit is fsynced before it is
-//! acknowledged: an accepted event survives a crash of the process and of the machine.
+//! Durability: WAL journal. With `sync_commits` (the default), `synchronous = FULL`: a commit is
+//! fsynced before it is acknowledged, so an accepted event survives a crash of the process and of
+//! the machine. Without, `synchronous = NORMAL`: it survives a crash of the process (the WAL is in
+//! the OS's cache), not of the machine.
+//!
+//! Checkpoints (copying the WAL into the database file, with its own fsyncs) run on a second
+//! connection and thread every few hundred milliseconds, never inside a commit that a caller waits on.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,6 +32,13 @@ const MAX_GROUP: usize = 512;
 
 pub struct SqliteStore {
     ops: mpsc::Sender<Op>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
+    }
 }
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -62,14 +75,15 @@ CREATE INDEX IF NOT EXISTS attempt_logs_webhook ON attempt_logs (webhook_id, id)
 "#;
 
 impl SqliteStore {
-    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    pub async fn open(path: &Path, sync_commits: bool) -> Result<SqliteStore, StoreError> {
         let path = path.to_path_buf();
+        let checkpoint_path = path.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (ops, rx) = mpsc::channel::<Op>();
         std::thread::Builder::new()
             .name("hookline-store".into())
             .spawn(move || {
-                let conn = match open_connection(&path) {
+                let conn = match open_connection(&path, sync_commits) {
                     Ok(conn) => {
                         let _ = ready_tx.send(Ok(()));
                         conn
@@ -83,7 +97,13 @@ impl SqliteStore {
             })
             .map_err(|e| StoreError::Database(format!("cannot start the store thread: {e}")))?;
         ready_rx.await.map_err(|_| StoreError::Closed)??;
-        Ok(SqliteStore { ops })
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = closed.clone();
+        std::thread::Builder::new()
+            .name("hookline-checkpoint".into())
+            .spawn(move || checkpoints(&checkpoint_path, &flag))
+            .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(SqliteStore { ops, closed })
     }
 
     async fn call<T: Send + 'static>(
@@ -104,16 +124,35 @@ impl SqliteStore {
     }
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+fn open_connection(path: &Path, sync_commits: bool) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(db)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;
-         PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000;",
-    )
+    let synchronous = if sync_commits { "FULL" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = OFF;
+         PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0;"
+    ))
     .map_err(db)?;
     conn.execute_batch(SCHEMA).map_err(db)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// The checkpoint thread: a passive checkpoint (it never blocks the writer) now and then, until
+/// the store is dropped.
+fn checkpoints(path: &Path, closed: &AtomicBool) {
+    let Ok(conn) = Connection::open(path) else { return };
+    let _ = conn.execute_batch("PRAGMA busy_timeout = 1000;");
+    while !closed.load(Ordering::Acquire) {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
+/// Runs a statement without parameters through the statement cache (no parse per call).
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// The store thread: group commit until every sender is gone.
@@ -126,7 +165,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
             // Not run: dropping an operation answers its caller with `Closed`.
             tracing::error!(error = %e, "cannot begin a transaction");
             drop(batch);
@@ -134,15 +173,15 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>) {
         }
         let mut replies = Vec::with_capacity(batch.len());
         for op in batch {
-            let _ = conn.execute_batch("SAVEPOINT op");
+            let _ = exec(&conn, "SAVEPOINT op");
             let (ok, reply) = op(&conn);
             if !ok {
-                let _ = conn.execute_batch("ROLLBACK TO op");
+                let _ = exec(&conn, "ROLLBACK TO op");
             }
-            let _ = conn.execute_batch("RELEASE op");
+            let _ = exec(&conn, "RELEASE op");
             replies.push(reply);
         }
-        let commit = conn.execute_batch("COMMIT").map_err(db);
+        let commit = exec(&conn, "COMMIT").map_err(db);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -731,7 +770,7 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db"), true).await.unwrap();
         (dir, s)
     }
 

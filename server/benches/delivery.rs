@@ -1,0 +1,284 @@
+//! Delivery benchmark: the real `hookline serve` binary (release) with its durable SQLite queue,
+//! a receiver on loopback in this process, and in the same run the plain-HTTP ceiling (the same
+//! requests sent straight to the receiver with the same client settings).
+//!
+//! Prints ingest rate, delivery rate, its ratio to the ceiling, p50/p99 ingest→arrival latency
+//! at a steady 1,000 events/s, and the server's peak RSS. Bounded in count and time; loopback only.
+//!
+//! `scripts/bench-server.sh` (or `cargo bench -p hookline-server --bench delivery`).
+//! Sizes: `HOOKLINE_BENCH_EVENTS` (default 20000), `HOOKLINE_BENCH_RATE` (1000/s),
+//! `HOOKLINE_BENCH_SECONDS` (5).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+const ADMIN_KEY: &str = "bench-admin-key";
+/// Concurrent requests, for the ceiling and per webhook in the server (its default).
+const CONCURRENCY: usize = 16;
+/// Concurrent producers posting events.
+const PRODUCERS: usize = 32;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+#[derive(Default)]
+struct Arrivals {
+    count: AtomicUsize,
+    latencies_us: Mutex<Vec<u64>>,
+    done: Notify,
+    target: AtomicUsize,
+}
+
+async fn receive(State(a): State<Arc<Arrivals>>, body: Bytes) -> StatusCode {
+    let now = now_us();
+    if let Ok(v) = serde_json::from_slice::<Value>(&body)
+        && let Some(sent) = v.get("sent").and_then(Value::as_u64)
+        && sent > 0
+    {
+        a.latencies_us.lock().unwrap().push(now.saturating_sub(sent));
+    }
+    let n = a.count.fetch_add(1, Ordering::AcqRel) + 1;
+    if n >= a.target.load(Ordering::Acquire) {
+        a.done.notify_waiters();
+    }
+    StatusCode::OK
+}
+
+async fn wait_for(a: &Arrivals, n: usize, limit: Duration) -> bool {
+    a.target.store(n, Ordering::Release);
+    let deadline = Instant::now() + limit;
+    while a.count.load(Ordering::Acquire) < n {
+        if Instant::now() > deadline {
+            return false;
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(50), a.done.notified()).await;
+    }
+    true
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+async fn start_server(db: &std::path::Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("serve")
+        .env("HOOKLINE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HOOKLINE_DATABASE", format!("sqlite://{}", db.display()))
+        .env("HOOKLINE_ADMIN_KEY", ADMIN_KEY)
+        .env("HOOKLINE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run the hookline binary");
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let c = client();
+    for _ in 0..500 {
+        if c.get(format!("{}/healthz", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("hookline serve did not start");
+}
+
+fn percentile(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i] as f64 / 1000.0
+}
+
+/// Sends `n` requests from `workers` concurrent tasks; `make(i)` builds request `i`.
+async fn blast(n: usize, workers: usize, make: impl Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static) -> Duration {
+    let make = Arc::new(make);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (make, next) = (make.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let resp = make(i).send().await.expect("request failed");
+                assert!(resp.status().is_success(), "status {}", resp.status());
+                let _ = resp.bytes().await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    started.elapsed()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let n = env_usize("HOOKLINE_BENCH_EVENTS", 20_000);
+    let rate = env_usize("HOOKLINE_BENCH_RATE", 1_000);
+    let seconds = env_usize("HOOKLINE_BENCH_SECONDS", 5);
+
+    let arrivals = Arc::new(Arrivals::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(arrivals.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // The ceiling: the same number of requests straight to the receiver, same client settings.
+    let c = client();
+    let url = format!("{receiver}/hook");
+    let body = json!({"id": "x", "kind": "message.push.sent", "sent": 0}).to_string();
+    let warm = {
+        let (c, url, body) = (c.clone(), url.clone(), body.clone());
+        blast(1000, CONCURRENCY, move |_| c.post(&url).header("content-type", "application/json").body(body.clone()))
+    };
+    warm.await;
+    let ceiling_time = {
+        let (c, url, body) = (c.clone(), url.clone(), body.clone());
+        blast(n, CONCURRENCY, move |_| c.post(&url).header("content-type", "application/json").body(body.clone())).await
+    };
+    let ceiling = n as f64 / ceiling_time.as_secs_f64();
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(&dir.path().join("bench.db")).await;
+    let created: Value = c
+        .post(format!("{}/v1/apps", server.base))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (app_id, key) = (created["id"].as_str().unwrap().to_string(), created["api_key"].as_str().unwrap().to_string());
+    let webhook = json!({
+        "name": "bench",
+        "events": ["message.push.sent"],
+        "method": "POST",
+        "url": format!("{receiver}/hook"),
+        "headers": {},
+        "body": {"custom": "{\"id\": \"{{ event.id }}\", \"kind\": \"{{ event.kind }}\", \"user\": \"{{ event.external_id }}\", \"sent\": {{ event.sent }}}"},
+        "enabled": true
+    });
+    let resp = c.post(format!("{}/v1/apps/{app_id}/webhooks", server.base)).bearer_auth(&key).json(&webhook).send().await.unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+    let events_url = format!("{}/v1/apps/{app_id}/events", server.base);
+    let event = |id: String| {
+        json!({"id": id, "kind": "message.push.sent", "external_id": "user-1", "subscription_device_type": "Chrome",
+               "timestamp": 1708559416, "message": {"title": "Hello", "contents": "World"}, "sent": now_us()})
+    };
+
+    // Throughput: n events posted by PRODUCERS concurrent producers, one event per request.
+    arrivals.count.store(0, Ordering::Release);
+    arrivals.latencies_us.lock().unwrap().clear();
+    let started = Instant::now();
+    let ingest_time = {
+        let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
+        let event = Arc::new(event);
+        blast(n, PRODUCERS, move |i| c.post(&u).bearer_auth(&k).json(&event(format!("t-{i}")))).await
+    };
+    let delivered = wait_for(&arrivals, n, Duration::from_secs(120)).await;
+    let delivery_time = started.elapsed();
+    let ingest_rate = n as f64 / ingest_time.as_secs_f64();
+    let delivery_rate = n as f64 / delivery_time.as_secs_f64();
+    let mut burst: Vec<u64> = arrivals.latencies_us.lock().unwrap().clone();
+    burst.sort_unstable();
+
+    // Latency at a steady rate: one event per 1/rate s, each stamped when sent.
+    arrivals.count.store(0, Ordering::Release);
+    arrivals.latencies_us.lock().unwrap().clear();
+    let total = rate * seconds;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sends = Vec::with_capacity(total);
+    for i in 0..total {
+        tick.tick().await;
+        let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
+        let body = event(format!("s-{i}"));
+        sends.push(tokio::spawn(async move {
+            let r = c.post(&u).bearer_auth(&k).json(&body).send().await.expect("ingest failed");
+            assert_eq!(r.status(), 202);
+        }));
+    }
+    for s in sends {
+        s.await.unwrap();
+    }
+    let steady_ok = wait_for(&arrivals, total, Duration::from_secs(60)).await;
+    let mut steady: Vec<u64> = arrivals.latencies_us.lock().unwrap().clone();
+    steady.sort_unstable();
+    let rss = server.peak_rss_kib();
+
+    println!("hookline delivery benchmark (loopback, durable SQLite queue, synchronous=FULL)");
+    println!("  events                      {n} (one per request, {PRODUCERS} producers; {CONCURRENCY} workers per webhook)");
+    println!("  plain-HTTP ceiling          {ceiling:>9.0} req/s  ({CONCURRENCY} concurrent, same client settings)");
+    println!("  ingest rate                 {ingest_rate:>9.0} events/s  (202 = stored durably)");
+    println!(
+        "  delivery rate               {delivery_rate:>9.0} events/s  ({:.0}% of the ceiling; bar 50%){}",
+        100.0 * delivery_rate / ceiling,
+        if delivered { "" } else { "  [NOT ALL DELIVERED]" }
+    );
+    println!(
+        "  burst ingest→arrival        p50 {:.2} ms, p99 {:.2} ms (includes queueing behind the burst)",
+        percentile(&burst, 0.5),
+        percentile(&burst, 0.99)
+    );
+    println!(
+        "  steady {rate}/s for {seconds}s        p50 {:.2} ms, p99 {:.2} ms  (bar p99 < 5 ms){}",
+        percentile(&steady, 0.5),
+        percentile(&steady, 0.99),
+        if steady_ok { "" } else { "  [NOT ALL DELIVERED]" }
+    );
+    match rss {
+        Some(kib) => println!("  server peak RSS             {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("  server peak RSS             unknown (no /proc)"),
+    }
+    drop(server);
+}
