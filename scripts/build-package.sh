@@ -37,9 +37,12 @@ wasm-bindgen --target no-modules --no-typescript --remove-name-section \
   "$target_dir/wasm32-unknown-unknown/wasm/hookline_worker.wasm"
 
 mkdir -p "$dist"
-# No wasm-opt: Debian's binaryen (108) is older than the wasm rustc emits and breaks the module
-# (its externref table); the gain was about 1 kB gzip.
-cp "$work/hookline_worker_bg.wasm" "$dist/hookline-sw.wasm"
+# wasm-opt from binaryen's npm package (a devDependency): Debian's binaryen (108) is older than
+# the wasm rustc emits and breaks the module's externref table.
+"$HOOKLINE_ROOT/node_modules/.bin/wasm-opt" -Oz --converge --enable-reference-types \
+  --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+  --enable-nontrapping-float-to-int --enable-multivalue --strip-debug --strip-producers \
+  "$work/hookline_worker_bg.wasm" -o "$dist/hookline-sw.wasm"
 
 # One classic script: the glue's `wasm_bindgen` stays inside a function scope, so importing it
 # into a site's own worker cannot clash with the site's globals.
