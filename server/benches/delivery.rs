@@ -23,8 +23,10 @@ use tokio::sync::Notify;
 const ADMIN_KEY: &str = "bench-admin-key";
 /// Concurrent requests, for the ceiling and per webhook in the server (its default).
 const CONCURRENCY: usize = 16;
-/// Concurrent producers posting events.
+/// Concurrent producers posting one event per request.
 const PRODUCERS: usize = 32;
+/// Events per request in the throughput run.
+const BATCH: usize = 100;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -98,7 +100,7 @@ impl Server {
     }
 }
 
-async fn start_server(db: &std::path::Path) -> Server {
+async fn start_server(db: &std::path::Path, sync_commits: bool) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_hookline"))
         .arg("serve")
@@ -106,6 +108,7 @@ async fn start_server(db: &std::path::Path) -> Server {
         .env("HOOKLINE_DATABASE", format!("sqlite://{}", db.display()))
         .env("HOOKLINE_ADMIN_KEY", ADMIN_KEY)
         .env("HOOKLINE_LOG", "warn")
+        .env("HOOKLINE_SYNC_COMMITS", sync_commits.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -155,6 +158,72 @@ async fn blast(n: usize, workers: usize, make: impl Fn(usize) -> reqwest::Reques
     started.elapsed()
 }
 
+fn event(id: String) -> Value {
+    json!({"id": id, "kind": "message.push.sent", "external_id": "user-1", "subscription_device_type": "Chrome",
+           "timestamp": 1708559416, "message": {"title": "Hello", "contents": "World"}, "sent": now_us()})
+}
+
+fn reset(a: &Arrivals) {
+    a.count.store(0, Ordering::Release);
+    a.latencies_us.lock().unwrap().clear();
+}
+
+fn latencies(a: &Arrivals) -> Vec<u64> {
+    let mut l = a.latencies_us.lock().unwrap().clone();
+    l.sort_unstable();
+    l
+}
+
+/// An app and a webhook to the receiver: `(events URL, app key)`.
+async fn setup(c: &reqwest::Client, server: &Server, receiver: &str) -> (String, String) {
+    let created: Value = c
+        .post(format!("{}/v1/apps", server.base))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (app_id, key) = (created["id"].as_str().unwrap().to_string(), created["api_key"].as_str().unwrap().to_string());
+    let webhook = json!({
+        "name": "bench",
+        "events": ["message.push.sent"],
+        "method": "POST",
+        "url": format!("{receiver}/hook"),
+        "headers": {},
+        "body": {"custom": "{\"id\": \"{{ event.id }}\", \"kind\": \"{{ event.kind }}\", \"user\": \"{{ event.external_id }}\", \"sent\": {{ event.sent }}}"},
+        "enabled": true
+    });
+    let resp = c.post(format!("{}/v1/apps/{app_id}/webhooks", server.base)).bearer_auth(&key).json(&webhook).send().await.unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+    (format!("{}/v1/apps/{app_id}/events", server.base), key)
+}
+
+/// One event every 1/rate s for `seconds`, each stamped when sent: ingest→arrival latencies.
+async fn steady(c: &reqwest::Client, arrivals: &Arrivals, url: &str, key: &str, rate: usize, seconds: usize) -> (Vec<u64>, bool) {
+    reset(arrivals);
+    let total = rate * seconds;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sends = Vec::with_capacity(total);
+    for i in 0..total {
+        tick.tick().await;
+        let (c, u, k) = (c.clone(), url.to_string(), key.to_string());
+        let body = event(format!("s-{i}"));
+        sends.push(tokio::spawn(async move {
+            let r = c.post(&u).bearer_auth(&k).json(&body).send().await.expect("ingest failed");
+            assert_eq!(r.status(), 202);
+        }));
+    }
+    for s in sends {
+        s.await.unwrap();
+    }
+    let ok = wait_for(arrivals, total, Duration::from_secs(60)).await;
+    (latencies(arrivals), ok)
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(run());
@@ -187,98 +256,74 @@ async fn run() {
     let ceiling = n as f64 / ceiling_time.as_secs_f64();
 
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(&dir.path().join("bench.db")).await;
-    let created: Value = c
-        .post(format!("{}/v1/apps", server.base))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (app_id, key) = (created["id"].as_str().unwrap().to_string(), created["api_key"].as_str().unwrap().to_string());
-    let webhook = json!({
-        "name": "bench",
-        "events": ["message.push.sent"],
-        "method": "POST",
-        "url": format!("{receiver}/hook"),
-        "headers": {},
-        "body": {"custom": "{\"id\": \"{{ event.id }}\", \"kind\": \"{{ event.kind }}\", \"user\": \"{{ event.external_id }}\", \"sent\": {{ event.sent }}}"},
-        "enabled": true
-    });
-    let resp = c.post(format!("{}/v1/apps/{app_id}/webhooks", server.base)).bearer_auth(&key).json(&webhook).send().await.unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
-    let events_url = format!("{}/v1/apps/{app_id}/events", server.base);
-    let event = |id: String| {
-        json!({"id": id, "kind": "message.push.sent", "external_id": "user-1", "subscription_device_type": "Chrome",
-               "timestamp": 1708559416, "message": {"title": "Hello", "contents": "World"}, "sent": now_us()})
-    };
+    let server = start_server(&dir.path().join("bench.db"), true).await;
+    let (events_url, key) = setup(&c, &server, &receiver).await;
 
-    // Throughput: n events posted by PRODUCERS concurrent producers, one event per request.
-    arrivals.count.store(0, Ordering::Release);
-    arrivals.latencies_us.lock().unwrap().clear();
+    // Throughput: n events posted in batches of BATCH by 8 producers.
+    reset(&arrivals);
     let started = Instant::now();
+    let batches = n.div_ceil(BATCH);
     let ingest_time = {
         let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
-        let event = Arc::new(event);
-        blast(n, PRODUCERS, move |i| c.post(&u).bearer_auth(&k).json(&event(format!("t-{i}")))).await
+        blast(batches, 8, move |b| {
+            let events: Vec<Value> = (b * BATCH..((b + 1) * BATCH).min(n)).map(|i| event(format!("t-{i}"))).collect();
+            c.post(&u).bearer_auth(&k).json(&json!({ "events": events }))
+        })
+        .await
     };
     let delivered = wait_for(&arrivals, n, Duration::from_secs(120)).await;
     let delivery_time = started.elapsed();
     let ingest_rate = n as f64 / ingest_time.as_secs_f64();
     let delivery_rate = n as f64 / delivery_time.as_secs_f64();
-    let mut burst: Vec<u64> = arrivals.latencies_us.lock().unwrap().clone();
-    burst.sort_unstable();
+    let burst = latencies(&arrivals);
 
-    // Latency at a steady rate: one event per 1/rate s, each stamped when sent.
-    arrivals.count.store(0, Ordering::Release);
-    arrivals.latencies_us.lock().unwrap().clear();
-    let total = rate * seconds;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut sends = Vec::with_capacity(total);
-    for i in 0..total {
-        tick.tick().await;
+    // Ingest one event per request.
+    let single = n / 2;
+    reset(&arrivals);
+    let single_time = {
         let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
-        let body = event(format!("s-{i}"));
-        sends.push(tokio::spawn(async move {
-            let r = c.post(&u).bearer_auth(&k).json(&body).send().await.expect("ingest failed");
-            assert_eq!(r.status(), 202);
-        }));
-    }
-    for s in sends {
-        s.await.unwrap();
-    }
-    let steady_ok = wait_for(&arrivals, total, Duration::from_secs(60)).await;
-    let mut steady: Vec<u64> = arrivals.latencies_us.lock().unwrap().clone();
-    steady.sort_unstable();
-    let rss = server.peak_rss_kib();
+        blast(single, PRODUCERS, move |i| c.post(&u).bearer_auth(&k).json(&event(format!("o-{i}")))).await
+    };
+    let single_delivered = wait_for(&arrivals, single, Duration::from_secs(120)).await;
+    let single_rate = single as f64 / single_time.as_secs_f64();
 
-    println!("hookline delivery benchmark (loopback, durable SQLite queue, synchronous=FULL)");
-    println!("  events                      {n} (one per request, {PRODUCERS} producers; {CONCURRENCY} workers per webhook)");
+    // Latency at a steady rate, with fsynced commits and without.
+    let steady_full = steady(&c, &arrivals, &events_url, &key, rate, seconds).await;
+    let rss = server.peak_rss_kib();
+    drop(server);
+    let dir2 = tempfile::tempdir().unwrap();
+    let server = start_server(&dir2.path().join("bench.db"), false).await;
+    let (events_url, key) = setup(&c, &server, &receiver).await;
+    let steady_normal = steady(&c, &arrivals, &events_url, &key, rate, seconds).await;
+    drop(server);
+
+    let flag = |ok: bool| if ok { "" } else { "  [NOT ALL DELIVERED]" };
+    println!("hookline delivery benchmark (loopback; durable SQLite queue; 2-core machine shared with its load)");
+    println!("  events                      {n} in batches of {BATCH}; {CONCURRENCY} workers per webhook (the default)");
     println!("  plain-HTTP ceiling          {ceiling:>9.0} req/s  ({CONCURRENCY} concurrent, same client settings)");
-    println!("  ingest rate                 {ingest_rate:>9.0} events/s  (202 = stored durably)");
+    println!("  ingest rate, batched        {ingest_rate:>9.0} events/s  (202 = fsynced to disk)");
     println!(
         "  delivery rate               {delivery_rate:>9.0} events/s  ({:.0}% of the ceiling; bar 50%){}",
         100.0 * delivery_rate / ceiling,
-        if delivered { "" } else { "  [NOT ALL DELIVERED]" }
+        flag(delivered)
     );
     println!(
-        "  burst ingest→arrival        p50 {:.2} ms, p99 {:.2} ms (includes queueing behind the burst)",
+        "  burst ingest→arrival        p50 {:.2} ms, p99 {:.2} ms  (queueing behind the burst included)",
         percentile(&burst, 0.5),
         percentile(&burst, 0.99)
     );
-    println!(
-        "  steady {rate}/s for {seconds}s        p50 {:.2} ms, p99 {:.2} ms  (bar p99 < 5 ms){}",
-        percentile(&steady, 0.5),
-        percentile(&steady, 0.99),
-        if steady_ok { "" } else { "  [NOT ALL DELIVERED]" }
-    );
+    println!("  ingest rate, 1 per request  {single_rate:>9.0} events/s  ({PRODUCERS} producers){}", flag(single_delivered));
+    for (name, (lat, ok)) in [("sync_commits=true ", &steady_full), ("sync_commits=false", &steady_normal)] {
+        println!(
+            "  steady {rate}/s {seconds}s {name} p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms  (bar p99 < 5 ms){}",
+            percentile(lat, 0.5),
+            percentile(lat, 0.9),
+            percentile(lat, 0.99),
+            flag(*ok)
+        );
+    }
     match rss {
         Some(kib) => println!("  server peak RSS             {:.1} MiB", kib as f64 / 1024.0),
         None => println!("  server peak RSS             unknown (no /proc)"),
     }
-    drop(server);
 }

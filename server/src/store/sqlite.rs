@@ -430,7 +430,7 @@ impl Store for SqliteStore {
             let mut delivery_stmt = c
                 .prepare_cached(
                     "INSERT INTO deliveries (id, app_id, webhook_id, event_id, state, next_at, locked_until, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?6)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, MAX(?6, ?7), ?7, ?6, ?6)",
                 )
                 .map_err(db)?;
             let mut fresh = Vec::with_capacity(events.len());
@@ -463,11 +463,12 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "SELECT d.id, d.event_id, d.attempts, e.body FROM deliveries d
                      JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
-                     WHERE d.webhook_id = ?1 AND d.state = 'pending' AND d.next_at <= ?2 AND d.locked_until <= ?2
+                     WHERE d.webhook_id = ?1 AND d.state = 'pending' AND d.next_at <= ?2
                      ORDER BY d.next_at LIMIT ?3",
                 )
                 .map_err(db)?;
-            let mut lock = c.prepare_cached("UPDATE deliveries SET locked_until = ?2 WHERE id = ?1").map_err(db)?;
+            let mut lock =
+                c.prepare_cached("UPDATE deliveries SET locked_until = ?2, next_at = ?2 WHERE id = ?1").map_err(db)?;
             let mut out = Vec::new();
             for (webhook_id, limit) in wants {
                 let rows: Vec<(String, String, u32, String)> = select
@@ -491,13 +492,19 @@ impl Store for SqliteStore {
         self.call(move |c| {
             match ids {
                 None => {
-                    c.execute("UPDATE deliveries SET locked_until = 0 WHERE state = 'pending' AND locked_until > 0", [])
-                        .map_err(db)?;
+                    c.execute(
+                        "UPDATE deliveries SET locked_until = 0, next_at = ?1 WHERE state = 'pending' AND locked_until > 0",
+                        [now_ms()],
+                    )
+                    .map_err(db)?;
                 }
                 Some(ids) => {
-                    let mut s = c.prepare_cached("UPDATE deliveries SET locked_until = 0 WHERE id = ?1").map_err(db)?;
+                    let mut s = c
+                        .prepare_cached("UPDATE deliveries SET locked_until = 0, next_at = ?2 WHERE id = ?1")
+                        .map_err(db)?;
+                    let now = now_ms();
                     for id in ids {
-                        s.execute([id]).map_err(db)?;
+                        s.execute(params![id, now]).map_err(db)?;
                     }
                 }
             }
@@ -508,9 +515,10 @@ impl Store for SqliteStore {
 
     async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
         self.call(|c| {
-            // One indexed look per enabled webhook: the earliest pending delivery not leased.
+            // One index seek per enabled webhook. A leased delivery's next_at is the end of its
+            // lease, so "due" is only ever `next_at <= now`.
             c.query_row(
-                "SELECT MIN((SELECT MIN(MAX(d.next_at, d.locked_until)) FROM deliveries d
+                "SELECT MIN((SELECT MIN(d.next_at) FROM deliveries d
                               WHERE d.webhook_id = w.id AND d.state = 'pending'))
                  FROM webhooks w WHERE w.enabled",
                 [],
@@ -818,7 +826,7 @@ mod tests {
         assert_eq!(leased.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), vec!["d1"]);
         assert!(s.lease(vec![("w1".into(), 10)], 300, 5_000).await.unwrap().is_empty());
         s.release(None).await.unwrap();
-        assert_eq!(s.lease(vec![("w1".into(), 10)], 300, 5_000).await.unwrap().len(), 2);
+        assert_eq!(s.lease(vec![("w1".into(), 10)], now_ms() + 1, 5_000).await.unwrap().len(), 2);
     }
 
     #[tokio::test]
