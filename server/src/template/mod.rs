@@ -196,13 +196,12 @@ fn liquid_message(e: &liquid::Error) -> String {
             .to_owned();
     }
     let mut message = first.to_owned();
-    if first == "Unknown filter" {
-        if let Some(name) = text
+    if first == "Unknown filter"
+        && let Some(name) = text
             .lines()
             .find_map(|l| l.trim().strip_prefix("requested filter="))
-        {
-            return format!("unknown filter `{name}`");
-        }
+    {
+        return format!("unknown filter `{name}`");
     }
     for line in lines.map(str::trim) {
         let Some((key, value)) = line.split_once('=') else {

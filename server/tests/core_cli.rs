@@ -1,0 +1,131 @@
+//! `hookline render WEBHOOK.json EVENT.json [--format curl|json]`, run as a user runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn render(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("render")
+        .args(args)
+        .output()
+        .expect("the hookline binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const SEED_BODY: &str = r#"{
+  "id": "6f24fcf2-0467-4d4f-9d62-567f8ed0deb9",
+  "kind": "message.push.sent",
+  "app_id": "3beb3078-e0f1-4629-af17-fde833b9f716",
+  "subscription_id": "d1eec82d-453a-4a6d-8d26-622cf18584e6",
+  "subscription_device_type": "iOS",
+  "external_user_id": "THE EXTERNAL ID",
+  "timestamp": 1708559416,
+  "datetime": "2024-02-21T23:50:16.000Z"
+}"#;
+
+#[test]
+fn prints_the_seed_request_as_curl_and_json() {
+    let webhook = fixture("seed-webhook.json");
+    let event = fixture("seed-event.json");
+    let out = render(&[webhook.as_os_str(), event.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "curl --globoff -X POST 'https://example.com/webhook/user/THE%20EXTERNAL%20ID' \\\n  \
+             -H 'Authorization: Bearer 3beb3078-e0f1-4629-af17-fde833b9f716' \\\n  \
+             -H 'Content-Type: application/json' \\\n  --data-raw '{SEED_BODY}'\n"
+        )
+    );
+    let out = render(&[
+        webhook.as_os_str(),
+        event.as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        printed,
+        serde_json::json!({
+            "method": "POST",
+            "url": "https://example.com/webhook/user/THE%20EXTERNAL%20ID",
+            "headers": [
+                ["Authorization", "Bearer 3beb3078-e0f1-4629-af17-fde833b9f716"],
+                ["Content-Type", "application/json"]
+            ],
+            "body": SEED_BODY
+        })
+    );
+}
+
+#[test]
+fn bad_files_exit_2_naming_the_field() {
+    let dir = std::env::temp_dir().join(format!("hookline-core-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let write = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).expect("write");
+        path
+    };
+    let good_webhook = fixture("seed-webhook.json");
+    let good_event = fixture("seed-event.json");
+    let bad_event = write(
+        "bad-event.json",
+        r#"{"kind": "message.push.sent", "message": {"title": 7}}"#,
+    );
+    let bad_webhook = write(
+        "bad-webhook.json",
+        r#"{"name": "x", "events": ["message.push.sent"], "url": "https://example.com/{{ event.id | nope }}"}"#,
+    );
+    let not_json = write("not-json.json", "{\"name\": ");
+    let breaking = write(
+        "breaking.json",
+        r#"{"name": "x", "events": ["*"], "url": "https://example.com/", "headers": {"X-Id": "{{ event.external_id }}"}}"#,
+    );
+    let newline_event = write(
+        "newline-event.json",
+        r#"{"kind": "k", "external_id": "a\r\nX-Admin: 1"}"#,
+    );
+    let missing = dir.join("missing.json");
+    let cases: Vec<(Vec<&std::ffi::OsStr>, String)> = vec![
+        (
+            vec![good_webhook.as_os_str(), bad_event.as_os_str()],
+            format!("hookline render: {}: message.title: expected a string, found a number\n", bad_event.display()),
+        ),
+        (
+            vec![bad_webhook.as_os_str(), good_event.as_os_str()],
+            format!("hookline render: {}: url: line 1, column 21: unknown filter `nope`\n", bad_webhook.display()),
+        ),
+        (
+            vec![not_json.as_os_str(), good_event.as_os_str()],
+            format!("hookline render: {}: not valid JSON: EOF while parsing a value at line 1 column 9\n", not_json.display()),
+        ),
+        (
+            vec![breaking.as_os_str(), newline_event.as_os_str()],
+            "hookline render: rendering for this event: headers.X-Id: the rendered value contains a carriage return (CR), which could inject a header; refused\n".to_owned(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = render(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+        assert_eq!(text(&out.stderr), expected, "{args:?}");
+    }
+    let out = render(&[missing.as_os_str(), good_event.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with(&format!(
+        "hookline render: {}: cannot read: ",
+        missing.display()
+    )));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,175 @@
+//! The event model: fields, the `external_user_id` alias, derived `datetime`, clipped contents,
+//! extra properties, and the JSON form round-tripping.
+
+use hookline::event::Event;
+use hookline::samples::{KINDS, sample_event};
+use hookline::template::{Position, Template};
+use serde_json::json;
+
+fn render(event: &Event, template: &str) -> String {
+    Template::parse(template, Position::Text)
+        .expect("parses")
+        .render(event.template_data())
+        .expect("renders")
+}
+
+#[test]
+fn fields_alias_and_datetime() {
+    let event = Event::from_json(&json!({
+        "id": "6f24fcf2-0467-4d4f-9d62-567f8ed0deb9",
+        "kind": "message.push.received",
+        "app_id": "3beb3078-e0f1-4629-af17-fde833b9f716",
+        "subscription_device_type": "Android",
+        "timestamp": 1708559115.228,
+        "datetime": "ignored: always derived",
+        "subscription_id": "d1eec82d-453a-4a6d-8d26-622cf18584e6",
+        "onesignal_id": "0e2ba5b4-4ac8-4c5e-bf3e-6e3bd1f7d0a5",
+        "external_user_id": "user-1"
+    }))
+    .expect("valid");
+    assert_eq!(event.id(), "6f24fcf2-0467-4d4f-9d62-567f8ed0deb9");
+    assert_eq!(event.kind(), "message.push.received");
+    assert_eq!(event.timestamp(), 1_708_559_115);
+    assert_eq!(event.timestamp_ms(), 1_708_559_115_228);
+    assert_eq!(event.datetime(), "2024-02-21T23:45:15.228Z");
+    assert_eq!(event.external_id(), Some("user-1"));
+    assert_eq!(
+        render(
+            &event,
+            "{{ event.external_id }}|{{ event.external_user_id }}|{{ event.timestamp }}|{{ event.datetime }}|{{ event.subscription_device_type }}|{{ event.onesignal_id }}"
+        ),
+        "user-1|user-1|1708559115|2024-02-21T23:45:15.228Z|Android|0e2ba5b4-4ac8-4c5e-bf3e-6e3bd1f7d0a5"
+    );
+    // Both names with the same value are fine.
+    let both = Event::from_json(&json!({"kind": "k", "external_id": "a", "external_user_id": "a"}))
+        .expect("valid");
+    assert_eq!(both.external_id(), Some("a"));
+}
+
+#[test]
+fn generated_id_and_timestamp_when_absent() {
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let event = Event::from_json(&json!({"kind": "message.push.sent"})).expect("valid");
+    let a = Event::from_json(&json!({"kind": "message.push.sent"})).expect("valid");
+    assert_eq!(event.id().len(), 36);
+    assert_eq!(event.id().matches('-').count(), 4);
+    assert_ne!(event.id(), a.id());
+    assert!(event.timestamp() >= before && event.timestamp() <= before + 5);
+    assert!(event.datetime().ends_with('Z'));
+}
+
+#[test]
+fn contents_are_clipped_to_50_characters() {
+    let table = [
+        ("short", "short"),
+        (
+            "12345678901234567890123456789012345678901234567890",
+            "12345678901234567890123456789012345678901234567890",
+        ),
+        (
+            "12345678901234567890123456789012345678901234567890X",
+            "12345678901234567890123456789012345678901234567890",
+        ),
+        (
+            "ééééééééééééééééééééééééééééééééééééééééééééééééééé",
+            "éééééééééééééééééééééééééééééééééééééééééééééééééé",
+        ),
+        (
+            "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀",
+            "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀",
+        ),
+    ];
+    for (contents, clipped) in table {
+        let event = Event::from_json(&json!({"kind": "k", "message": {"contents": contents}}))
+            .expect("valid");
+        assert_eq!(
+            event.message().and_then(|m| m.contents.as_deref()),
+            Some(clipped)
+        );
+        assert_eq!(clipped.chars().count().min(50), clipped.chars().count());
+        assert_eq!(render(&event, "{{ message.contents }}"), clipped);
+    }
+}
+
+#[test]
+fn extra_properties_stay_available() {
+    let event = Event::from_json(&json!({
+        "kind": "k",
+        "country": "FR",
+        "tags": {"plan": "pro"},
+        "message": {"title": "T", "campaign": "spring", "buttons": [{"id": "b1"}]}
+    }))
+    .expect("valid");
+    assert_eq!(
+        render(
+            &event,
+            "{{ event.country }} {{ event.tags.plan }} {{ message.campaign }} {{ message.buttons.first.id }} {{ message.title }}"
+        ),
+        "FR pro spring b1 T"
+    );
+    assert_eq!(event.extra()["country"], json!("FR"));
+}
+
+#[test]
+fn json_form_round_trips() {
+    let input = json!({
+        "id": "e-1",
+        "kind": "message.push.clicked",
+        "app_id": "app",
+        "subscription_device_type": "iOS",
+        "timestamp": 1708559115.228,
+        "subscription_id": "s",
+        "onesignal_id": "o",
+        "external_user_id": "x",
+        "country": "FR",
+        "message": {"id": "m", "name": "n", "title": "t", "contents": "c", "template_id": "tpl", "campaign": "spring"}
+    });
+    let event = Event::from_json(&input).expect("valid");
+    let stored = event.to_json();
+    assert_eq!(
+        stored,
+        json!({
+            "id": "e-1",
+            "kind": "message.push.clicked",
+            "app_id": "app",
+            "subscription_device_type": "iOS",
+            "timestamp": 1708559115.228,
+            "datetime": "2024-02-21T23:45:15.228Z",
+            "subscription_id": "s",
+            "onesignal_id": "o",
+            "external_id": "x",
+            "message": {"id": "m", "name": "n", "title": "t", "contents": "c", "template_id": "tpl", "campaign": "spring"},
+            "country": "FR"
+        })
+    );
+    assert_eq!(Event::from_json(&stored).expect("reads back"), event);
+    let whole = Event::from_json(&json!({"id": "i", "kind": "k", "timestamp": 5})).expect("valid");
+    assert_eq!(
+        whole.to_json(),
+        json!({"id": "i", "kind": "k", "timestamp": 5, "datetime": "1970-01-01T00:00:05.000Z"})
+    );
+}
+
+#[test]
+fn samples_for_every_kind_render_the_seed_body() {
+    let template = Template::parse(
+        r#"{"kind": "{{ event.kind }}", "external_user_id": "{{ event.external_user_id }}", "timestamp": {{ event.timestamp }}, "title": "{{ message.title }}"}"#,
+        Position::Json,
+    )
+    .expect("parses");
+    for kind in KINDS {
+        let body = template
+            .render(sample_event(kind).template_data())
+            .expect("renders");
+        assert_eq!(
+            body,
+            format!(
+                r#"{{"kind": "{kind}", "external_user_id": "THE EXTERNAL ID", "timestamp": 1708559416, "title": "Claim 50% Off Today"}}"#
+            )
+        );
+    }
+    assert_eq!(sample_event("custom.kind").kind(), "custom.kind");
+}
