@@ -38,11 +38,18 @@ wasm-bindgen --target no-modules --no-typescript --remove-name-section \
 
 mkdir -p "$dist"
 # wasm-opt from binaryen's npm package (a devDependency): Debian's binaryen (108) is older than
-# the wasm rustc emits and breaks the module's externref table.
-"$HOOKLINE_ROOT/node_modules/.bin/wasm-opt" -Oz --converge --enable-reference-types \
-  --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
-  --enable-nontrapping-float-to-int --enable-multivalue --strip-debug --strip-producers \
-  "$work/hookline_worker_bg.wasm" -o "$dist/hookline-sw.wasm"
+# the wasm rustc emits and breaks the module's externref table. It also shortens the names of the
+# module's imports and exports (wasm-bindgen's carry hashes, which compress badly); the glue is
+# given the same names.
+features=(--enable-reference-types --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
+  --enable-nontrapping-float-to-int --enable-multivalue)
+wasm_opt="$HOOKLINE_ROOT/node_modules/.bin/wasm-opt"
+"$wasm_opt" -Oz --converge "${features[@]}" --strip-debug --strip-producers \
+  "$work/hookline_worker_bg.wasm" -o "$work/opt.wasm"
+"$wasm_opt" "${features[@]}" --minify-imports-and-exports-and-modules \
+  "$work/opt.wasm" -o "$dist/hookline-sw.wasm" > "$work/names.json"
+node "$HOOKLINE_ROOT/scripts/wasm-names.mjs" "$work/names.json" "$dist/hookline-sw.wasm" \
+  "$work/hookline_worker.js"
 
 # One classic script: the glue's `wasm_bindgen` stays inside a function scope, so importing it
 # into a site's own worker cannot clash with the site's globals.
