@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$HOOKLINE_ROOT"
-ensure_node_modules
+[ -f node_modules/liquidjs/package.json ] || ensure_node_modules
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -504,6 +504,16 @@ fn fast_renderer_matches_the_liquid_runtime() {
             "{{ event.id.size }} {{ event.plan.tags.size }} {{ event.plan.size }}",
             Position::Text,
         ),
+        // Whitespace control trims spaces and newlines, not tabs, as Liquid does.
+        (
+            "a \n {{- event.id -}} \r\n\t b {{ event.kind -}}\n\n c",
+            Position::Text,
+        ),
+        (
+            "[\n  {{- event.timestamp -}}\n, \"  {{- event.external_id }} \"]",
+            Position::Json,
+        ),
+        ("literal only", Position::Text),
     ];
     let mut json = fixture("seed-event.json");
     json["plan"] = json!({"tags": ["a", "b\"c"], "seats": 2.5});

@@ -510,7 +510,7 @@ fn literal(
                 };
             }
         }
-        Position::Url => {
+        Position::Url if !in_capture => {
             for (k, c) in src[r.clone()].char_indices() {
                 let at = r.start + k;
                 let bad = match c {
@@ -531,7 +531,7 @@ fn literal(
                 }
             }
         }
-        Position::Text | Position::Json => {}
+        Position::Text | Position::Json | Position::Url => {}
     }
     Ok(())
 }
