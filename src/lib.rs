@@ -10,6 +10,7 @@
 //! - [`config`]: the init options, their validation, and the config the page saves for the worker.
 //! - [`webhook`]: the webhook body and the request for `cors` true or false.
 //! - [`queue`]: webhooks that failed on the network, kept and sent again, bounded.
+//! - `alloc`: a small allocator, in place of the default one, for the module's size.
 //! - [`idb`]: the few IndexedDB calls the config and the queue need.
 //! - [`js`]: helpers over JS values; JSON is the browser's own.
 //! - [`worker`]: the event handlers that tie the above together.
@@ -20,6 +21,8 @@
 //! importScripts('/hookline-sw.js');
 //! ```
 
+#[cfg(target_arch = "wasm32")]
+pub mod alloc;
 pub mod config;
 pub mod idb;
 pub mod js;
@@ -29,6 +32,10 @@ pub mod webhook;
 pub mod worker;
 
 use wasm_bindgen::prelude::*;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: alloc::Allocator = alloc::Allocator::new();
 
 /// Handles one service-worker event (`push`, `notificationclick`, `notificationclose`,
 /// `message`). The promise always resolves: a failure is logged, never thrown out of the worker.

@@ -308,3 +308,40 @@ async fn push_shows_a_notification_even_for_bad_input() {
         "{titles:?}"
     );
 }
+
+#[wasm_bindgen_test]
+fn allocator_keeps_blocks_apart_reuses_them_and_grows() {
+    let fill = |i: usize| (i % 251) as u8;
+    let len = |i: usize| i * 37 % 5000 + 1;
+    let mut kept = Vec::new();
+    for i in 0..3000 {
+        let block = vec![fill(i); len(i)];
+        if i % 3 == 0 {
+            kept.push((i, block));
+        }
+    }
+    for (i, block) in &kept {
+        assert_eq!(block.len(), len(*i));
+        assert!(
+            block.iter().all(|b| *b == fill(*i)),
+            "block {i} was overwritten"
+        );
+    }
+    let mut grown = String::new();
+    for i in 0..20000 {
+        grown.push(char::from(b'a' + (i % 26) as u8));
+    }
+    assert!(
+        grown
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == b'a' + (i % 26) as u8)
+    );
+    let big = vec![7u8; 3 << 20];
+    assert!(big.iter().all(|b| *b == 7));
+    let aligned = Box::new([0u128; 3]);
+    assert_eq!(
+        (aligned.as_ptr() as usize) % core::mem::align_of::<u128>(),
+        0
+    );
+}
