@@ -85,6 +85,7 @@ pub struct Queue {
     pub(crate) config: Config,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) sender: HttpSender,
+    pub(crate) recorder: crate::worker::Recorder,
     webhooks: RwLock<HashMap<String, Arc<WebhookHandle>>>,
     wake: Notify,
     earliest: Mutex<Option<Millis>>,
@@ -97,9 +98,11 @@ pub struct Queue {
 const INFLIGHT_PERMITS: usize = 1 << 20;
 
 impl Queue {
+    /// Must be called inside a Tokio runtime (it starts the attempt recorder).
     pub fn new(config: Config, store: Arc<dyn Store>, sender: HttpSender) -> Arc<Queue> {
         Arc::new(Queue {
             config,
+            recorder: crate::worker::Recorder::start(store.clone()),
             store,
             sender,
             webhooks: RwLock::new(HashMap::new()),

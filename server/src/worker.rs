@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::delivery::{SendResult, request_log, response_log};
 use crate::event::Event;
 use crate::queue::{Job, JobEvent, Queue, WebhookHandle};
 use crate::retry::{Decision, decide};
-use crate::store::{AttemptRecord, LogDetail, Next, Outcome, now_ms};
+use crate::store::{AttemptEffects, AttemptRecord, LogDetail, Next, Outcome, Store, now_ms};
 
 /// Starts the loop that runs `handle`'s jobs, at most `concurrency_per_webhook` at once.
 pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Receiver<Job>) {
@@ -184,13 +184,57 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     }
 }
 
-async fn record(queue: &Queue, attempt: AttemptRecord) -> Option<crate::store::AttemptEffects> {
-    match queue.store.record_attempt(attempt).await {
-        Ok(effects) => Some(effects),
-        Err(e) => {
-            // The lease expires (or the next start releases it): the delivery is sent again.
-            tracing::error!(error = %e, "recording an attempt failed");
-            None
-        }
+async fn record(queue: &Queue, attempt: AttemptRecord) -> Option<AttemptEffects> {
+    queue.recorder.record(attempt).await
+}
+
+type Recording = (AttemptRecord, oneshot::Sender<Option<AttemptEffects>>);
+
+/// Records attempts in batches: while one batch is in the store, the next gathers, so many
+/// attempts share one store operation (and one merge into each minute's stats).
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Recording>,
+}
+
+/// Most attempts recorded in one store operation.
+const MAX_RECORD_BATCH: usize = 1024;
+
+impl Recorder {
+    pub fn start(store: Arc<dyn Store>) -> Recorder {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Recording>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_RECORD_BATCH {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                let (records, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                match store.record_attempts(records).await {
+                    Ok(effects) => {
+                        for (reply, e) in replies.into_iter().zip(effects) {
+                            let _ = reply.send(Some(e));
+                        }
+                    }
+                    Err(e) => {
+                        // Their leases are released at the next start: the deliveries are sent again.
+                        tracing::error!(error = %e, "recording attempts failed");
+                        for reply in replies {
+                            let _ = reply.send(None);
+                        }
+                    }
+                }
+            }
+        });
+        Recorder { tx }
+    }
+
+    /// Records one attempt; `None` when the store failed.
+    pub async fn record(&self, attempt: AttemptRecord) -> Option<AttemptEffects> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send((attempt, tx)).ok()?;
+        rx.await.ok().flatten()
     }
 }

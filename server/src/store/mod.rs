@@ -312,7 +312,9 @@ pub trait Store: Send + Sync {
     async fn release(&self, ids: Option<Vec<String>>) -> Result<(), StoreError>;
     /// The earliest time a pending, unleased delivery of an enabled webhook is due.
     async fn next_due(&self) -> Result<Option<Millis>, StoreError>;
-    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<AttemptEffects, StoreError>;
+    /// Records attempts (in the order they happened): their deliveries' new states, stats, logs
+    /// and each webhook's failures in a row. Returns each attempt's effects.
+    async fn record_attempts(&self, attempts: Vec<AttemptRecord>) -> Result<Vec<AttemptEffects>, StoreError>;
 
     async fn deliveries(
         &self,

@@ -13,6 +13,7 @@
 //! Checkpoints (copying the WAL into the database file, with its own fsyncs) run on a second
 //! connection and thread every few hundred milliseconds, never inside a commit that a caller waits on.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -529,96 +530,121 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_attempt(&self, a: AttemptRecord) -> Result<AttemptEffects, StoreError> {
+    async fn record_attempts(&self, attempts: Vec<AttemptRecord>) -> Result<Vec<AttemptEffects>, StoreError> {
         self.call(move |c| {
-            let (state, next_at, attempts_delta) = match a.next {
-                Next::Succeeded => ("succeeded", None, 1),
-                Next::RetryAt(at) => ("pending", Some(at), 1),
-                Next::Failed => ("failed", None, 1),
-                Next::Release => ("pending", Some(a.at), 0),
-            };
-            c.prepare_cached(
-                "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, next_at = COALESCE(?4, next_at),
-                   locked_until = 0, last_status = COALESCE(?5, last_status),
-                   last_error = CASE WHEN ?3 = 1 THEN ?6 ELSE last_error END, updated_at = ?7
-                 WHERE id = ?1",
-            )
-            .map_err(db)?
-            .execute(params![a.delivery_id, state, attempts_delta, next_at, a.status, a.error_code, a.at])
-            .map_err(db)?;
-            if a.next == Next::Release {
-                return Ok(AttemptEffects::default());
-            }
-            // Stats: the attempt's minute, read-modify-write of its counts and latency histogram.
-            let minute = a.at.div_euclid(60_000);
-            let row: Option<(String, String)> = c
-                .prepare_cached("SELECT counts, latency FROM stats_minute WHERE webhook_id = ?1 AND minute = ?2")
-                .map_err(db)?
-                .query_row(params![a.webhook_id, minute], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-                .map_err(db)?;
-            let (mut counts, mut latency) = match row {
-                Some((cs, ls)) => (parse_counts(&cs, Outcome::ALL.len()), parse_counts(&ls, LATENCY_BUCKETS)),
-                None => (vec![0; Outcome::ALL.len()], vec![0; LATENCY_BUCKETS]),
-            };
-            counts[a.outcome.index()] += 1;
-            if a.outcome != Outcome::Render {
-                latency[latency_bucket(a.duration_us)] += 1;
-            }
-            c.prepare_cached(
-                "INSERT INTO stats_minute (webhook_id, minute, counts, latency) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (webhook_id, minute) DO UPDATE SET counts = ?3, latency = ?4",
-            )
-            .map_err(db)?
-            .execute(params![a.webhook_id, minute, join_counts(&counts), join_counts(&latency)])
-            .map_err(db)?;
-            let consecutive: u32 = c
+            let mut update = c
                 .prepare_cached(
-                    "UPDATE webhooks SET consecutive_failures = CASE WHEN ?2 THEN 0 ELSE consecutive_failures + 1 END
-                     WHERE id = ?1 RETURNING consecutive_failures",
+                    "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, next_at = COALESCE(?4, next_at),
+                       locked_until = 0, last_status = COALESCE(?5, last_status),
+                       last_error = CASE WHEN ?3 = 1 THEN ?6 ELSE last_error END, updated_at = ?7
+                     WHERE id = ?1",
                 )
-                .map_err(db)?
-                .query_row(params![a.webhook_id, a.outcome == Outcome::Success], |r| r.get(0))
-                .optional()
-                .map_err(db)?
-                .unwrap_or(0);
-            if let Some(log) = &a.log {
-                let id: i64 = c
-                    .prepare_cached(
+                .map_err(db)?;
+            // Per (webhook, minute): counts and latency, merged into the stored minute once.
+            let mut minutes: HashMap<(&str, i64), (Vec<u64>, Vec<u64>)> = HashMap::new();
+            // Per webhook: failures in a row so far, read once.
+            let mut streaks: HashMap<&str, u32> = HashMap::new();
+            let mut effects = Vec::with_capacity(attempts.len());
+            let mut logged: Vec<&str> = Vec::new();
+            for a in &attempts {
+                let (state, next_at, attempts_delta) = match a.next {
+                    Next::Succeeded => ("succeeded", None, 1),
+                    Next::RetryAt(at) => ("pending", Some(at), 1),
+                    Next::Failed => ("failed", None, 1),
+                    Next::Release => ("pending", Some(a.at), 0),
+                };
+                update
+                    .execute(params![a.delivery_id, state, attempts_delta, next_at, a.status, a.error_code, a.at])
+                    .map_err(db)?;
+                if a.next == Next::Release {
+                    effects.push(AttemptEffects::default());
+                    continue;
+                }
+                let (counts, latency) = minutes
+                    .entry((a.webhook_id.as_str(), a.at.div_euclid(60_000)))
+                    .or_insert_with(|| (vec![0; Outcome::ALL.len()], vec![0; LATENCY_BUCKETS]));
+                counts[a.outcome.index()] += 1;
+                if a.outcome != Outcome::Render {
+                    latency[latency_bucket(a.duration_us)] += 1;
+                }
+                let streak = match streaks.get(a.webhook_id.as_str()) {
+                    Some(n) => *n,
+                    None => c
+                        .prepare_cached("SELECT consecutive_failures FROM webhooks WHERE id = ?1")
+                        .map_err(db)?
+                        .query_row([&a.webhook_id], |r| r.get(0))
+                        .optional()
+                        .map_err(db)?
+                        .unwrap_or(0),
+                };
+                let streak = if a.outcome == Outcome::Success { 0 } else { streak + 1 };
+                streaks.insert(a.webhook_id.as_str(), streak);
+                effects.push(AttemptEffects { consecutive_failures: streak });
+                if let Some(log) = &a.log {
+                    c.prepare_cached(
                         "INSERT INTO attempt_logs (webhook_id, delivery_id, event_id, attempt, at, duration_us, outcome,
                            status, error_code, request, response)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     )
                     .map_err(db)?
-                    .query_row(
-                        params![
-                            a.webhook_id,
-                            a.delivery_id,
-                            a.event_id,
-                            a.attempt,
-                            a.at,
-                            a.duration_us as i64,
-                            a.outcome.as_str(),
-                            a.status,
-                            a.error_code,
-                            log.request.to_string(),
-                            log.response.to_string()
-                        ],
-                        |r| r.get(0),
-                    )
+                    .execute(params![
+                        a.webhook_id,
+                        a.delivery_id,
+                        a.event_id,
+                        a.attempt,
+                        a.at,
+                        a.duration_us as i64,
+                        a.outcome.as_str(),
+                        a.status,
+                        a.error_code,
+                        log.request.to_string(),
+                        log.response.to_string()
+                    ])
                     .map_err(db)?;
-                // Trim to the bound now and then (every 64 logs), not on every insert.
-                if id % 64 == 0 {
-                    c.prepare_cached(
-                        "DELETE FROM attempt_logs WHERE webhook_id = ?1 AND id <= (
-                           SELECT id FROM attempt_logs WHERE webhook_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-                    )
-                    .map_err(db)?
-                    .execute(params![a.webhook_id, a.max_logs])
-                    .map_err(db)?;
+                    if !logged.contains(&a.webhook_id.as_str()) {
+                        logged.push(a.webhook_id.as_str());
+                    }
                 }
             }
-            Ok(AttemptEffects { consecutive_failures: consecutive })
+            for ((webhook_id, minute), (counts, latency)) in minutes {
+                let row: Option<(String, String)> = c
+                    .prepare_cached("SELECT counts, latency FROM stats_minute WHERE webhook_id = ?1 AND minute = ?2")
+                    .map_err(db)?
+                    .query_row(params![webhook_id, minute], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(db)?;
+                let (mut all, mut hist) = match row {
+                    Some((cs, ls)) => (parse_counts(&cs, Outcome::ALL.len()), parse_counts(&ls, LATENCY_BUCKETS)),
+                    None => (vec![0; Outcome::ALL.len()], vec![0; LATENCY_BUCKETS]),
+                };
+                all.iter_mut().zip(&counts).for_each(|(a, b)| *a += b);
+                hist.iter_mut().zip(&latency).for_each(|(a, b)| *a += b);
+                c.prepare_cached(
+                    "INSERT INTO stats_minute (webhook_id, minute, counts, latency) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (webhook_id, minute) DO UPDATE SET counts = ?3, latency = ?4",
+                )
+                .map_err(db)?
+                .execute(params![webhook_id, minute, join_counts(&all), join_counts(&hist)])
+                .map_err(db)?;
+            }
+            for (webhook_id, streak) in streaks {
+                c.prepare_cached("UPDATE webhooks SET consecutive_failures = ?2 WHERE id = ?1 AND consecutive_failures != ?2")
+                    .map_err(db)?
+                    .execute(params![webhook_id, streak])
+                    .map_err(db)?;
+            }
+            // Keep each webhook's logs to the bound (the oldest go first).
+            let max_logs = attempts.first().map(|a| a.max_logs).unwrap_or(0);
+            for webhook_id in logged {
+                c.prepare_cached(
+                    "DELETE FROM attempt_logs WHERE webhook_id = ?1 AND id <= (
+                       SELECT id FROM attempt_logs WHERE webhook_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                )
+                .map_err(db)?
+                .execute(params![webhook_id, max_logs])
+                .map_err(db)?;
+            }
+            Ok(effects)
         })
         .await
     }
@@ -848,10 +874,10 @@ mod tests {
             log: Some(LogDetail { request: serde_json::json!({}), response: serde_json::json!({"status": 500}) }),
             max_logs: 10,
         };
-        assert_eq!(s.record_attempt(base.clone()).await.unwrap().consecutive_failures, 1);
+        assert_eq!(s.record_attempts(vec![base.clone()]).await.unwrap()[0].consecutive_failures, 1);
         assert_eq!(s.next_due().await.unwrap(), Some(130_000));
-        let e = s.record_attempt(AttemptRecord { attempt: 2, next: Next::Failed, ..base.clone() }).await.unwrap();
-        assert_eq!(e.consecutive_failures, 2);
+        let e = s.record_attempts(vec![AttemptRecord { attempt: 2, next: Next::Failed, ..base.clone() }]).await.unwrap();
+        assert_eq!(e[0].consecutive_failures, 2);
         let failed = s.deliveries("a", "w1", Some(DeliveryState::Failed), 10).await.unwrap();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].attempts, 2);
