@@ -279,3 +279,25 @@ test("importScripts adds hookline to a site's own worker, whose own listeners ke
     await own.close();
   }
 });
+
+test('the demo as a user runs it: its own receiver, a demo notification, the log panel', async () => {
+  const demoSite = await startSite({ hooks: true });
+  const demo = await openDemo(browser, demoSite);
+  try {
+    // The form's defaults point at the demo server's own receiver.
+    assert.equal(await demo.page.inputValue('input[name="notification.clicked"]'), `${demoSite.url}/hooks/notification.clicked`);
+    assert.match(await demo.init(), /^saved; userId /);
+    await demo.page.click('#demo-push');
+    await demo.page.waitForFunction(() => document.querySelector('#push-status').textContent === 'shown');
+    await demo.page.waitForFunction(() => document.querySelectorAll('#log li').length === 1, null, { timeout: 5000 });
+    const entry = await demo.page.textContent('#log li');
+    assert.match(entry, /POST \/hooks\/notification\.displayed/);
+    assert.match(entry, /content-type: text\/plain;charset=UTF-8 {3}x-onesignal-event: -/);
+    assert.match(entry, /"event":"notification\.displayed","id":"demo-[^"]+","userId":"[^"]+","heading":"Hello from hookline"/);
+    assert.equal(demoSite.log.length, 1);
+    assert.deepEqual((await demo.notifications()).map((n) => n.actions.map((a) => a.action)), [['like', 'later']]);
+  } finally {
+    await demo.context.close();
+    await demoSite.close();
+  }
+});
