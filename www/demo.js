@@ -1,6 +1,7 @@
 // The demo page's own code: reads the form, calls Hookline.init, triggers demo pushes and shows
 // the webhooks the local receiver got. Query parameters prefill the form:
-// ?hooks=<base URL> (each event posts to <base>/<event name>) and ?cors=1.
+// ?hooks=<base URL> (each event posts to <base>/<event name>), or ?hook=<URL> (every event posts
+// there, e.g. a hookline server's bridge: /v1/apps/<appId>/browser-events), and ?cors=1.
 (function () {
   'use strict';
   var $ = document.querySelector.bind(document);
@@ -9,7 +10,7 @@
   var events = ['notification.displayed', 'notification.clicked', 'notification.dismissed'];
   var base = params.get('hooks') || location.origin + '/hooks/';
   events.forEach(function (event) {
-    form.elements[event].value = base.replace(/\/?$/, '/') + event;
+    form.elements[event].value = params.get('hook') || base.replace(/\/?$/, '/') + event;
   });
   form.elements.cors.checked = params.get('cors') === '1';
 
