@@ -56,7 +56,7 @@ export type HooklineCommand = ['init', HooklineInitOptions];
 
 export interface HooklineApi {
   init(options: HooklineInitOptions): Promise<{ userId: string }>;
-  push(command: HooklineCommand): void;
+  push(command: HooklineCommand | (() => void)): void;
   /** Runs a payload through the worker's push handler, as a real push would (demos, tests). */
   demoPush(payload: HooklinePushPayload | string): Promise<unknown>;
   /** The user's id once `init` has resolved. */

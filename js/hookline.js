@@ -60,7 +60,9 @@
     });
   }
 
+  // The queued form: `["init", options]`, or a function to run once hookline has loaded.
   function push(command) {
+    if (typeof command === 'function') return command();
     var name = command && command[0];
     if (name === 'init') {
       return init(command[1]).catch(function (error) {
