@@ -7,16 +7,24 @@
 // hookline from elsewhere sets `self.HOOKLINE_WASM_URL` before `importScripts`.
 
 // Loading starts at every worker start (a push can wake a worker that was stopped), and the
-// listeners are added now, at first evaluation, as browsers require.
-var ready = wasm_bindgen({
-  module_or_path: self.HOOKLINE_WASM_URL || new URL('hookline-sw.wasm', self.location.href),
-});
+// listeners are added now, at first evaluation, as browsers require. A failed load is tried
+// again at the next event.
+var ready;
+function load() {
+  return ready || (ready = wasm_bindgen({
+    module_or_path: self.HOOKLINE_WASM_URL || new URL('hookline-sw.wasm', self.location.href),
+  }).catch(function (error) {
+    ready = null;
+    throw error;
+  }));
+}
+load().catch(function () {});
 
 function run(event) {
-  return ready.then(function () {
+  return load().then(function () {
     return wasm_bindgen.handle(event);
   }).catch(function (error) {
-    console.warn('hookline: module failed to load:', error);
+    console.warn('hookline: module failed to load or run:', error);
     // A push must still show something: browsers penalise pushes that show nothing.
     if (event.type === 'push') return self.registration.showNotification(self.location.host);
   });

@@ -69,8 +69,13 @@ pub fn store(db: &IdbDatabase, name: &str, write: bool) -> Result<IdbObjectStore
     } else {
         IdbTransactionMode::Readonly
     };
-    db.transaction_with_str_and_mode(name, mode)?
-        .object_store(name)
+    let transaction = db
+        .transaction_with_str_and_mode(name, mode)
+        .inspect_err(|_| {
+            // The connection was closed under us (storage cleared, say): open anew next time.
+            DB.with(|slot| *slot.borrow_mut() = None);
+        })?;
+    transaction.object_store(name)
 }
 
 /// The value saved under `key` in the key-value store (`undefined` when none).

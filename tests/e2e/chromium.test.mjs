@@ -301,3 +301,32 @@ test('the demo as a user runs it: its own receiver, a demo notification, the log
     await demoSite.close();
   }
 });
+
+test('a worker whose wasm cannot load still shows a notification for a push, and says why', async () => {
+  const broken = await startSite({
+    extra: { '/broken-sw.js': "self.HOOKLINE_WASM_URL = '/no-such.wasm'; importScripts('/dist/hookline-sw.js');" },
+  });
+  const demo = await openDemo(browser, broken);
+  try {
+    await demo.page.evaluate(async () => {
+      await navigator.serviceWorker.register('/broken-sw.js');
+      await navigator.serviceWorker.ready;
+    });
+    await demo.push(JSON.stringify({ id: 'n-x', heading: 'lost' }));
+    await demo.waitLog(/hookline: module failed to load or run:/);
+    const titles = await demo.page.evaluate(async () => {
+      const r = await navigator.serviceWorker.getRegistration('/');
+      for (let i = 0; i < 50; i++) {
+        const shown = await r.getNotifications();
+        if (shown.length) return shown.map((n) => n.title);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return [];
+    });
+    assert.deepEqual(titles, [new URL(broken.url).host]);
+    assert.deepEqual(demo.logs.filter((l) => l.type === 'pageerror'), []);
+  } finally {
+    await demo.context.close();
+    await broken.close();
+  }
+});
