@@ -152,6 +152,10 @@ pub const FORBIDDEN_HEADERS: &[&str] = &[
     "upgrade",
 ];
 
+/// Fields an API view of a webhook carries besides its definition. `from_json` skips them, so what
+/// a GET returned can be sent back in a PUT.
+pub const READ_ONLY_FIELDS: &[&str] = &["id", "app_id", "status", "created_at", "updated_at"];
+
 const SPEC_FIELDS: &[&str] = &[
     "name", "events", "method", "url", "headers", "body", "enabled",
 ];
@@ -185,12 +189,15 @@ fn string_map(field: &str, value: &Value) -> Result<IndexMap<String, String>, Va
 
 impl WebhookSpec {
     /// Parses and checks the JSON form; errors name the field. Unknown fields are refused, so a
-    /// typo (`"header"`) is not silently ignored.
+    /// typo (`"header"`) is not silently ignored; the [`READ_ONLY_FIELDS`] of an API view are skipped.
     pub fn from_json(value: &Value) -> Result<WebhookSpec, ValidationError> {
         let Value::Object(obj) = value else {
             return Err(expected("webhook", "a JSON object", value));
         };
-        if let Some(unknown) = obj.keys().find(|k| !SPEC_FIELDS.contains(&k.as_str())) {
+        if let Some(unknown) = obj
+            .keys()
+            .find(|k| !SPEC_FIELDS.contains(&k.as_str()) && !READ_ONLY_FIELDS.contains(&k.as_str()))
+        {
             return Err(ValidationError::new(
                 unknown.as_str(),
                 format!(

@@ -470,6 +470,9 @@ fn accepted_edge_cases() {
         ("events", json!(["*", "message.push.*", "custom.kind"])),
         ("method", json!("patch")),
         ("body", json!(null)),
+        ("id", json!("wh_1")),
+        ("status", json!({"state": "enabled"})),
+        ("created_at", json!(1)),
         (
             "body",
             json!({"custom": "{% comment %}a {{ note }}\"{% endcomment %}{\"a\": {% if event.id %}\"{{ event.id }}\"{% else %}null{% endif %}}"}),
