@@ -18,6 +18,21 @@
 //!   numbers, strings quoted); `{{ x | json }}` is the explicit form. A rendered custom body that is not
 //!   valid JSON is an error that says where.
 //! - A missing value renders empty (or `null` as a JSON value), never an error.
+//!
+//! ```
+//! use hookline::{samples::sample_event, webhook::Webhook};
+//!
+//! let webhook = Webhook::from_json(&serde_json::json!({
+//!     "name": "users",
+//!     "events": ["message.push.*"],
+//!     "url": "https://example.com/webhook/user/{{ event.external_id }}",
+//!     "body": {"custom": "{\"title\": \"{{ message.title }}\", \"at\": {{ event.timestamp }}}"}
+//! }))?;
+//! let request = webhook.render(&sample_event("message.push.sent"))?;
+//! assert_eq!(request.url, "https://example.com/webhook/user/THE%20EXTERNAL%20ID");
+//! assert_eq!(request.body.as_deref(), Some(r#"{"title": "Claim 50% Off Today", "at": 1708559416}"#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 

@@ -567,3 +567,51 @@ fn matches_triggers() {
     assert!(all.matches("anything.at.all"));
     assert!(all.enabled());
 }
+
+#[test]
+fn compiled_webhooks_and_events_are_shareable() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Webhook>();
+    send_sync::<Event>();
+    send_sync::<Template>();
+    send_sync::<RenderedRequest>();
+}
+
+#[test]
+fn date_filter_reads_event_times() {
+    let event = Event::from_json(
+        &json!({"kind": "k", "timestamp": 1708559115.228, "when": "2024-02-21T23:50:16+01:00"}),
+    )
+    .expect("valid");
+    for (template, expected) in [
+        (
+            "{{ event.timestamp | date: '%Y-%m-%d %H:%M:%S' }}",
+            "2024-02-21 23:45:15",
+        ),
+        (
+            "{{ event.datetime | date: '%d/%m/%Y %H:%M' }}",
+            "21/02/2024 23:45",
+        ),
+        ("{{ event.when | date: '%H:%M %z' }}", "23:50 +0100"),
+        ("{{ '1708559416' | date: '%s' }}", "1708559416"),
+        (
+            "{{ '2016-06-13 02:30:00 +0300' | date: '%Y-%m-%d' }}",
+            "2016-06-13",
+        ),
+        ("{{ 'not a date' | date: '%Y' }}", "not a date"),
+        ("{{ event.nope | date: '%Y' }}", ""),
+    ] {
+        let t = Template::parse(template, Position::Text).expect("parses");
+        assert_eq!(
+            t.render(event.template_data()).as_deref(),
+            Ok(expected),
+            "{template}"
+        );
+    }
+    assert_eq!(
+        Template::parse("{{ event.timestamp | date }}", Position::Text)
+            .unwrap_err()
+            .to_string(),
+        "line 1, column 1: the `date` filter needs a format, like date: \"%Y-%m-%d\"; filter: date"
+    );
+}

@@ -8,6 +8,7 @@
 //! the result is the same, byte for byte, and the tests check both ways.
 
 mod data;
+mod date;
 mod escape;
 mod scan;
 
@@ -27,6 +28,7 @@ static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
         .filter(escape::EscapeFilter(Escape::JsonLiteral))
         .filter(escape::EscapeFilter(Escape::JsonString))
         .filter(escape::EscapeFilter(Escape::Text))
+        .filter(date::DateParser)
         .filter(escape::EscapeFilter(Escape::Url))
         .build()
         .expect("the standard library and hookline's filters register without conflict")
