@@ -18,6 +18,12 @@
 //!   numbers, strings quoted); `{{ x | json }}` is the explicit form. A rendered custom body that is not
 //!   valid JSON is an error that says where.
 //! - A missing value renders empty (or `null` as a JSON value), never an error.
+//! - An object or array written as text (a header, a pair, inside a JSON string) is written as JSON,
+//!   with object keys sorted so the text never changes between renders.
+//! - Filters: the Liquid standard library, `json`, and `date` extended to unix seconds
+//!   (`event.timestamp`) and ISO 8601 (`event.datetime`). Tags: `if`, `unless`, `case`, `for`,
+//!   `assign`, `capture`, `raw`, `comment`, `ifchanged`, `increment`, `decrement`, `break`,
+//!   `continue`; `include`, `render`, `cycle` and `tablerow` are refused.
 //!
 //! ```
 //! use hookline::{samples::sample_event, webhook::Webhook};

@@ -118,3 +118,79 @@ fn random_templates_never_panic_and_both_renderers_agree() {
         "too few accepted templates: {parsed} parsed, {fast} fast"
     );
 }
+
+/// Percent-decodes a URL component.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ascii");
+            out.push(u8::from_str_radix(hex, 16).expect("hex"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn random_hostile_values_never_escape_their_place() {
+    let webhook = hookline::webhook::Webhook::from_json(&json!({
+        "name": "everywhere",
+        "events": ["*"],
+        "url": "https://example.com/u/{{ event.external_id }}/x?q={{ event.external_id }}&k=1#{{ event.external_id }}",
+        "body": {"custom": "{\"s\": \"<{{ event.external_id }}>\", \"v\": {{ event.external_id }}, \"m\": {{ message.title }}}"}
+    }))
+    .expect("valid");
+    const ALPHABET: &[&str] = &[
+        "a", "Z", "0", " ", "\"", "'", "\\", "/", ".", "..", "?", "&", "=", "#", "%", "+", ":",
+        "@", "{{", "}}", "{%", "\n", "\r", "\t", "\u{0}", "\u{7f}", "\u{2028}", "é", "😀", "中",
+        "[", "]", "{", "}", ",",
+    ];
+    let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
+    for _ in 0..3000 {
+        let len = rng.next() % 12;
+        let value: String = (0..len).map(|_| rng.pick(ALPHABET)).collect();
+        let event = Event::from_json(
+            &json!({"kind": "k", "external_id": value, "message": {"title": value}}),
+        )
+        .expect("valid");
+        let request = match webhook.render(&event) {
+            Ok(request) => request,
+            Err(e) => {
+                // Only a value that is a whole `.` or `..` path segment is refused.
+                assert!(value == "." || value == "..", "{value:?}: {e}");
+                continue;
+            }
+        };
+        let rest = request
+            .url
+            .strip_prefix("https://example.com/u/")
+            .expect("host and path kept");
+        let (path, rest) = rest
+            .split_once("/x?q=")
+            .expect("one path segment, then the query");
+        let (query, fragment) = rest
+            .split_once("&k=1#")
+            .expect("one query value, then the fragment");
+        for part in [path, query, fragment] {
+            assert!(
+                part.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+                "{part}"
+            );
+            assert_eq!(percent_decode(part), value.as_bytes());
+        }
+        let body: serde_json::Value =
+            serde_json::from_str(request.body.as_deref().unwrap_or("")).expect("valid JSON");
+        assert_eq!(
+            body,
+            json!({"s": format!("<{value}>"), "v": value, "m": value}),
+            "{value:?}"
+        );
+    }
+}
