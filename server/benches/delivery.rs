@@ -93,6 +93,16 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// CPU time (user + system) the server has used so far.
+    fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which is in parentheses): state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10))
+    }
+
     fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -261,6 +271,7 @@ async fn run() {
 
     // Throughput: n events posted in batches of BATCH by 8 producers.
     reset(&arrivals);
+    let cpu_before = server.cpu_time();
     let started = Instant::now();
     let batches = n.div_ceil(BATCH);
     let ingest_time = {
@@ -276,6 +287,10 @@ async fn run() {
     let ingest_rate = n as f64 / ingest_time.as_secs_f64();
     let delivery_rate = n as f64 / delivery_time.as_secs_f64();
     let burst = latencies(&arrivals);
+    let cpu_per_event = match (cpu_before, server.cpu_time()) {
+        (Some(a), Some(b)) => Some((b - a).as_micros() as f64 / n as f64),
+        _ => None,
+    };
 
     // Ingest one event per request.
     let single = n / 2;
@@ -312,6 +327,9 @@ async fn run() {
         percentile(&burst, 0.5),
         percentile(&burst, 0.99)
     );
+    if let Some(us) = cpu_per_event {
+        println!("  server CPU per event        {us:>9.1} µs  (ingest + queue + delivery + records; less noisy than rates)");
+    }
     println!("  ingest rate, 1 per request  {single_rate:>9.0} events/s  ({PRODUCERS} producers){}", flag(single_delivered));
     for (name, (lat, ok)) in [("sync_commits=true ", &steady_full), ("sync_commits=false", &steady_normal)] {
         println!(

@@ -258,7 +258,29 @@ pub fn truncate(text: &str, max: usize) -> (&str, bool) {
     (&text[..end], true)
 }
 
-/// The request as logs keep it: secret headers redacted, body truncated.
+/// `url` with the values of secret-looking query parameters (`?api_key=`, `token=`...) redacted.
+pub fn redact_url(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((name, _)) if is_secret_header(name) => format!("{name}={REDACTED}"),
+            _ => p.to_string(),
+        })
+        .collect();
+    let mut out = format!("{base}?{}", params.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// The request as logs keep it: secret headers and query parameters redacted, body truncated.
 pub fn request_log(request: &RenderedRequest, webhook_id: &str, max_body: usize) -> Value {
     let mut headers = request.headers.clone();
     headers.push(("webhook-id".into(), webhook_id.into()));
@@ -271,7 +293,7 @@ pub fn request_log(request: &RenderedRequest, webhook_id: &str, max_body: usize)
     };
     json!({
         "method": request.method.as_str(),
-        "url": request.url,
+        "url": redact_url(&request.url),
         "headers": redact_headers(&headers),
         "body": body,
         "body_truncated": cut,
@@ -313,6 +335,13 @@ mod tests {
         assert_eq!(v[2][1], REDACTED);
         assert_eq!(v[3][1], REDACTED);
         assert_eq!(v[4][1], "application/json");
+    }
+
+    #[test]
+    fn secret_query_parameters_are_redacted() {
+        assert_eq!(redact_url("https://h.test/p?api_key=abc&x=1#f"), "https://h.test/p?api_key=[redacted]&x=1#f");
+        assert_eq!(redact_url("https://h.test/p?token=t"), "https://h.test/p?token=[redacted]");
+        assert_eq!(redact_url("https://h.test/p"), "https://h.test/p");
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Job {
     pub event: JobEvent,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// When the lease ends: a job still waiting in memory then is dropped (the poller leases the
+    /// delivery again), so one process never sends a delivery twice at once.
+    pub lease_until: Millis,
 }
 
 /// A webhook as the queue and workers see it.
@@ -259,6 +262,7 @@ impl Queue {
                     event_id: event.id().to_string(),
                     event: JobEvent::Parsed(event.clone()),
                     attempts: 0,
+                    lease_until,
                 };
                 if let Err(e) = handles[i].jobs.try_send(job) {
                     handles[i].backlog.store(true, Ordering::Release);
@@ -287,7 +291,8 @@ impl Queue {
 
     /// Called by a worker when a job is done: room may have freed up for waiting deliveries.
     pub(crate) fn job_done(&self, handle: &WebhookHandle) {
-        if handle.backlog.load(Ordering::Acquire) && handle.room() * 2 >= self.config.delivery.queue_per_webhook {
+        // Refill at a quarter free, so the next lease is back before the queue runs dry.
+        if handle.backlog.load(Ordering::Acquire) && handle.room() * 4 >= self.config.delivery.queue_per_webhook {
             self.wake_now();
         }
     }
@@ -335,7 +340,7 @@ impl Queue {
         for h in &handles {
             let room = h.room();
             if room > 0 {
-                wants.push((h.id.clone(), room.min(256)));
+                wants.push((h.id.clone(), room.min(1024)));
             }
         }
         if !wants.is_empty() {
@@ -360,6 +365,7 @@ impl Queue {
                     event_id: d.event_id,
                     event: JobEvent::Stored(d.event_body),
                     attempts: d.attempts,
+                    lease_until,
                 };
                 if let Err(e) = h.jobs.try_send(job) {
                     not_queued.push(e.into_inner().delivery_id);
@@ -368,6 +374,10 @@ impl Queue {
             if !not_queued.is_empty() {
                 self.store.release(Some(not_queued)).await?;
             }
+        }
+        if handles.iter().any(|h| h.backlog.load(Ordering::Acquire)) {
+            // More is due than fitted: job_done wakes the poller when room frees up.
+            return Ok(());
         }
         if let Some(next) = self.store.next_due().await? {
             let now = now_ms();

@@ -64,6 +64,12 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         log: None,
         max_logs: config.logs.max_per_webhook,
     };
+    if now_ms() + config.delivery.request_timeout.as_millis() as i64 >= job.lease_until {
+        // Waited in memory until its lease (nearly) ran out: the poller takes it again.
+        drop(slot);
+        queue.job_done(handle);
+        return;
+    }
     if !handle.enabled() || queue.stopping() {
         // Held: stays pending, not counted, sent when the webhook is enabled again (or on restart).
         drop(slot);

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State};
-use crate::delivery::{redact_headers, request_log, response_log};
+use crate::delivery::{redact_headers, request_log};
 use crate::event::Event;
 use crate::store::{DeliveryState, WebhookRecord, now_ms};
 use crate::webhook::{Webhook, WebhookSpec};
@@ -266,9 +266,9 @@ async fn test_send(
         let mut headers = request.headers.clone();
         headers.push(("webhook-id".into(), test_id.clone()));
         o.insert("headers".into(), json!(headers.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>()));
+        o.insert("url".into(), request.url.clone().into());
         o.insert("curl".into(), request.to_curl().into());
     }
-    let _ = response_log;
     Ok(Json(json!({
         "event": event.to_json(),
         "request": shown_request,
