@@ -28,13 +28,17 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 say "building the wasm module"
+# `--cfg hookline_bundle`: the module without std (src/lib.rs); in a target directory of its own,
+# so these flags do not rebuild the tests' dependencies and back.
 # strip=false: `strip = true` drops the target_features section wasm-bindgen reads; wasm-bindgen
 # removes the names instead.
-CARGO_PROFILE_WASM_STRIP=false cargo build --quiet --profile wasm \
-  --target wasm32-unknown-unknown -p hookline-worker
+bundle_dir="$target_dir/bundle"
+RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle" CARGO_TARGET_DIR="$bundle_dir" \
+  CARGO_PROFILE_WASM_STRIP=false cargo build --quiet --profile wasm \
+  --target wasm32-unknown-unknown -p hookline-worker --lib
 wasm-bindgen --target no-modules --no-typescript --remove-name-section \
   --remove-producers-section --out-dir "$work" \
-  "$target_dir/wasm32-unknown-unknown/wasm/hookline_worker.wasm"
+  "$bundle_dir/wasm32-unknown-unknown/wasm/hookline_worker.wasm"
 
 mkdir -p "$dist"
 # wasm-opt from binaryen's npm package (a devDependency): Debian's binaryen (108) is older than

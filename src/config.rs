@@ -3,6 +3,8 @@
 //! The page script sends its options to the worker, which validates them here and saves the
 //! result in IndexedDB: page and worker share this one validation.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 use wasm_bindgen::JsValue;
 
 use crate::js;

@@ -1,12 +1,13 @@
 //! The few IndexedDB calls hookline needs: one database, a key-value store for the config and an
 //! auto-numbered store for the retry queue.
 
-use std::cell::RefCell;
-use std::future::Future;
+use core::future::Future;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbObjectStore, IdbRequest, IdbTransactionMode};
+
+use crate::Local;
 
 const NAME: &str = "hookline";
 /// Holds the config under [`CONFIG_KEY`].
@@ -15,10 +16,8 @@ pub const KV: &str = "kv";
 pub const QUEUE: &str = "queue";
 pub const CONFIG_KEY: &str = "config";
 
-thread_local! {
-    /// The open database, kept for the life of the worker instance.
-    static DB: RefCell<Option<IdbDatabase>> = const { RefCell::new(None) };
-}
+/// The open database, kept for the life of the worker instance.
+static DB: Local<Option<IdbDatabase>> = Local::new(None);
 
 /// Waits for a request and gives its result. The request's handlers are attached at once, so
 /// requests made together can be awaited in any order.
@@ -36,7 +35,7 @@ pub fn done(request: &IdbRequest) -> impl Future<Output = Result<JsValue, JsValu
 
 /// Opens (creating or upgrading it the first time) hookline's database.
 pub async fn open() -> Result<IdbDatabase, JsValue> {
-    if let Some(db) = DB.with(|db| db.borrow().clone()) {
+    if let Some(db) = DB.with(|db| db.clone()) {
         return Ok(db);
     }
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
@@ -58,7 +57,7 @@ pub async fn open() -> Result<IdbDatabase, JsValue> {
     request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
     let db: IdbDatabase = done(&request).await?.unchecked_into();
     request.set_onupgradeneeded(None);
-    DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
+    DB.with(|slot| *slot = Some(db.clone()));
     Ok(db)
 }
 
@@ -73,7 +72,7 @@ pub fn store(db: &IdbDatabase, name: &str, write: bool) -> Result<IdbObjectStore
         .transaction_with_str_and_mode(name, mode)
         .inspect_err(|_| {
             // The connection was closed under us (storage cleared, say): open anew next time.
-            DB.with(|slot| *slot.borrow_mut() = None);
+            DB.with(|slot| *slot = None);
         })?;
     transaction.object_store(name)
 }

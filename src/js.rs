@@ -1,6 +1,7 @@
 //! Small helpers over JS values. JSON goes through the browser's own `JSON` (js-sys), not
 //! serde_json: that keeps the module within its size budget (see `scripts/build-package.sh`).
 
+use alloc::string::String;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// `o[key]`, or `undefined`.

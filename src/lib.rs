@@ -10,7 +10,7 @@
 //! - [`config`]: the init options, their validation, and the config the page saves for the worker.
 //! - [`webhook`]: the webhook body and the request for `cors` true or false.
 //! - [`queue`]: webhooks that failed on the network, kept and sent again, bounded.
-//! - `alloc`: a small allocator, in place of the default one, for the module's size.
+//! - `heap`: a small allocator, in place of the default one, for the module's size.
 //! - [`idb`]: the few IndexedDB calls the config and the queue need.
 //! - [`js`]: helpers over JS values; JSON is the browser's own.
 //! - [`worker`]: the event handlers that tie the above together.
@@ -21,9 +21,15 @@
 //! importScripts('/hookline-sw.js');
 //! ```
 
-#[cfg(target_arch = "wasm32")]
-pub mod alloc;
+#![cfg_attr(hookline_bundle, no_std)]
+// `hookline_bundle` is set by scripts/build-package.sh only.
+#![allow(unexpected_cfgs)]
+
+extern crate alloc;
+
 pub mod config;
+#[cfg(target_arch = "wasm32")]
+pub mod heap;
 pub mod idb;
 pub mod js;
 pub mod notification;
@@ -33,9 +39,35 @@ pub mod worker;
 
 use wasm_bindgen::prelude::*;
 
+// Built as `scripts/build-package.sh` builds it (`--cfg hookline_bundle`), the module goes without
+// std: std's panic machinery would cost more than the rest of the module's support code.
+#[cfg(hookline_bundle)]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// A global for the module's single thread: what `thread_local!` gives, without std.
+pub struct Local<T>(core::cell::UnsafeCell<T>);
+
+// SAFETY: the module runs on one thread (wasm32 without threads); natively it is never used.
+unsafe impl<T> Sync for Local<T> {}
+
+impl<T> Local<T> {
+    pub const fn new(value: T) -> Local<T> {
+        Local(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` on the value. `f` must not reach the same `Local` again.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: one thread, and `f` does not re-enter (see above): this is the only reference.
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOCATOR: alloc::Allocator = alloc::Allocator::new();
+static ALLOCATOR: heap::Allocator = heap::Allocator::new();
 
 /// Handles one service-worker event (`push`, `notificationclick`, `notificationclose`,
 /// `message`). The promise always resolves: a failure is logged, never thrown out of the worker.

@@ -1,6 +1,8 @@
 //! The push payload, in hookline's documented JSON or OneSignal's minified form, and the
 //! notification it becomes.
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use wasm_bindgen::JsValue;
 
 use crate::js;

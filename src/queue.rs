@@ -2,12 +2,14 @@
 //! Bounded so a dead receiver cannot grow it without end: at most [`MAX_PENDING`] entries (the
 //! oldest go first), none older than [`MAX_AGE_MS`], none tried more than [`MAX_TRIES`] times.
 
-use std::cell::Cell;
-use std::future::Future;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
 
 use wasm_bindgen::prelude::*;
 
-use crate::{idb, js, log, webhook};
+use crate::{Local, idb, js, log, webhook};
 
 pub const MAX_PENDING: u32 = 50;
 pub const MAX_AGE_MS: f64 = 24.0 * 60.0 * 60.0 * 1000.0;
@@ -57,10 +59,8 @@ impl Pending {
     }
 }
 
-thread_local! {
-    /// One flush at a time per worker instance, so no entry is sent twice by overlapping events.
-    static FLUSHING: Cell<bool> = const { Cell::new(false) };
-}
+/// One flush at a time per worker instance, so no entry is sent twice by overlapping events.
+static FLUSHING: Local<bool> = Local::new(false);
 
 /// Sends a webhook: the request is issued now; the returned future settles it, keeping it for a
 /// later event when it fails on the network.
@@ -121,11 +121,11 @@ pub async fn entries() -> Result<Vec<(JsValue, Option<Pending>)>, JsValue> {
 /// Sends every kept webhook again: a success or an entry past its bounds is removed, a failure
 /// is counted and kept.
 pub async fn flush() -> Result<(), JsValue> {
-    if FLUSHING.with(|f| f.replace(true)) {
+    if FLUSHING.with(|f| core::mem::replace(f, true)) {
         return Ok(());
     }
     let result = flush_all().await;
-    FLUSHING.with(|f| f.set(false));
+    FLUSHING.with(|f| *f = false);
     result
 }
 

@@ -1,6 +1,7 @@
 //! The webhook: its JSON body (exactly the seed's fields) and its request, which differs only in
 //! mode and headers between `cors: false` and `cors: true`.
 
+use alloc::string::String;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 

@@ -2,8 +2,10 @@
 //! reported then opens its URL, a close is reported as dismissed, and the page's messages save
 //! the config (init) or run a demo push through the same path as a real one.
 
-use std::cell::RefCell;
-use std::future::Future;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -12,7 +14,7 @@ use web_sys::{ExtendableEvent, ExtendableMessageEvent, NotificationEvent, PushEv
 use crate::config::{self, Config};
 use crate::notification::Notification;
 use crate::webhook::{self, Event};
-use crate::{idb, js, log, queue};
+use crate::{Local, idb, js, log, queue};
 
 /// Runs the handler for `event`, then sends any webhook kept from an earlier failure.
 pub async fn dispatch(event: ExtendableEvent) -> Result<(), JsValue> {
@@ -126,7 +128,6 @@ async fn on_click(event: &NotificationEvent) {
     };
     if let Some(key) = &n.key {
         CLICKED.with(|c| {
-            let mut c = c.borrow_mut();
             if c.len() >= 32 {
                 c.remove(0);
             }
@@ -146,11 +147,9 @@ async fn on_click(event: &NotificationEvent) {
     }
 }
 
-thread_local! {
-    /// Notifications clicked lately. Firefox also fires `notificationclose` for a clicked
-    /// notification; the seed says a click is not a dismissal.
-    static CLICKED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
+/// Notifications clicked lately. Firefox also fires `notificationclose` for a clicked
+/// notification; the seed says a click is not a dismissal.
+static CLICKED: Local<Vec<String>> = Local::new(Vec::new());
 
 /// Sends `notification.dismissed`, unless the notification was just clicked.
 async fn on_close(event: &NotificationEvent) {
@@ -160,7 +159,7 @@ async fn on_close(event: &NotificationEvent) {
     let clicked = n
         .key
         .as_ref()
-        .is_some_and(|key| CLICKED.with(|c| c.borrow().contains(key)));
+        .is_some_and(|key| CLICKED.with(|c| c.contains(key)));
     if clicked {
         return;
     }
