@@ -28,7 +28,13 @@ const EVENTS: [Event; 3] = [Event::Displayed, Event::Clicked, Event::Dismissed];
 impl Config {
     /// The URL set for `event`, if any.
     pub fn url(&self, event: Event) -> Option<&str> {
-        self.webhooks[event as usize].as_deref()
+        let [displayed, clicked, dismissed] = &self.webhooks;
+        match event {
+            Event::Displayed => displayed,
+            Event::Clicked => clicked,
+            Event::Dismissed => dismissed,
+        }
+        .as_deref()
     }
 
     /// The saved form: `{v, appId, userId, cors, webhooks: {"notification.displayed": url, …}}`.
@@ -57,7 +63,7 @@ impl Config {
         let hooks = js::get(saved, "webhooks");
         let mut webhooks = [None, None, None];
         for event in EVENTS {
-            webhooks[event as usize] = js::opt_str(&hooks, event.name()).map_err(|_| bad)?;
+            *slot(&mut webhooks, event) = js::opt_str(&hooks, event.name()).map_err(|_| bad)?;
         }
         Ok(Config {
             app_id: js::opt_str(saved, "appId").ok().flatten().ok_or(bad)?,
@@ -73,6 +79,16 @@ impl Config {
             .ok()
             .flatten()
             .filter(|id| !id.is_empty())
+    }
+}
+
+/// The URL slot of `event` (by pattern, not index: no bounds check to panic).
+fn slot(webhooks: &mut [Option<String>; 3], event: Event) -> &mut Option<String> {
+    let [displayed, clicked, dismissed] = webhooks;
+    match event {
+        Event::Displayed => displayed,
+        Event::Clicked => clicked,
+        Event::Dismissed => dismissed,
     }
 }
 
@@ -141,7 +157,7 @@ pub fn validate(options: &JsValue, user_id: impl FnOnce() -> String) -> Result<C
                     "must be an https: URL (http: only for localhost, 127.0.0.1 or [::1])",
                 ));
             }
-            webhooks[event as usize] = Some(url);
+            *slot(&mut webhooks, event) = Some(url);
         }
     }
     Ok(Config {

@@ -129,7 +129,7 @@ async fn on_click(event: &NotificationEvent) {
     if let Some(key) = &n.key {
         CLICKED.with(|c| {
             if c.len() >= 32 {
-                c.remove(0);
+                c.clear();
             }
             c.push(key.clone());
         });
