@@ -615,3 +615,41 @@ fn date_filter_reads_event_times() {
         "line 1, column 1: the `date` filter needs a format, like date: \"%Y-%m-%d\"; filter: date"
     );
 }
+
+#[test]
+fn renders_are_bounded() {
+    for (source, expected) in [
+        ("{% for i in (1..10000) %}{% endfor %}", "accepted"),
+        (
+            "{% for i in (1..10001) %}{% endfor %}",
+            "line 1, column 13: a range in `{% for %}` needs whole-number bounds at most 10000 apart, like (1..10)",
+        ),
+        (
+            "{% for i in (1..event.n) %}{% endfor %}",
+            "line 1, column 13: a range in `{% for %}` needs whole-number bounds at most 10000 apart, like (1..10)",
+        ),
+        (
+            "{% for i in (-9223372036854775808..9223372036854775807) %}{% endfor %}",
+            "line 1, column 13: a range in `{% for %}` needs whole-number bounds at most 10000 apart, like (1..10)",
+        ),
+        ("{% for i in event.list limit: 2 %}{% endfor %}", "accepted"),
+    ] {
+        let got = match Template::parse(source, Position::Text) {
+            Ok(_) => "accepted".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(got, expected, "{source}");
+    }
+    // Output is capped: nested loops over an event's array stop at 4 MiB.
+    let event = Event::from_json(&json!({"kind": "k", "list": vec!["x".repeat(100); 1000]}))
+        .expect("valid");
+    let template = Template::parse(
+        "{% for a in event.list %}{% for b in event.list %}{{ b }}{% endfor %}{% endfor %}",
+        Position::Text,
+    )
+    .expect("parses");
+    assert_eq!(
+        template.render(event.template_data()),
+        Err("the template renders more than 4 MiB; refused".to_owned())
+    );
+}

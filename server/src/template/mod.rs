@@ -133,11 +133,16 @@ impl Template {
 
     /// Renders with the Liquid runtime even when a fast form exists (tests compare both).
     pub fn render_liquid_to(&self, out: &mut String, data: &Data) -> Result<(), String> {
-        let mut buf = Vec::with_capacity(self.source.len() + 64);
-        self.liquid
-            .render_to(&mut buf, data)
-            .map_err(|e| liquid_message(&e))?;
-        match String::from_utf8(buf) {
+        let mut buf = Limited(Vec::with_capacity(self.source.len() + 64));
+        let rendered = self.liquid.render_to(&mut buf, data);
+        if buf.0.len() > MAX_OUTPUT {
+            return Err(format!(
+                "the template renders more than {} MiB; refused",
+                MAX_OUTPUT >> 20
+            ));
+        }
+        rendered.map_err(|e| liquid_message(&e))?;
+        match String::from_utf8(buf.0) {
             Ok(s) => {
                 out.push_str(&s);
                 Ok(())
@@ -151,6 +156,27 @@ impl Template {
         let mut out = String::with_capacity(self.source.len() + 64);
         self.render_to(&mut out, data)?;
         Ok(out)
+    }
+}
+
+/// The most text one template may render: loops over an event's arrays stop here.
+pub const MAX_OUTPUT: usize = 4 << 20;
+
+/// A buffer that refuses to grow past [`MAX_OUTPUT`], which stops Liquid mid-render.
+struct Limited(Vec<u8>);
+
+impl std::io::Write for Limited {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + data.len() > MAX_OUTPUT {
+            self.0.resize(MAX_OUTPUT + 1, 0);
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.0.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -386,6 +386,14 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                         }
                         t = n;
                     }
+                    "for" => {
+                        check_for_range(src, span.clone())?;
+                        blocks.push(Block {
+                            name: name.to_owned(),
+                            opened_at: span.start,
+                            state,
+                        });
+                    }
                     _ if BLOCKS.iter().any(|(open, _)| *open == name) => blocks.push(Block {
                         name: name.to_owned(),
                         opened_at: span.start,
@@ -459,6 +467,47 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
         pieces,
         outputs,
     })
+}
+
+/// The widest `{% for %}` range allowed: Liquid builds the whole range in memory before looping.
+pub const MAX_RANGE: i64 = 10_000;
+
+/// A `(start..stop)` range in a `{% for %}` tag must have literal bounds at most [`MAX_RANGE`]
+/// apart, so neither an author nor an event's values can make a render loop for ever or exhaust
+/// memory.
+fn check_for_range(src: &str, span: Range<usize>) -> Result<(), ScanError> {
+    let bytes = src.as_bytes();
+    let mut k = span.start + 2;
+    let end = span.end - 2;
+    while k < end {
+        match bytes[k] {
+            q @ (b'"' | b'\'') => {
+                k += 1;
+                while k < end && bytes[k] != q {
+                    k += 1;
+                }
+            }
+            b'(' => {
+                let close = src[k..end].find(')').map_or(end, |n| k + n);
+                let inner = &src[k + 1..close];
+                let bounds = inner.split_once("..").and_then(|(a, b)| {
+                    Some((a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?))
+                });
+                return match bounds {
+                    Some((start, stop)) if stop.saturating_sub(start) < MAX_RANGE => Ok(()),
+                    _ => err(
+                        k,
+                        format!(
+                            "a range in `{{% for %}}` needs whole-number bounds at most {MAX_RANGE} apart, like (1..10)"
+                        ),
+                    ),
+                };
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    Ok(())
 }
 
 fn in_capture(blocks: &[Block]) -> bool {
