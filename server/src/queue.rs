@@ -220,7 +220,8 @@ impl Queue {
                 if !h.webhook().matches(event.kind()) {
                     continue;
                 }
-                let id = uuid::Uuid::new_v4().to_string();
+                // Time-ordered, so the store appends rather than writes at random places.
+                let id = uuid::Uuid::now_v7().to_string();
                 let enabled = h.enabled();
                 let leased = enabled && room[i] > 0;
                 if leased {

@@ -210,6 +210,9 @@ impl Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel::<Recording>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                // Records are not waited on by deliveries: gather a little longer for fewer, larger
+                // commits (each commit rewrites the pages it touches into the WAL).
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                 let mut batch = vec![first];
                 while batch.len() < MAX_RECORD_BATCH {
                     match rx.try_recv() {

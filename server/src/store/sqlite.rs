@@ -55,14 +55,17 @@ CREATE TABLE IF NOT EXISTS webhooks (
     disabled_reason TEXT, disabled_at INTEGER, consecutive_failures INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS webhooks_app ON webhooks (app_id);
+-- Events are appended in arrival order (rowid); producers' ids are often random, so only the
+-- small unique index is written at random places, not the bodies.
 CREATE TABLE IF NOT EXISTS events (
     app_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
-    received_at INTEGER NOT NULL, PRIMARY KEY (app_id, id)) WITHOUT ROWID;
+    received_at INTEGER NOT NULL, UNIQUE (app_id, id));
+-- Delivery ids are time-ordered (UUID v7), so a burst of inserts and updates touches few pages.
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY, app_id TEXT NOT NULL, webhook_id TEXT NOT NULL, event_id TEXT NOT NULL,
     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
     locked_until INTEGER NOT NULL DEFAULT 0, last_status INTEGER, last_error TEXT,
-    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (webhook_id, state, next_at);
 CREATE TABLE IF NOT EXISTS stats_minute (
     webhook_id TEXT NOT NULL, minute INTEGER NOT NULL, counts TEXT NOT NULL, latency TEXT NOT NULL,
