@@ -1,5 +1,5 @@
 //! `hookline render WEBHOOK.json EVENT.json [--format curl|json]`: prints the exact request a webhook
-//! sends for an event, so users can debug their templates.
+//! sends for an event, so users can debug their templates. Either file may be `-` (standard input).
 
 use std::path::Path;
 
@@ -33,10 +33,15 @@ impl std::str::FromStr for Format {
 #[error("{0}")]
 pub struct RenderCmdError(pub String);
 
+/// Reads a JSON file; `-` is standard input.
 fn read_json(path: &Path) -> Result<serde_json::Value, RenderCmdError> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| RenderCmdError(format!("{shown}: cannot read: {e}")))?;
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|e| RenderCmdError(format!("{shown}: cannot read: {e}")))?;
     serde_json::from_str(&text).map_err(|e| RenderCmdError(format!("{shown}: not valid JSON: {e}")))
 }
 

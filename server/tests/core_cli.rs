@@ -129,3 +129,26 @@ fn bad_files_exit_2_naming_the_field() {
     )));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_event_can_come_from_standard_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["render", "--format", "json"])
+        .arg(fixture("seed-webhook.json"))
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(br#"{"kind": "message.push.sent", "external_id": "a/b"}"#)
+        .expect("write");
+    let out = child.wait_with_output().expect("exits");
+    assert_eq!(out.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(printed["url"], "https://example.com/webhook/user/a%2Fb");
+}
