@@ -24,7 +24,7 @@ async function until(what, fn, timeout = 10000) {
 }
 
 for (const cors of [false, true]) {
-  test(`firefox, cors ${cors}: displayed, body click (opens the url) and close send the exact webhooks`, async () => {
+  test(`firefox, cors ${cors}: displayed, body click (opens or focuses the url) and close send the exact webhooks`, async () => {
     const rx = await startReceiver();
     const ff = await startFirefox();
     try {
@@ -98,7 +98,23 @@ for (const cors of [false, true]) {
       assertWebhook(dismissed, cors, 'notification.dismissed', expectedBody('notification.dismissed', bare, userId));
 
       assertPreflights(rx.requests, cors);
-      assert.equal(rx.requests.filter((r) => r.method === 'POST').length, 4);
+      // A click on a notification whose url is already open finds that tab and opens none (the
+      // worker then focuses it; headless Firefox is not seen to switch tabs, so that is not checked).
+      const tabs = () => ff.run(() => Services.wm.getMostRecentWindow('navigator:browser')
+        .gBrowser.browsers.map((b) => b.currentURI.spec));
+      const before = await tabs();
+      const again = { id: 'ff-again', heading: 'Open again', url: ours.url };
+      await ff.context('content');
+      await ff.run((p) => Hookline.demoPush(p), JSON.stringify(again));
+      await rx.waitFor((r) => r.method === 'POST' && r.body.includes('"ff-again"'));
+      await ff.context('chrome');
+      await until('the third notification window', () => alertFor('Open again'));
+      assert.ok(await act('Open again', 'click'));
+      await rx.waitFor((r) => r.method === 'POST' && r.body.includes('"ff-again"') && r.body.includes('notification.clicked'));
+      await sleep(500);
+      assert.deepEqual(await tabs(), before, 'no new tab');
+
+      assert.equal(rx.requests.filter((r) => r.method === 'POST').length, 6);
     } finally {
       await ff.quit();
       await rx.close();
