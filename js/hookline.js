@@ -19,10 +19,17 @@
     });
   }
 
+  // A worker that never answers (stuck, or not hookline's) must not leave the page waiting.
+  var ANSWER_MS = 10000;
+
   function ask(worker, message) {
     return new Promise(function (resolve, reject) {
       var channel = new MessageChannel();
+      var timer = setTimeout(function () {
+        reject(new Error('hookline: no answer from the service worker at ' + worker.scriptURL));
+      }, ANSWER_MS);
       channel.port1.onmessage = function (event) {
+        clearTimeout(timer);
         var reply = event.data || {};
         if (reply.ok) return resolve(reply);
         var error = new Error('hookline: ' + (reply.error || 'no answer from the service worker'));

@@ -236,16 +236,26 @@ async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
         Some("init") => {
             let options = js::get(&message, "options").as_string().unwrap_or_default();
             let options = js::parse(&options).unwrap_or(JsValue::NULL);
-            match init(&options).await? {
-                Ok(config) => {
+            match init(&options).await {
+                Ok(Ok(config)) => {
                     js::set(&reply, "ok", &JsValue::TRUE);
                     js::set_str(&reply, "userId", Some(&config.user_id));
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     log::warn("init refused: ", &[&e.field, " ", e.message].concat());
                     js::set(&reply, "ok", &JsValue::FALSE);
                     js::set_str(&reply, "field", Some(&e.field));
                     js::set_str(&reply, "error", Some(&[&e.field, " ", e.message].concat()));
+                }
+                // The page still gets an answer when IndexedDB fails.
+                Err(e) => {
+                    log::warn_js("could not save the config: ", &e);
+                    js::set(&reply, "ok", &JsValue::FALSE);
+                    js::set_str(
+                        &reply,
+                        "error",
+                        Some("could not save the config (IndexedDB)"),
+                    );
                 }
             }
         }
