@@ -19,29 +19,15 @@ function freePort() {
   });
 }
 
-export async function startFirefox() {
-  const port = await freePort();
-  const driver = spawn(GECKODRIVER, ['--host', '127.0.0.1', '--port', String(port), '--allow-system-access'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  driver.stderr.on('data', (d) => (stderr += d));
-  const base = `http://127.0.0.1:${port}`;
-  async function call(method, path, body) {
-    const res = await fetch(base + path, {
-      method, headers: { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(60000),
-    });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`webdriver ${method} ${path}: ${JSON.stringify(json.value)}`);
-    return json.value;
-  }
+/** Waits for geckodriver, then opens a session on a fresh profile with notifications allowed. */
+async function newSession(call, stderr) {
   for (let i = 0; ; i++) {
     try { await call('GET', '/status'); break; } catch (e) {
-      if (i > 100) throw new Error(`geckodriver did not start: ${stderr}`);
+      if (i > 100) throw new Error(`geckodriver did not start: ${stderr()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const session = await call('POST', '/session', {
+  return call('POST', '/session', {
     capabilities: {
       alwaysMatch: {
         browserName: 'firefox',
@@ -59,6 +45,31 @@ export async function startFirefox() {
       },
     },
   });
+}
+
+export async function startFirefox() {
+  const port = await freePort();
+  const driver = spawn(GECKODRIVER, ['--host', '127.0.0.1', '--port', String(port), '--allow-system-access'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  driver.stderr.on('data', (d) => (stderr += d));
+  const base = `http://127.0.0.1:${port}`;
+  async function call(method, path, body) {
+    const res = await fetch(base + path, {
+      method, headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(60000),
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`webdriver ${method} ${path}: ${JSON.stringify(json.value)}`);
+    return json.value;
+  }
+  let session;
+  try {
+    session = await newSession(call, () => stderr);
+  } catch (e) {
+    driver.kill();
+    throw e;
+  }
   const sid = session.sessionId;
   const ff = {
     call,
