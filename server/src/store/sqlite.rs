@@ -1,8 +1,8 @@
 //! The embedded SQLite store: one connection on its own thread, with group commit.
 //!
 //! Every call becomes an operation sent to the store's thread. The thread takes all the
-//! operations waiting, runs them in one transaction (each inside a savepoint, so one failing does
-//! not undo the others), commits once, and only then answers each caller. Many concurrent ingests
+//! operations waiting, runs them in one transaction, commits once, and only then answers each
+//! caller. Many concurrent ingests
 //! thus share one `fsync`, and "accepted" still means "on disk".
 //!
 //! Durability: WAL journal. With `sync_commits` (the default), `synchronous = FULL`: a commit is
@@ -119,7 +119,7 @@ impl SqliteStore {
             let result = f(conn);
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |commit| {
-                let _ = tx.send(commit.and(result));
+                let _ = tx.send(result.and_then(|value| commit.map(|()| value)));
             });
             (ok, reply)
         });
@@ -176,16 +176,21 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>) {
             continue;
         }
         let mut replies = Vec::with_capacity(batch.len());
+        let mut failed = false;
         for op in batch {
-            let _ = exec(&conn, "SAVEPOINT op");
             let (ok, reply) = op(&conn);
-            if !ok {
-                let _ = exec(&conn, "ROLLBACK TO op");
-            }
-            let _ = exec(&conn, "RELEASE op");
+            failed |= !ok;
             replies.push(reply);
         }
-        let commit = exec(&conn, "COMMIT").map_err(db);
+        // No savepoint per operation (SQLite would copy every page an operation first touches):
+        // an operation that fails (an I/O error, a full disk; none fails on valid input) rolls the
+        // whole group back, and every caller of the group gets an error, so nothing is
+        // acknowledged that is not on disk.
+        let commit = if failed {
+            Err(StoreError::Database("an operation in the same commit failed; nothing was stored".into()))
+        } else {
+            exec(&conn, "COMMIT").map_err(db)
+        };
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
