@@ -14,13 +14,7 @@ SIZE_GOAL=12500
 
 ensure_wasm_target
 ensure_wasm_bindgen_cli
-# ensure_node_modules asks apt for `npm`, which cannot install next to a nodejs that bundles it
-# (NodeSource's); when npm is already there, only its node-packages step is needed.
-if command -v npm >/dev/null 2>&1; then
-  (ensure_apt() { :; }; ensure_node_modules)
-else
-  ensure_node_modules
-fi
+ensure_node_modules
 
 target_dir="${CARGO_TARGET_DIR:-$HOOKLINE_ROOT/target}"
 dist="${HOOKLINE_DIST:-$HOOKLINE_ROOT/dist}"
@@ -30,11 +24,9 @@ trap 'rm -rf "$work"' EXIT
 say "building the wasm module"
 # `--cfg hookline_bundle`: the module without std (src/lib.rs); in a target directory of its own,
 # so these flags do not rebuild the tests' dependencies and back.
-# strip=false: `strip = true` drops the target_features section wasm-bindgen reads; wasm-bindgen
-# removes the names instead.
 bundle_dir="$target_dir/bundle"
 RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle" CARGO_TARGET_DIR="$bundle_dir" \
-  CARGO_PROFILE_WASM_STRIP=false cargo build --quiet --profile wasm \
+  cargo build --quiet --profile wasm \
   --target wasm32-unknown-unknown -p hookline-worker --lib
 wasm-bindgen --target no-modules --no-typescript --remove-name-section \
   --remove-producers-section --out-dir "$work" \

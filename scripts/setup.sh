@@ -8,8 +8,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # The wasm-bindgen CLI must match the `wasm-bindgen` crate pinned in Cargo.toml exactly.
+# Reads the pin from either form: `wasm-bindgen = "=X"` or `wasm-bindgen = { version = "=X", ... }`.
 wasm_bindgen_version() {
-  sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$HOOKLINE_ROOT/Cargo.toml" | head -n1
+  sed -n 's/^wasm-bindgen = .*"=\([0-9][0-9.]*\)".*/\1/p' "$HOOKLINE_ROOT/Cargo.toml" | head -n1
 }
 
 ensure_wasm_target() {
@@ -56,7 +57,8 @@ ensure_geckodriver() {
 
 # Node packages for the end-to-end tests and benchmarks (devDependencies of package.json).
 ensure_node_modules() {
-  ensure_apt nodejs npm
+  # Debian's npm conflicts with a nodejs that bundles its own npm: ask apt only when npm is absent.
+  command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
   local stamp="$HOOKLINE_ROOT/node_modules/.hookline-installed"
   if [ ! -f "$stamp" ] || [ "$HOOKLINE_ROOT/package-lock.json" -nt "$stamp" ]; then
     say "installing node packages"
