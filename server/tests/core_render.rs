@@ -653,3 +653,48 @@ fn renders_are_bounded() {
         Err("the template renders more than 4 MiB; refused".to_owned())
     );
 }
+
+#[test]
+fn missing_values_inside_loops_assigns_and_counters() {
+    let event = Event::from_json(
+        &json!({"kind": "k", "list": [{"a": 1}, {"b": 2}], "o": {"x": 1}, "s": "abc"}),
+    )
+    .expect("valid");
+    for (template, expected) in [
+        ("{% for x in event.list %}[{{ x.a }}]{% endfor %}", "[1][]"),
+        (
+            "{% for x in event.list %}{{ forloop.index }}:{{ x.z.c }};{% endfor %}",
+            "1:;2:;",
+        ),
+        (
+            "{% for x in event.nope %}x{% else %}none{% endfor %}",
+            "none",
+        ),
+        ("{% assign o = event.o %}[{{ o.x }}]", "[1]"),
+        (
+            "{{ event.list.size }} {{ event.list[1].b }} {{ event.list[-1].b }} {{ event.list[9].b }}|",
+            "2 2 2 |",
+        ),
+        (
+            "{{ event.s.size }} {{ event.s.nope }}|{{ event.o.x.y }}|",
+            "3 ||",
+        ),
+        (
+            "{% increment n %}{% increment n %} {{ n }} {% decrement m %}",
+            "01 2 -1",
+        ),
+        ("{{ undefined }}{{ undefined.deep[0] }}|", "|"),
+        (
+            "{% if event.nope == nil and event.nope == empty %}missing{% endif %}",
+            "missing",
+        ),
+        ("{{ event.list | map: 'a' | join: ',' }}", "1,"),
+    ] {
+        let t = Template::parse(template, Position::Text).expect("parses");
+        assert_eq!(
+            t.render(event.template_data()).as_deref(),
+            Ok(expected),
+            "{template}"
+        );
+    }
+}

@@ -10,10 +10,10 @@
 mod data;
 mod date;
 mod escape;
+mod runtime;
 mod scan;
 
 use std::fmt;
-use std::sync::LazyLock;
 
 pub use data::Data;
 pub use escape::{
@@ -21,18 +21,6 @@ pub use escape::{
 };
 use scan::Piece;
 pub use scan::Position;
-
-/// The `liquid` standard library plus hookline's escaping filters (`json` among them).
-static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
-    liquid::ParserBuilder::with_stdlib()
-        .filter(escape::EscapeFilter(Escape::JsonLiteral))
-        .filter(escape::EscapeFilter(Escape::JsonString))
-        .filter(escape::EscapeFilter(Escape::Text))
-        .filter(date::DateParser)
-        .filter(escape::EscapeFilter(Escape::Url))
-        .build()
-        .expect("the standard library and hookline's filters register without conflict")
-});
 
 /// Why a template does not parse, at a 1-based line and column (columns count characters).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +58,7 @@ pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
 pub struct Template {
     source: String,
     position: Position,
-    liquid: liquid::Template,
+    liquid: liquid_core::runtime::Template,
     pieces: Option<Vec<Piece>>,
 }
 
@@ -90,11 +78,8 @@ impl Template {
         let scanned = scan::scan(source, position)
             .map_err(|e| TemplateError::at(source, e.offset, e.message))?;
         // Parse the author's text first, so that liquid's own errors point into what they wrote.
-        PARSER
-            .parse(source)
-            .map_err(|e| liquid_error(source, &scanned.outputs, &e))?;
-        let liquid = PARSER
-            .parse(&scanned.rewritten)
+        runtime::parse(source).map_err(|e| liquid_error(source, &scanned.outputs, &e))?;
+        let liquid = runtime::parse(&scanned.rewritten)
             .map_err(|e| liquid_error(source, &scanned.outputs, &e))?;
         Ok(Template {
             source: source.to_owned(),
@@ -134,7 +119,7 @@ impl Template {
     /// Renders with the Liquid runtime even when a fast form exists (tests compare both).
     pub fn render_liquid_to(&self, out: &mut String, data: &Data) -> Result<(), String> {
         let mut buf = Limited(Vec::with_capacity(self.source.len() + 64));
-        let rendered = self.liquid.render_to(&mut buf, data);
+        let rendered = runtime::render_to(&self.liquid, &mut buf, data);
         if buf.0.len() > MAX_OUTPUT {
             return Err(format!(
                 "the template renders more than {} MiB; refused",
@@ -208,7 +193,7 @@ fn lookup<'d>(data: &'d Data, path: &[String]) -> Option<&'d Data> {
 }
 
 /// A liquid error as one line: its message and context, without long lists or the input value.
-fn liquid_message(e: &liquid::Error) -> String {
+fn liquid_message(e: &liquid_core::Error) -> String {
     let text = e.to_string();
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
@@ -249,7 +234,7 @@ fn liquid_message(e: &liquid::Error) -> String {
 fn liquid_error(
     source: &str,
     outputs: &[std::ops::Range<usize>],
-    e: &liquid::Error,
+    e: &liquid_core::Error,
 ) -> TemplateError {
     let text = e.to_string();
     let position = text.lines().find_map(|line| {
@@ -266,7 +251,7 @@ fn liquid_error(
         };
     }
     for span in outputs {
-        if let Err(e) = PARSER.parse(&source[span.clone()]) {
+        if let Err(e) = runtime::parse(&source[span.clone()]) {
             return TemplateError::at(source, span.start, liquid_message(&e));
         }
     }
