@@ -29,11 +29,17 @@ const PRODUCERS: usize = 32;
 const BATCH: usize = 100;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 #[derive(Default)]
@@ -50,7 +56,10 @@ async fn receive(State(a): State<Arc<Arrivals>>, body: Bytes) -> StatusCode {
         && let Some(sent) = v.get("sent").and_then(Value::as_u64)
         && sent > 0
     {
-        a.latencies_us.lock().unwrap().push(now.saturating_sub(sent));
+        a.latencies_us
+            .lock()
+            .unwrap()
+            .push(now.saturating_sub(sent));
     }
     let n = a.count.fetch_add(1, Ordering::AcqRel) + 1;
     if n >= a.target.load(Ordering::Acquire) {
@@ -99,7 +108,8 @@ impl Server {
         // Fields after the command name (which is in parentheses): state is field 3, utime 14, stime 15.
         let rest = &stat[stat.rfind(')')? + 2..];
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         Some(Duration::from_millis(ticks * 10))
     }
 
@@ -111,7 +121,11 @@ impl Server {
 }
 
 async fn start_server(db: &std::path::Path, sync_commits: bool) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(env!("CARGO_BIN_EXE_hookline"))
         .arg("serve")
         .env("HOOKLINE_LISTEN", format!("127.0.0.1:{port}"))
@@ -123,10 +137,17 @@ async fn start_server(db: &std::path::Path, sync_commits: bool) -> Server {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("run the hookline binary");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let c = client();
     for _ in 0..500 {
-        if c.get(format!("{}/healthz", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+        if c.get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return server;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -143,7 +164,11 @@ fn percentile(sorted: &[u64], q: f64) -> f64 {
 }
 
 /// Sends `n` requests from `workers` concurrent tasks; `make(i)` builds request `i`.
-async fn blast(n: usize, workers: usize, make: impl Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static) -> Duration {
+async fn blast(
+    n: usize,
+    workers: usize,
+    make: impl Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+) -> Duration {
     let make = Arc::new(make);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -196,7 +221,10 @@ async fn setup(c: &reqwest::Client, server: &Server, receiver: &str) -> (String,
         .json()
         .await
         .unwrap();
-    let (app_id, key) = (created["id"].as_str().unwrap().to_string(), created["api_key"].as_str().unwrap().to_string());
+    let (app_id, key) = (
+        created["id"].as_str().unwrap().to_string(),
+        created["api_key"].as_str().unwrap().to_string(),
+    );
     let webhook = json!({
         "name": "bench",
         "events": ["message.push.sent"],
@@ -206,13 +234,31 @@ async fn setup(c: &reqwest::Client, server: &Server, receiver: &str) -> (String,
         "body": {"custom": "{\"id\": \"{{ event.id }}\", \"kind\": \"{{ event.kind }}\", \"user\": \"{{ event.external_id }}\", \"sent\": {{ event.sent }}}"},
         "enabled": true
     });
-    let resp = c.post(format!("{}/v1/apps/{app_id}/webhooks", server.base)).bearer_auth(&key).json(&webhook).send().await.unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+    let resp = c
+        .post(format!("{}/v1/apps/{app_id}/webhooks", server.base))
+        .bearer_auth(&key)
+        .json(&webhook)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        201,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
     (format!("{}/v1/apps/{app_id}/events", server.base), key)
 }
 
 /// One event every 1/rate s for `seconds`, each stamped when sent: ingest→arrival latencies.
-async fn steady(c: &reqwest::Client, arrivals: &Arrivals, url: &str, key: &str, rate: usize, seconds: usize) -> (Vec<u64>, bool) {
+async fn steady(
+    c: &reqwest::Client,
+    arrivals: &Arrivals,
+    url: &str,
+    key: &str,
+    rate: usize,
+    seconds: usize,
+) -> (Vec<u64>, bool) {
     reset(arrivals);
     let total = rate * seconds;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
@@ -223,7 +269,13 @@ async fn steady(c: &reqwest::Client, arrivals: &Arrivals, url: &str, key: &str, 
         let (c, u, k) = (c.clone(), url.to_string(), key.to_string());
         let body = event(format!("s-{i}"));
         sends.push(tokio::spawn(async move {
-            let r = c.post(&u).bearer_auth(&k).json(&body).send().await.expect("ingest failed");
+            let r = c
+                .post(&u)
+                .bearer_auth(&k)
+                .json(&body)
+                .send()
+                .await
+                .expect("ingest failed");
             assert_eq!(r.status(), 202);
         }));
     }
@@ -235,7 +287,10 @@ async fn steady(c: &reqwest::Client, arrivals: &Arrivals, url: &str, key: &str, 
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run());
 }
 
@@ -247,7 +302,9 @@ async fn run() {
     let arrivals = Arc::new(Arrivals::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let receiver = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(arrivals.clone());
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(arrivals.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // The ceiling: the same number of requests straight to the receiver, same client settings.
@@ -256,12 +313,21 @@ async fn run() {
     let body = json!({"id": "x", "kind": "message.push.sent", "sent": 0}).to_string();
     let warm = {
         let (c, url, body) = (c.clone(), url.clone(), body.clone());
-        blast(1000, CONCURRENCY, move |_| c.post(&url).header("content-type", "application/json").body(body.clone()))
+        blast(1000, CONCURRENCY, move |_| {
+            c.post(&url)
+                .header("content-type", "application/json")
+                .body(body.clone())
+        })
     };
     warm.await;
     let ceiling_time = {
         let (c, url, body) = (c.clone(), url.clone(), body.clone());
-        blast(n, CONCURRENCY, move |_| c.post(&url).header("content-type", "application/json").body(body.clone())).await
+        blast(n, CONCURRENCY, move |_| {
+            c.post(&url)
+                .header("content-type", "application/json")
+                .body(body.clone())
+        })
+        .await
     };
     let ceiling = n as f64 / ceiling_time.as_secs_f64();
 
@@ -275,7 +341,9 @@ async fn run() {
     let bodies: Arc<Vec<Bytes>> = Arc::new(
         (0..batches)
             .map(|b| {
-                let events: Vec<Value> = (b * BATCH..((b + 1) * BATCH).min(n)).map(|i| event(format!("t-{i}"))).collect();
+                let events: Vec<Value> = (b * BATCH..((b + 1) * BATCH).min(n))
+                    .map(|i| event(format!("t-{i}")))
+                    .collect();
                 Bytes::from(json!({ "events": events }).to_string())
             })
             .collect(),
@@ -286,7 +354,10 @@ async fn run() {
     let ingest_time = {
         let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
         blast(batches, 8, move |b| {
-            c.post(&u).bearer_auth(&k).header("content-type", "application/json").body(bodies[b].clone())
+            c.post(&u)
+                .bearer_auth(&k)
+                .header("content-type", "application/json")
+                .body(bodies[b].clone())
         })
         .await
     };
@@ -304,7 +375,10 @@ async fn run() {
     reset(&arrivals);
     let single_time = {
         let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
-        blast(single, PRODUCERS, move |i| c.post(&u).bearer_auth(&k).json(&event(format!("o-{i}")))).await
+        blast(single, PRODUCERS, move |i| {
+            c.post(&u).bearer_auth(&k).json(&event(format!("o-{i}")))
+        })
+        .await
     };
     let single_delivered = wait_for(&arrivals, single, Duration::from_secs(120)).await;
     let single_rate = single as f64 / single_time.as_secs_f64();
@@ -320,9 +394,15 @@ async fn run() {
     drop(server);
 
     let flag = |ok: bool| if ok { "" } else { "  [NOT ALL DELIVERED]" };
-    println!("hookline delivery benchmark (loopback; durable SQLite queue; 2-core machine shared with its load)");
-    println!("  events                      {n} in batches of {BATCH}; {CONCURRENCY} workers per webhook (the default)");
-    println!("  plain-HTTP ceiling          {ceiling:>9.0} req/s  ({CONCURRENCY} concurrent, same client settings)");
+    println!(
+        "hookline delivery benchmark (loopback; durable SQLite queue; 2-core machine shared with its load)"
+    );
+    println!(
+        "  events                      {n} in batches of {BATCH}; {CONCURRENCY} workers per webhook (the default)"
+    );
+    println!(
+        "  plain-HTTP ceiling          {ceiling:>9.0} req/s  ({CONCURRENCY} concurrent, same client settings)"
+    );
     println!("  ingest rate, batched        {ingest_rate:>9.0} events/s  (202 = fsynced to disk)");
     println!(
         "  delivery rate               {delivery_rate:>9.0} events/s  ({:.0}% of the ceiling; bar 50%){}",
@@ -330,10 +410,18 @@ async fn run() {
         flag(delivered)
     );
     if let Some(us) = cpu_per_event {
-        println!("  server CPU per event        {us:>9.1} µs  (ingest + queue + delivery + records; less noisy than rates)");
+        println!(
+            "  server CPU per event        {us:>9.1} µs  (ingest + queue + delivery + records; less noisy than rates)"
+        );
     }
-    println!("  ingest rate, 1 per request  {single_rate:>9.0} events/s  ({PRODUCERS} producers){}", flag(single_delivered));
-    for (name, (lat, ok)) in [("sync_commits=true ", &steady_full), ("sync_commits=false", &steady_normal)] {
+    println!(
+        "  ingest rate, 1 per request  {single_rate:>9.0} events/s  ({PRODUCERS} producers){}",
+        flag(single_delivered)
+    );
+    for (name, (lat, ok)) in [
+        ("sync_commits=true ", &steady_full),
+        ("sync_commits=false", &steady_normal),
+    ] {
         println!(
             "  steady {rate}/s {seconds}s {name} p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms  (bar p99 < 5 ms){}",
             percentile(lat, 0.5),
@@ -343,7 +431,10 @@ async fn run() {
         );
     }
     match rss {
-        Some(kib) => println!("  server peak RSS             {:.1} MiB", kib as f64 / 1024.0),
+        Some(kib) => println!(
+            "  server peak RSS             {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
         None => println!("  server peak RSS             unknown (no /proc)"),
     }
 }

@@ -19,7 +19,10 @@ pub const DEFAULT_TOML: &str = include_str!("config.default.toml");
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     /// The file is not TOML.
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: String, message: String },
@@ -28,7 +31,11 @@ pub enum ConfigError {
     UnknownKey { key: String, origin: String },
     /// A key whose value does not fit.
     #[error("config key `{key}` (from {origin}): {message}")]
-    Invalid { key: String, origin: String, message: String },
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
 }
 
 /// Where the database lives.
@@ -101,12 +108,15 @@ impl Default for Config {
     fn default() -> Config {
         let table = defaults();
         // The embedded defaults are checked by a unit test, so this cannot fail at run time.
-        Config::from_table(&table, &|_| "defaults".to_string()).expect("embedded defaults are valid")
+        Config::from_table(&table, &|_| "defaults".to_string())
+            .expect("embedded defaults are valid")
     }
 }
 
 fn defaults() -> Table {
-    DEFAULT_TOML.parse::<Table>().expect("embedded config.default.toml is valid TOML")
+    DEFAULT_TOML
+        .parse::<Table>()
+        .expect("embedded config.default.toml is valid TOML")
 }
 
 impl Config {
@@ -120,11 +130,14 @@ impl Config {
         let mut origins: std::collections::HashMap<String, String> = Default::default();
         if let Some(path) = file {
             let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
-            let overlay = text
-                .parse::<Table>()
-                .map_err(|e| ConfigError::Syntax { path: shown.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            let overlay = text.parse::<Table>().map_err(|e| ConfigError::Syntax {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
             merge(&mut table, &overlay, "", &shown, &mut origins)?;
         }
         let keys: Vec<(String, Value)> = leaf_keys(&defaults(), "");
@@ -137,7 +150,10 @@ impl Config {
             }
         }
         Config::from_table(&table, &|key| {
-            origins.get(key).cloned().unwrap_or_else(|| "defaults".to_string())
+            origins
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| "defaults".to_string())
         })
     }
 
@@ -155,7 +171,10 @@ impl Config {
             "full" => Jitter::Full,
             "none" => Jitter::None,
             other => {
-                return Err(r.invalid("retry.jitter", format!("expected \"full\" or \"none\", got {other:?}")));
+                return Err(r.invalid(
+                    "retry.jitter",
+                    format!("expected \"full\" or \"none\", got {other:?}"),
+                ));
             }
         };
         let schedule_values = match r.get("retry.schedule") {
@@ -164,13 +183,18 @@ impl Config {
         };
         let mut schedule = Vec::new();
         for item in &schedule_values {
-            let text = item.as_str().ok_or_else(|| r.invalid("retry.schedule", "expected a list of durations".into()))?;
+            let text = item.as_str().ok_or_else(|| {
+                r.invalid("retry.schedule", "expected a list of durations".into())
+            })?;
             schedule.push(parse_duration(text).map_err(|m| r.invalid("retry.schedule", m))?);
         }
         let config = Config {
-            listen: listen
-                .parse()
-                .map_err(|_| r.invalid("listen", format!("{listen:?} is not an address like 127.0.0.1:8080")))?,
+            listen: listen.parse().map_err(|_| {
+                r.invalid(
+                    "listen",
+                    format!("{listen:?} is not an address like 127.0.0.1:8080"),
+                )
+            })?,
             database,
             sync_commits: r.boolean("sync_commits")?,
             site: (!site.is_empty()).then(|| PathBuf::from(site)),
@@ -186,7 +210,11 @@ impl Config {
                 shutdown_grace: r.duration("delivery.shutdown_grace")?,
                 max_response_bytes: r.integer("delivery.max_response_bytes")? as usize,
             },
-            retry: RetryConfig { schedule, jitter, max_retry_after: r.duration("retry.max_retry_after")? },
+            retry: RetryConfig {
+                schedule,
+                jitter,
+                max_retry_after: r.duration("retry.max_retry_after")?,
+            },
             disable: DisableConfig {
                 failure_threshold: r.integer("disable.failure_threshold")? as u32,
                 failure_window: r.duration("disable.failure_window")?,
@@ -200,7 +228,10 @@ impl Config {
             },
         };
         if config.delivery.lease <= config.delivery.request_timeout {
-            return Err(r.invalid("delivery.lease", "must be longer than delivery.request_timeout".into()));
+            return Err(r.invalid(
+                "delivery.lease",
+                "must be longer than delivery.request_timeout".into(),
+            ));
         }
         if config.delivery.poll_interval.is_zero() {
             return Err(r.invalid("delivery.poll_interval", "must be more than 0".into()));
@@ -217,9 +248,13 @@ pub fn env_name(key: &str) -> String {
 /// Parses `250ms`, `5s`, `5m`, `2h`, `1d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 5s, 250ms, 5m, 2h"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 5s, 250ms, 5m, 2h"))?;
     let ms = match unit.trim() {
         "ms" => n,
         "s" => n * 1000,
@@ -250,7 +285,11 @@ impl Reader<'_> {
         None
     }
     fn invalid(&self, key: &str, message: String) -> ConfigError {
-        ConfigError::Invalid { key: key.to_string(), origin: (self.origin)(key), message }
+        ConfigError::Invalid {
+            key: key.to_string(),
+            origin: (self.origin)(key),
+            message,
+        }
     }
     fn string(&self, key: &str) -> Result<String, ConfigError> {
         match self.get(key) {
@@ -277,7 +316,9 @@ impl Reader<'_> {
         }
     }
     fn duration(&self, key: &str) -> Result<Duration, ConfigError> {
-        let text = self.string(key).map_err(|_| self.invalid(key, "expected a duration like \"5s\"".into()))?;
+        let text = self
+            .string(key)
+            .map_err(|_| self.invalid(key, "expected a duration like \"5s\"".into()))?;
         parse_duration(&text).map_err(|m| self.invalid(key, m))
     }
 }
@@ -286,7 +327,11 @@ impl Reader<'_> {
 fn leaf_keys(table: &Table, prefix: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             Value::Table(t) => out.extend(leaf_keys(t, &key)),
             _ => out.push((key, v.clone())),
@@ -303,7 +348,11 @@ fn merge(
     origins: &mut std::collections::HashMap<String, String>,
 ) -> Result<(), ConfigError> {
     for (k, v) in overlay {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match (base.get_mut(k), v) {
             (Some(Value::Table(b)), Value::Table(o)) => merge(b, o, &key, origin, origins)?,
             (Some(Value::Table(_)), _) => {
@@ -317,7 +366,12 @@ fn merge(
                 *slot = value.clone();
                 origins.insert(key, origin.to_string());
             }
-            (None, _) => return Err(ConfigError::UnknownKey { key, origin: origin.to_string() }),
+            (None, _) => {
+                return Err(ConfigError::UnknownKey {
+                    key,
+                    origin: origin.to_string(),
+                });
+            }
         }
     }
     Ok(())
@@ -340,14 +394,22 @@ fn set_key(table: &mut Table, key: &str, value: Value) {
 /// wrong type against the key's name.
 fn from_env_text(text: &str, default: &Value) -> Value {
     match default {
-        Value::Integer(_) => text.trim().parse::<i64>().map(Value::Integer).unwrap_or(Value::String(text.into())),
+        Value::Integer(_) => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::Integer)
+            .unwrap_or(Value::String(text.into())),
         Value::Boolean(_) => match text.trim() {
             "true" | "1" | "yes" => Value::Boolean(true),
             "false" | "0" | "no" => Value::Boolean(false),
             _ => Value::String(text.into()),
         },
         Value::Array(_) => Value::Array(
-            text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.into())).collect(),
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.into()))
+                .collect(),
         ),
         _ => Value::String(text.to_string()),
     }
@@ -358,8 +420,10 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: std::collections::HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -375,7 +439,10 @@ mod tests {
         let lines: Vec<&str> = DEFAULT_TOML.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if line.contains(" = ") && !line.starts_with('#') {
-                assert!(lines[i - 1].starts_with('#'), "key without a comment: {line}");
+                assert!(
+                    lines[i - 1].starts_with('#'),
+                    "key without a comment: {line}"
+                );
             }
         }
     }
@@ -384,21 +451,51 @@ mod tests {
     fn env_over_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\n[retry]\nschedule = [\"1s\"]\n").unwrap();
-        let c = Config::load(Some(&path), &env_of(&[("HOOKLINE_LISTEN", "127.0.0.1:9001")])).unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\n[retry]\nschedule = [\"1s\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&path),
+            &env_of(&[("HOOKLINE_LISTEN", "127.0.0.1:9001")]),
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 9001);
         assert_eq!(c.retry.schedule, vec![Duration::from_secs(1)]);
-        let c = Config::load(Some(&path), &env_of(&[("HOOKLINE_RETRY_SCHEDULE", "10ms, 20ms")])).unwrap();
-        assert_eq!(c.retry.schedule, vec![Duration::from_millis(10), Duration::from_millis(20)]);
+        let c = Config::load(
+            Some(&path),
+            &env_of(&[("HOOKLINE_RETRY_SCHEDULE", "10ms, 20ms")]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.retry.schedule,
+            vec![Duration::from_millis(10), Duration::from_millis(20)]
+        );
     }
 
     #[test]
     fn errors_name_the_key() {
-        let e = Config::load(None, &env_of(&[("HOOKLINE_DELIVERY_REQUEST_TIMEOUT", "soon")])).unwrap_err();
+        let e = Config::load(
+            None,
+            &env_of(&[("HOOKLINE_DELIVERY_REQUEST_TIMEOUT", "soon")]),
+        )
+        .unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("delivery.request_timeout") && text.contains("HOOKLINE_DELIVERY_REQUEST_TIMEOUT"), "{text}");
-        let e = Config::load(None, &env_of(&[("HOOKLINE_DELIVERY_CONCURRENCY_PER_WEBHOOK", "many")])).unwrap_err();
-        assert!(e.to_string().contains("delivery.concurrency_per_webhook"), "{e}");
+        assert!(
+            text.contains("delivery.request_timeout")
+                && text.contains("HOOKLINE_DELIVERY_REQUEST_TIMEOUT"),
+            "{text}"
+        );
+        let e = Config::load(
+            None,
+            &env_of(&[("HOOKLINE_DELIVERY_CONCURRENCY_PER_WEBHOOK", "many")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("delivery.concurrency_per_webhook"),
+            "{e}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[delivery]\nrequest_timeot = \"1s\"\n").unwrap();

@@ -65,7 +65,10 @@ impl HttpSender {
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| ClientError(e.to_string()))?;
-        Ok(HttpSender { client, max_response_bytes: config.max_response_bytes })
+        Ok(HttpSender {
+            client,
+            max_response_bytes: config.max_response_bytes,
+        })
     }
 
     /// Sends `request` with `webhook-id: <webhook_id>` (the delivery's id: the same on every
@@ -97,7 +100,12 @@ impl HttpSender {
         let headers: Vec<(String, String)> = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let retry_after = response
             .headers()
@@ -129,8 +137,13 @@ impl HttpSender {
         };
         SendResult {
             outcome,
-            error_code: if outcome == Outcome::Success { "ok" } else { "http_status" },
-            message: (outcome != Outcome::Success).then(|| format!("the receiver answered {status}")),
+            error_code: if outcome == Outcome::Success {
+                "ok"
+            } else {
+                "http_status"
+            },
+            message: (outcome != Outcome::Success)
+                .then(|| format!("the receiver answered {status}")),
             response: Some(Response {
                 status,
                 headers,
@@ -144,7 +157,10 @@ impl HttpSender {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn invalid(started: Instant, message: String) -> SendResult {
@@ -184,12 +200,17 @@ fn caused_by_reset(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && matches!(io.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            )
         {
             return true;
         }
         let text = err.to_string();
-        if text.contains("connection reset") || text.contains("connection closed before message completed") {
+        if text.contains("connection reset")
+            || text.contains("connection closed before message completed")
+        {
             return true;
         }
         source = err.source();
@@ -217,7 +238,9 @@ impl WithoutUrl for reqwest::Error {
     fn without_url_ref(&self) -> String {
         let text = self.to_string();
         match self.url() {
-            Some(url) => text.replace(&format!(" ({url})"), "").replace(url.as_str(), "<url>"),
+            Some(url) => text
+                .replace(&format!(" ({url})"), "")
+                .replace(url.as_str(), "<url>"),
             None => text,
         }
     }
@@ -229,9 +252,18 @@ pub fn is_secret_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name == "authorization"
         || name == "proxy-authorization"
-        || ["token", "key", "secret", "signature", "cookie", "password", "auth", "session"]
-            .iter()
-            .any(|w| name.contains(w))
+        || [
+            "token",
+            "key",
+            "secret",
+            "signature",
+            "cookie",
+            "password",
+            "auth",
+            "session",
+        ]
+        .iter()
+        .any(|w| name.contains(w))
 }
 
 pub const REDACTED: &str = "[redacted]";
@@ -241,7 +273,16 @@ pub fn redact_headers(headers: &[(String, String)]) -> Value {
     Value::Array(
         headers
             .iter()
-            .map(|(n, v)| json!([n, if is_secret_header(n) { REDACTED } else { v.as_str() }]))
+            .map(|(n, v)| {
+                json!([
+                    n,
+                    if is_secret_header(n) {
+                        REDACTED
+                    } else {
+                        v.as_str()
+                    }
+                ])
+            })
             .collect(),
     )
 }
@@ -260,7 +301,9 @@ pub fn truncate(text: &str, max: usize) -> (&str, bool) {
 
 /// `url` with the values of secret-looking query parameters (`?api_key=`, `token=`...) redacted.
 pub fn redact_url(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
     let (query, fragment) = match query.split_once('#') {
         Some((q, f)) => (q, Some(f)),
         None => (query, None),
@@ -339,8 +382,14 @@ mod tests {
 
     #[test]
     fn secret_query_parameters_are_redacted() {
-        assert_eq!(redact_url("https://h.test/p?api_key=abc&x=1#f"), "https://h.test/p?api_key=[redacted]&x=1#f");
-        assert_eq!(redact_url("https://h.test/p?token=t"), "https://h.test/p?token=[redacted]");
+        assert_eq!(
+            redact_url("https://h.test/p?api_key=abc&x=1#f"),
+            "https://h.test/p?api_key=[redacted]&x=1#f"
+        );
+        assert_eq!(
+            redact_url("https://h.test/p?token=t"),
+            "https://h.test/p?token=[redacted]"
+        );
         assert_eq!(redact_url("https://h.test/p"), "https://h.test/p");
     }
 

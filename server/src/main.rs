@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "hookline", version, about = "Event webhooks with Liquid templates and durable delivery")]
+#[command(
+    name = "hookline",
+    version,
+    about = "Event webhooks with Liquid templates and durable delivery"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,7 +53,11 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Render { webhook, event, format } => {
+        Command::Render {
+            webhook,
+            event,
+            format,
+        } => {
             match hookline::render_cmd::run(&webhook, &event, format) {
                 Ok(text) => print!("{text}"),
                 Err(e) => {
@@ -59,13 +67,23 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve { config, listen, database, site, print_config } => {
+        Command::Serve {
+            config,
+            listen,
+            database,
+            site,
+            print_config,
+        } => {
             if print_config {
                 print!("{}", hookline::config::DEFAULT_TOML);
                 return Ok(());
             }
             // Flags win over the environment, which wins over the file.
-            let flags = [("HOOKLINE_LISTEN", listen), ("HOOKLINE_DATABASE", database), ("HOOKLINE_SITE", site.map(|s| s.display().to_string()))];
+            let flags = [
+                ("HOOKLINE_LISTEN", listen),
+                ("HOOKLINE_DATABASE", database),
+                ("HOOKLINE_SITE", site.map(|s| s.display().to_string())),
+            ];
             let env = |name: &str| match flags.iter().find(|(n, _)| *n == name) {
                 Some((_, Some(value))) => Some(value.clone()),
                 _ => std::env::var(name).ok(),
@@ -73,14 +91,16 @@ fn main() -> anyhow::Result<()> {
             let config = hookline::config::Config::load(config.as_deref(), &env)?;
             tracing_subscriber::fmt()
                 .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("HOOKLINE_LOG").unwrap_or_else(|_| "info".into()),
+                    tracing_subscriber::EnvFilter::try_from_env("HOOKLINE_LOG")
+                        .unwrap_or_else(|_| "info".into()),
                 )
                 .with_writer(std::io::stderr)
                 .init();
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(config.listen).await?;
-                hookline::server::run(listener, config, hookline::server::shutdown_signal()).await?;
+                hookline::server::run(listener, config, hookline::server::shutdown_signal())
+                    .await?;
                 anyhow::Ok(())
             })
         }

@@ -45,7 +45,10 @@ pub fn record_attempt(outcome: Outcome, duration: Duration) {
         return;
     }
     let secs = duration.as_secs_f64();
-    let i = DURATION_BOUNDS.iter().position(|b| secs <= *b).unwrap_or(DURATION_BOUNDS.len());
+    let i = DURATION_BOUNDS
+        .iter()
+        .position(|b| secs <= *b)
+        .unwrap_or(DURATION_BOUNDS.len());
     DURATION_BUCKETS[i].add(1);
     DURATION_SUM_US.add(duration.as_micros() as u64);
 }
@@ -54,28 +57,72 @@ pub fn record_attempt(outcome: Outcome, duration: Duration) {
 pub fn render() -> String {
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, value: u64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
     };
-    counter("hookline_events_accepted_total", "Events stored (new ids).", EVENTS_ACCEPTED.get());
-    counter("hookline_events_duplicate_total", "Events whose id was already stored.", EVENTS_DUPLICATE.get());
-    counter("hookline_events_rejected_total", "Event requests refused as invalid.", EVENTS_REJECTED.get());
-    counter("hookline_browser_events_total", "Browser-half webhooks received by the bridge.", BROWSER_EVENTS.get());
-    counter("hookline_webhooks_auto_disabled_total", "Webhooks disabled by a failure rule.", WEBHOOKS_AUTO_DISABLED.get());
-    let _ = writeln!(out, "# HELP hookline_attempts_total Delivery attempts by outcome.");
+    counter(
+        "hookline_events_accepted_total",
+        "Events stored (new ids).",
+        EVENTS_ACCEPTED.get(),
+    );
+    counter(
+        "hookline_events_duplicate_total",
+        "Events whose id was already stored.",
+        EVENTS_DUPLICATE.get(),
+    );
+    counter(
+        "hookline_events_rejected_total",
+        "Event requests refused as invalid.",
+        EVENTS_REJECTED.get(),
+    );
+    counter(
+        "hookline_browser_events_total",
+        "Browser-half webhooks received by the bridge.",
+        BROWSER_EVENTS.get(),
+    );
+    counter(
+        "hookline_webhooks_auto_disabled_total",
+        "Webhooks disabled by a failure rule.",
+        WEBHOOKS_AUTO_DISABLED.get(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP hookline_attempts_total Delivery attempts by outcome."
+    );
     let _ = writeln!(out, "# TYPE hookline_attempts_total counter");
     for o in Outcome::ALL {
-        let _ = writeln!(out, "hookline_attempts_total{{outcome=\"{}\"}} {}", o.as_str(), ATTEMPTS[o.index()].get());
+        let _ = writeln!(
+            out,
+            "hookline_attempts_total{{outcome=\"{}\"}} {}",
+            o.as_str(),
+            ATTEMPTS[o.index()].get()
+        );
     }
-    let _ = writeln!(out, "# HELP hookline_attempt_duration_seconds Time from sending a request to the end of its response.");
+    let _ = writeln!(
+        out,
+        "# HELP hookline_attempt_duration_seconds Time from sending a request to the end of its response."
+    );
     let _ = writeln!(out, "# TYPE hookline_attempt_duration_seconds histogram");
     let mut cumulative = 0;
     for (i, bound) in DURATION_BOUNDS.iter().enumerate() {
         cumulative += DURATION_BUCKETS[i].get();
-        let _ = writeln!(out, "hookline_attempt_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "hookline_attempt_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+        );
     }
     cumulative += DURATION_BUCKETS[DURATION_BOUNDS.len()].get();
-    let _ = writeln!(out, "hookline_attempt_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
-    let _ = writeln!(out, "hookline_attempt_duration_seconds_sum {}", DURATION_SUM_US.get() as f64 / 1e6);
+    let _ = writeln!(
+        out,
+        "hookline_attempt_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+    );
+    let _ = writeln!(
+        out,
+        "hookline_attempt_duration_seconds_sum {}",
+        DURATION_SUM_US.get() as f64 / 1e6
+    );
     let _ = writeln!(out, "hookline_attempt_duration_seconds_count {cumulative}");
     out
 }

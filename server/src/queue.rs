@@ -17,7 +17,9 @@ use tokio::sync::{Notify, mpsc};
 use crate::config::Config;
 use crate::delivery::HttpSender;
 use crate::event::Event;
-use crate::store::{DeliveryState, Millis, NewDelivery, NewEvent, Store, StoreError, WebhookRecord, now_ms};
+use crate::store::{
+    DeliveryState, Millis, NewDelivery, NewEvent, Store, StoreError, WebhookRecord, now_ms,
+};
 use crate::webhook::Webhook;
 
 /// The event of a job: already parsed when it comes from an ingest, stored JSON when leased.
@@ -59,7 +61,10 @@ pub struct WebhookHandle {
 
 impl WebhookHandle {
     pub fn webhook(&self) -> Arc<Webhook> {
-        self.compiled.read().map(|w| w.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.compiled
+            .read()
+            .map(|w| w.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Acquire)
@@ -204,9 +209,17 @@ impl Queue {
     /// Stores `events` (already validated, for `app_id`) with a delivery for each enabled webhook
     /// whose triggers match (skipped for disabled ones), then hands the new deliveries to their
     /// webhooks' workers. Returns when the events are durably stored.
-    pub async fn ingest(&self, app_id: &str, events: Vec<Event>) -> Result<IngestSummary, StoreError> {
-        let handles: Vec<Arc<WebhookHandle>> =
-            self.read().values().filter(|h| h.app_id == app_id && !h.deleted()).cloned().collect();
+    pub async fn ingest(
+        &self,
+        app_id: &str,
+        events: Vec<Event>,
+    ) -> Result<IngestSummary, StoreError> {
+        let handles: Vec<Arc<WebhookHandle>> = self
+            .read()
+            .values()
+            .filter(|h| h.app_id == app_id && !h.deleted())
+            .cloned()
+            .collect();
         let mut room: Vec<usize> = handles.iter().map(|h| h.room()).collect();
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         let mut new_events = Vec::with_capacity(events.len());
@@ -234,7 +247,11 @@ impl Queue {
                 ds.push(NewDelivery {
                     id,
                     webhook_id: h.id.clone(),
-                    state: if enabled { DeliveryState::Pending } else { DeliveryState::Skipped },
+                    state: if enabled {
+                        DeliveryState::Pending
+                    } else {
+                        DeliveryState::Skipped
+                    },
                     leased,
                 });
             }
@@ -248,7 +265,10 @@ impl Queue {
         }
         let now = now_ms();
         let lease_until = now + self.config.delivery.lease.as_millis() as i64;
-        let fresh = self.store.ingest(app_id, new_events, now, lease_until).await?;
+        let fresh = self
+            .store
+            .ingest(app_id, new_events, now, lease_until)
+            .await?;
         let mut summary = IngestSummary::default();
         let mut not_queued = Vec::new();
         for ((event, event_hot), is_new) in events.iter().zip(hot).zip(&fresh) {
@@ -273,7 +293,10 @@ impl Queue {
         }
         for (event_fresh, new) in fresh.iter().zip(&events) {
             if *event_fresh {
-                deliveries += handles.iter().filter(|h| h.webhook().matches(new.kind())).count();
+                deliveries += handles
+                    .iter()
+                    .filter(|h| h.webhook().matches(new.kind()))
+                    .count();
             }
         }
         summary.deliveries = deliveries;
@@ -293,7 +316,9 @@ impl Queue {
     /// Called by a worker when a job is done: room may have freed up for waiting deliveries.
     pub(crate) fn job_done(&self, handle: &WebhookHandle) {
         // Refill at a quarter free, so the next lease is back before the queue runs dry.
-        if handle.backlog.load(Ordering::Acquire) && handle.room() * 4 >= self.config.delivery.queue_per_webhook {
+        if handle.backlog.load(Ordering::Acquire)
+            && handle.room() * 4 >= self.config.delivery.queue_per_webhook
+        {
             self.wake_now();
         }
     }
@@ -335,8 +360,12 @@ impl Queue {
     }
 
     async fn poll_once(&self, now: Millis) -> Result<(), StoreError> {
-        let handles: Vec<Arc<WebhookHandle>> =
-            self.read().values().filter(|h| h.enabled() && !h.deleted()).cloned().collect();
+        let handles: Vec<Arc<WebhookHandle>> = self
+            .read()
+            .values()
+            .filter(|h| h.enabled() && !h.deleted())
+            .cloned()
+            .collect();
         let mut wants = Vec::new();
         for h in &handles {
             let room = h.room();
@@ -357,10 +386,13 @@ impl Queue {
                 let got = per_webhook.get(h.id.as_str()).copied().unwrap_or(0);
                 let limit = limits.get(&h.id).copied().unwrap_or(0);
                 // Fewer than asked: nothing more is due now.
-                h.backlog.store(limit > 0 && got >= limit, Ordering::Release);
+                h.backlog
+                    .store(limit > 0 && got >= limit, Ordering::Release);
             }
             for d in leased {
-                let Some(h) = handles.iter().find(|h| h.id == d.webhook_id) else { continue };
+                let Some(h) = handles.iter().find(|h| h.id == d.webhook_id) else {
+                    continue;
+                };
                 let job = Job {
                     delivery_id: d.id,
                     event_id: d.event_id,
@@ -384,7 +416,10 @@ impl Queue {
             let now = now_ms();
             if next <= now {
                 // Due but not taken: queues are full; job_done wakes us when room frees up.
-                if handles.iter().any(|h| h.backlog.load(Ordering::Acquire) && h.room() > 0) {
+                if handles
+                    .iter()
+                    .any(|h| h.backlog.load(Ordering::Acquire) && h.room() > 0)
+                {
                     self.wake_now();
                 }
             } else if let Ok(mut e) = self.earliest.lock() {
@@ -409,9 +444,12 @@ impl Queue {
     pub async fn shutdown(&self) {
         self.stop();
         let grace = self.config.delivery.shutdown_grace;
-        let all = tokio::time::timeout(grace, self.inflight.acquire_many(INFLIGHT_PERMITS as u32)).await;
+        let all =
+            tokio::time::timeout(grace, self.inflight.acquire_many(INFLIGHT_PERMITS as u32)).await;
         if all.is_err() {
-            tracing::warn!("attempts still in flight after the shutdown grace; they will be sent again");
+            tracing::warn!(
+                "attempts still in flight after the shutdown grace; they will be sent again"
+            );
         }
         if let Err(e) = self.store.release(None).await {
             tracing::error!(error = %e, "releasing leases at shutdown failed");

@@ -18,7 +18,12 @@ pub enum Decision {
 /// The delay is the schedule's step for that attempt, with full jitter (uniform between 0 and the
 /// step, drawn from `unit`, a number in `[0, 1)`) when configured. A receiver's `Retry-After` is
 /// honoured: the retry never comes sooner than it asks, up to `max_retry_after`.
-pub fn decide(config: &RetryConfig, attempt: u32, retry_after: Option<Duration>, unit: f64) -> Decision {
+pub fn decide(
+    config: &RetryConfig,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    unit: f64,
+) -> Decision {
     let Some(step) = config.schedule.get(attempt.saturating_sub(1) as usize) else {
         return Decision::GiveUp;
     };
@@ -55,17 +60,26 @@ fn parse_http_date(value: &str) -> Option<u64> {
         return None;
     }
     let day: u64 = parts[1].parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| *m == parts[2])? as u64
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])? as u64
         + 1;
     let year: i64 = parts[3].parse().ok()?;
-    let hms: Vec<u64> = parts[4].split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<u64> = parts[4]
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     if hms.len() != 3 || !(1..=31).contains(&day) || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m as i64 + 2) / 5 + day as i64 - 1;
@@ -90,8 +104,14 @@ mod tests {
     #[test]
     fn follows_the_schedule_then_gives_up() {
         let c = config(Jitter::None);
-        assert_eq!(decide(&c, 1, None, 0.3), Decision::Retry(Duration::from_secs(5)));
-        assert_eq!(decide(&c, 2, None, 0.3), Decision::Retry(Duration::from_secs(300)));
+        assert_eq!(
+            decide(&c, 1, None, 0.3),
+            Decision::Retry(Duration::from_secs(5))
+        );
+        assert_eq!(
+            decide(&c, 2, None, 0.3),
+            Decision::Retry(Duration::from_secs(300))
+        );
         assert_eq!(decide(&c, 3, None, 0.3), Decision::GiveUp);
         assert_eq!(max_attempts(&c), 3);
     }
@@ -100,9 +120,14 @@ mod tests {
     fn full_jitter_stays_within_the_step() {
         let c = config(Jitter::Full);
         assert_eq!(decide(&c, 1, None, 0.0), Decision::Retry(Duration::ZERO));
-        assert_eq!(decide(&c, 1, None, 0.5), Decision::Retry(Duration::from_millis(2500)));
+        assert_eq!(
+            decide(&c, 1, None, 0.5),
+            Decision::Retry(Duration::from_millis(2500))
+        );
         for i in 0..100 {
-            let Decision::Retry(d) = decide(&c, 2, None, i as f64 / 100.0) else { panic!() };
+            let Decision::Retry(d) = decide(&c, 2, None, i as f64 / 100.0) else {
+                panic!()
+            };
             assert!(d <= Duration::from_secs(300));
         }
     }
@@ -110,19 +135,40 @@ mod tests {
     #[test]
     fn retry_after_is_a_floor_with_a_cap() {
         let c = config(Jitter::Full);
-        assert_eq!(decide(&c, 1, Some(Duration::from_secs(60)), 0.5), Decision::Retry(Duration::from_secs(60)));
-        assert_eq!(decide(&c, 2, Some(Duration::from_secs(1)), 1.0), Decision::Retry(Duration::from_secs(300)));
-        assert_eq!(decide(&c, 1, Some(Duration::from_secs(99_999)), 0.0), Decision::Retry(Duration::from_secs(3600)));
+        assert_eq!(
+            decide(&c, 1, Some(Duration::from_secs(60)), 0.5),
+            Decision::Retry(Duration::from_secs(60))
+        );
+        assert_eq!(
+            decide(&c, 2, Some(Duration::from_secs(1)), 1.0),
+            Decision::Retry(Duration::from_secs(300))
+        );
+        assert_eq!(
+            decide(&c, 1, Some(Duration::from_secs(99_999)), 0.0),
+            Decision::Retry(Duration::from_secs(3600))
+        );
         // Retry-After does not add attempts.
-        assert_eq!(decide(&c, 3, Some(Duration::from_secs(1)), 0.0), Decision::GiveUp);
+        assert_eq!(
+            decide(&c, 3, Some(Duration::from_secs(1)), 0.0),
+            Decision::GiveUp
+        );
     }
 
     #[test]
     fn parses_retry_after() {
-        assert_eq!(parse_retry_after(" 120 ", 0), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after(" 120 ", 0),
+            Some(Duration::from_secs(120))
+        );
         // 1994-11-06T08:49:37Z is 784111777.
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_700), Some(Duration::from_secs(77)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_800), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_700),
+            Some(Duration::from_secs(77))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_800),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", 0), None);
     }
 }

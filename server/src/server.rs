@@ -56,7 +56,9 @@ pub async fn run(
     for record in store.all_webhooks().await? {
         match WebhookSpec::from_json(&record.spec).and_then(Webhook::compile) {
             Ok(webhook) => queue.upsert(&record, webhook),
-            Err(e) => tracing::error!(webhook = %record.id, error = %e, "a stored webhook no longer compiles; not delivering it"),
+            Err(e) => {
+                tracing::error!(webhook = %record.id, error = %e, "a stored webhook no longer compiles; not delivering it")
+            }
         }
     }
     let keys: HashMap<String, String> = store.app_keys().await?.into_iter().collect();
@@ -73,7 +75,9 @@ pub async fn run(
         app = app.fallback_service(tower_http::services::ServeDir::new(site));
     }
     tracing::info!(listen = %listener.local_addr()?, database = ?config.database, "hookline serving");
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     tracing::info!("shutting down: intake stopped, finishing attempts in flight");
     queue.shutdown().await;
     let _ = poller.await;

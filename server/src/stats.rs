@@ -50,7 +50,11 @@ pub fn percentiles(hist: &[u64]) -> Percentiles {
         }
         None
     };
-    Percentiles { p50: at(0.5), p90: at(0.9), p99: at(0.99) }
+    Percentiles {
+        p50: at(0.5),
+        p90: at(0.9),
+        p99: at(0.99),
+    }
 }
 
 /// Attempt counts by outcome.
@@ -77,7 +81,12 @@ impl Counts {
         self.render_error += counts[Outcome::Render.index()];
     }
     pub fn total(&self) -> u64 {
-        self.success + self.client_error + self.server_error + self.timeout + self.network_error + self.render_error
+        self.success
+            + self.client_error
+            + self.server_error
+            + self.timeout
+            + self.network_error
+            + self.render_error
     }
 }
 
@@ -105,7 +114,8 @@ pub fn totals(minutes: &[MinuteStats]) -> (Counts, Percentiles) {
 /// steps included with zero counts.
 pub fn series(minutes: &[MinuteStats], from: i64, to: i64, step: i64) -> Vec<Point> {
     let n = ((to - from) / step).max(0) as usize;
-    let mut points: Vec<(Counts, Vec<u64>)> = vec![(Counts::default(), vec![0; LATENCY_BUCKETS]); n];
+    let mut points: Vec<(Counts, Vec<u64>)> =
+        vec![(Counts::default(), vec![0; LATENCY_BUCKETS]); n];
     for m in minutes {
         let t = m.minute * 60;
         if t < from || t >= to {
@@ -120,7 +130,11 @@ pub fn series(minutes: &[MinuteStats], from: i64, to: i64, step: i64) -> Vec<Poi
     points
         .into_iter()
         .enumerate()
-        .map(|(i, (counts, hist))| Point { t: from + i as i64 * step, counts, latency_ms: percentiles(&hist) })
+        .map(|(i, (counts, hist))| Point {
+            t: from + i as i64 * step,
+            counts,
+            latency_ms: percentiles(&hist),
+        })
         .collect()
 }
 
@@ -143,7 +157,19 @@ mod tests {
 
     #[test]
     fn buckets_hold_their_values() {
-        for us in [0u64, 1, 100, 101, 125, 126, 1_000, 4_999, 1_000_000, 59_000_000, u64::MAX / 2] {
+        for us in [
+            0u64,
+            1,
+            100,
+            101,
+            125,
+            126,
+            1_000,
+            4_999,
+            1_000_000,
+            59_000_000,
+            u64::MAX / 2,
+        ] {
             let i = latency_bucket(us);
             assert!(i < LATENCY_BUCKETS);
             if i < LATENCY_BUCKETS - 1 {
@@ -169,9 +195,17 @@ mod tests {
 
     #[test]
     fn series_buckets_minutes_into_steps() {
-        let mut m = MinuteStats { minute: 2, counts: [1, 0, 2, 0, 0, 0], latency: vec![0; LATENCY_BUCKETS] };
+        let mut m = MinuteStats {
+            minute: 2,
+            counts: [1, 0, 2, 0, 0, 0],
+            latency: vec![0; LATENCY_BUCKETS],
+        };
         m.latency[3] = 3;
-        let m2 = MinuteStats { minute: 3, counts: [0, 1, 0, 1, 1, 0], latency: vec![0; LATENCY_BUCKETS] };
+        let m2 = MinuteStats {
+            minute: 3,
+            counts: [0, 1, 0, 1, 1, 0],
+            latency: vec![0; LATENCY_BUCKETS],
+        };
         let s = series(&[m.clone(), m2.clone()], 0, 300, 120);
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].t, 120);

@@ -14,10 +14,14 @@ use crate::store::{AttemptEffects, AttemptRecord, LogDetail, Next, Outcome, Stor
 
 /// Starts the loop that runs `handle`'s jobs, at most `concurrency_per_webhook` at once.
 pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Receiver<Job>) {
-    let slots = Arc::new(Semaphore::new(queue.config.delivery.concurrency_per_webhook));
+    let slots = Arc::new(Semaphore::new(
+        queue.config.delivery.concurrency_per_webhook,
+    ));
     tokio::spawn(async move {
         loop {
-            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
             let job = tokio::select! {
                 job = jobs.recv() => job,
                 _ = wait_deleted(&handle) => None,
@@ -26,7 +30,9 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
             if handle.deleted() {
                 return;
             }
-            let Ok(inflight) = queue.inflight.try_acquire() else { return };
+            let Ok(inflight) = queue.inflight.try_acquire() else {
+                return;
+            };
             inflight.forget();
             let (queue, handle) = (queue.clone(), handle.clone());
             tokio::spawn(async move {
@@ -87,7 +93,10 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     };
     let rendered = event.and_then(|e| webhook.render(&e).map_err(|e| e.to_string()));
     let (result, request) = match rendered {
-        Ok(request) => (queue.sender.send(&request, &job.delivery_id).await, Some(request)),
+        Ok(request) => (
+            queue.sender.send(&request, &job.delivery_id).await,
+            Some(request),
+        ),
         Err(message) => (
             SendResult {
                 outcome: Outcome::Render,
@@ -114,7 +123,11 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     };
     let keep_log = !success || {
         let rate = config.logs.success_sample_rate as u64;
-        rate > 0 && handle.successes.fetch_add(1, Ordering::Relaxed).is_multiple_of(rate)
+        rate > 0
+            && handle
+                .successes
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(rate)
     };
     let log = keep_log.then(|| LogDetail {
         request: match &request {
@@ -159,7 +172,10 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         && disable.consecutive_failures > 0
         && effects.is_some_and(|e| e.consecutive_failures >= disable.consecutive_failures)
     {
-        reason = Some(format!("{} failed attempts in a row", disable.consecutive_failures));
+        reason = Some(format!(
+            "{} failed attempts in a row",
+            disable.consecutive_failures
+        ));
     }
     if reason.is_none() && disable.failure_threshold > 0 {
         let window = disable.failure_window.as_millis() as i64;
@@ -183,7 +199,11 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     {
         tracing::warn!(webhook = %handle.id, app = %handle.app_id, %reason, "disabling webhook");
         crate::metrics::WEBHOOKS_AUTO_DISABLED.add(1);
-        match queue.store.set_webhook_enabled(&handle.app_id, &handle.id, false, Some(reason), now_ms()).await {
+        match queue
+            .store
+            .set_webhook_enabled(&handle.app_id, &handle.id, false, Some(reason), now_ms())
+            .await
+        {
             Ok(_) => queue.set_enabled(&handle.id, false),
             Err(e) => tracing::error!(error = %e, "disabling a webhook failed"),
         }

@@ -16,19 +16,41 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 /// `POST /v1/apps {"name"}` → `201 {id, name, api_key, created_at}`; the key is shown only here.
-async fn create(state: State, headers: HeaderMap, JsonBody(body): JsonBody) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create(
+    state: State,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_admin(&headers)?;
     let name = match body.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.trim().to_string(),
-        Some(Value::String(_)) => return Err(ApiError::bad_request("invalid_app", "name: must be 1 to 200 characters")),
-        Some(_) => return Err(ApiError::bad_request("invalid_app", "name: expected a string")),
+        Some(Value::String(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_app",
+                "name: must be 1 to 200 characters",
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_app",
+                "name: expected a string",
+            ));
+        }
         None => return Err(ApiError::bad_request("invalid_app", "name: missing")),
     };
-    let app = AppRecord { id: format!("app_{}", uuid::Uuid::new_v4().simple()), name, created_at: now_ms() };
+    let app = AppRecord {
+        id: format!("app_{}", uuid::Uuid::new_v4().simple()),
+        name,
+        created_at: now_ms(),
+    };
     let key = new_key("hk_");
     let hash = hash_key(&key);
     state.store.create_app(app.clone(), hash.clone()).await?;
-    state.keys.write().unwrap_or_else(|p| p.into_inner()).insert(hash, app.id.clone());
+    state
+        .keys
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(hash, app.id.clone());
     tracing::info!(app = %app.id, "app created");
     Ok((
         StatusCode::CREATED,

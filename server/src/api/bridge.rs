@@ -19,15 +19,30 @@ use super::{ApiError, AppState, State, parse_json};
 pub const MAX_BROWSER_EVENT_BYTES: usize = 16 * 1024;
 
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/v1/apps/{app_id}/browser-events", post(receive).options(preflight))
+    Router::new().route(
+        "/v1/apps/{app_id}/browser-events",
+        post(receive).options(preflight),
+    )
 }
 
 fn cors(mut response: Response) -> Response {
     let h = response.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type, X-OneSignal-Event"));
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, X-OneSignal-Event"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     response
 }
 
@@ -35,15 +50,30 @@ async fn preflight() -> Response {
     cors(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn receive(state: State, Path(app_id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    state: State,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     cors(match handle(&state, &app_id, &headers, &body).await {
         Ok(summary) => (StatusCode::ACCEPTED, axum::Json(summary)).into_response(),
         Err(e) => e.into_response(),
     })
 }
 
-async fn handle(state: &AppState, app_id: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
-    let known = state.keys.read().unwrap_or_else(|p| p.into_inner()).values().any(|id| id == app_id);
+async fn handle(
+    state: &AppState,
+    app_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let known = state
+        .keys
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .any(|id| id == app_id);
     if !known {
         return Err(ApiError::not_found("app"));
     }
@@ -55,8 +85,16 @@ async fn handle(state: &AppState, app_id: &str, headers: &HeaderMap, body: &[u8]
         ));
     }
     // text/plain (a "simple" request, `cors: false`) and application/json carry the same JSON.
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if !mime.is_empty() && mime != "text/plain" && mime != "application/json" {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -65,8 +103,10 @@ async fn handle(state: &AppState, app_id: &str, headers: &HeaderMap, body: &[u8]
         ));
     }
     let payload = parse_json(body)?;
-    let event = to_event(&payload).map_err(|m| ApiError::bad_request("invalid_browser_event", m))?;
-    let event = super::events::parse_event(app_id, event).map_err(|m| ApiError::bad_request("invalid_browser_event", m))?;
+    let event =
+        to_event(&payload).map_err(|m| ApiError::bad_request("invalid_browser_event", m))?;
+    let event = super::events::parse_event(app_id, event)
+        .map_err(|m| ApiError::bad_request("invalid_browser_event", m))?;
     crate::metrics::BROWSER_EVENTS.add(1);
     let summary = state.queue.ingest(app_id, vec![event]).await?;
     Ok(json!(summary))
@@ -182,15 +222,30 @@ mod tests {
         assert_eq!(e["url"], "https://x.test/");
         assert_eq!(e["data"]["a"], 1);
         assert_eq!(e["action"], "open");
-        let again = to_event(&json!({"event": "notification.clicked", "id": "n1", "userId": "u1", "action": "open"})).unwrap();
+        let again = to_event(
+            &json!({"event": "notification.clicked", "id": "n1", "userId": "u1", "action": "open"}),
+        )
+        .unwrap();
         assert_eq!(e["id"], again["id"]);
     }
 
     #[test]
     fn refuses_bad_shapes() {
         assert!(to_event(&json!([])).is_err());
-        assert!(to_event(&json!({"event": "push"})).unwrap_err().contains("event"));
-        assert!(to_event(&json!({"event": "notification.displayed", "id": 5})).unwrap_err().contains("id"));
-        assert!(to_event(&json!({"event": "notification.displayed", "heading": "x".repeat(3000)})).unwrap_err().contains("heading"));
+        assert!(
+            to_event(&json!({"event": "push"}))
+                .unwrap_err()
+                .contains("event")
+        );
+        assert!(
+            to_event(&json!({"event": "notification.displayed", "id": 5}))
+                .unwrap_err()
+                .contains("id")
+        );
+        assert!(
+            to_event(&json!({"event": "notification.displayed", "heading": "x".repeat(3000)}))
+                .unwrap_err()
+                .contains("heading")
+        );
     }
 }

@@ -26,7 +26,8 @@ async fn ingest(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
-    let events = parse_events(&app_id, body).inspect_err(|_| crate::metrics::EVENTS_REJECTED.add(1))?;
+    let events =
+        parse_events(&app_id, body).inspect_err(|_| crate::metrics::EVENTS_REJECTED.add(1))?;
     let summary = state.queue.ingest(&app_id, events).await?;
     Ok((StatusCode::ACCEPTED, Json(json!(summary))))
 }
@@ -37,20 +38,41 @@ pub fn parse_events(app_id: &str, body: Value) -> ApiResult<Vec<Event>> {
         Value::Object(mut map) if map.contains_key("events") && !map.contains_key("kind") => {
             match map.remove("events") {
                 Some(Value::Array(items)) => (items, true),
-                _ => return Err(ApiError::bad_request("invalid_event", "events: expected a list of events")),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "invalid_event",
+                        "events: expected a list of events",
+                    ));
+                }
             }
         }
         Value::Object(map) => (vec![Value::Object(map)], false),
-        _ => return Err(ApiError::bad_request("invalid_event", "expected an event object or {\"events\": [...]}")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                "expected an event object or {\"events\": [...]}",
+            ));
+        }
     };
     if items.is_empty() {
-        return Err(ApiError::bad_request("invalid_event", "events: the list is empty"));
+        return Err(ApiError::bad_request(
+            "invalid_event",
+            "events: the list is empty",
+        ));
     }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let at = if batch { format!("events[{i}]") } else { String::new() };
+        let at = if batch {
+            format!("events[{i}]")
+        } else {
+            String::new()
+        };
         out.push(parse_event(app_id, item).map_err(|m| {
-            let message = if at.is_empty() { m } else { format!("{at}.{m}") };
+            let message = if at.is_empty() {
+                m
+            } else {
+                format!("{at}.{m}")
+            };
             ApiError::bad_request("invalid_event", message)
         })?);
     }
@@ -62,6 +84,7 @@ pub fn parse_event(app_id: &str, mut item: Value) -> Result<Event, String> {
     let Some(map) = item.as_object_mut() else {
         return Err("expected an object".to_string());
     };
-    map.entry("app_id").or_insert_with(|| Value::String(app_id.to_string()));
+    map.entry("app_id")
+        .or_insert_with(|| Value::String(app_id.to_string()));
     Event::from_json(&item).map_err(|e| e.to_string())
 }

@@ -44,13 +44,21 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
     }
 }
 
@@ -64,7 +72,11 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         tracing::error!(error = %e, "store error");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the store failed; try again")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the store failed; try again",
+        )
     }
 }
 
@@ -78,7 +90,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<JsonBody, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -89,8 +103,13 @@ pub struct OptionalJsonBody(pub Value);
 impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<OptionalJsonBody, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(body_rejection)?;
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &S,
+    ) -> Result<OptionalJsonBody, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(Value::Null));
         }
@@ -106,7 +125,11 @@ pub fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
 
 pub fn body_rejection(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than the limit (max_body_bytes)")
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is larger than the limit (max_body_bytes)",
+        )
     } else {
         ApiError::bad_request("invalid_body", e.body_text())
     }
@@ -126,7 +149,10 @@ pub fn new_key(prefix: &str) -> String {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -136,15 +162,27 @@ impl AppState {
     pub fn authorize_admin(&self, headers: &HeaderMap) -> ApiResult<()> {
         match bearer(headers) {
             Some(key) if hash_key(key) == self.admin_hash => Ok(()),
-            Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid admin key")),
-            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing `Authorization: Bearer <admin key>`")),
+            Some(_) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "invalid admin key",
+            )),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing `Authorization: Bearer <admin key>`",
+            )),
         }
     }
 
     /// Checks that the request carries `app_id`'s key (or the admin key).
     pub fn authorize_app(&self, headers: &HeaderMap, app_id: &str) -> ApiResult<()> {
         let Some(key) = bearer(headers) else {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing `Authorization: Bearer <app key>`"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing `Authorization: Bearer <app key>`",
+            ));
         };
         let hash = hash_key(key);
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
@@ -156,8 +194,16 @@ impl AppState {
         }
         match keys.get(&hash) {
             Some(owner) if owner == app_id => Ok(()),
-            Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this key belongs to another app")),
-            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid app key")),
+            Some(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this key belongs to another app",
+            )),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "invalid app key",
+            )),
         }
     }
 }

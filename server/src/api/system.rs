@@ -22,13 +22,22 @@ pub fn router() -> Router<Arc<AppState>> {
 /// `200 {"status": "ok"}` while the store answers; `503` otherwise.
 async fn healthz(state: State) -> impl IntoResponse {
     match state.store.get_meta("schema").await {
-        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "store unavailable"}))),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "store unavailable"})),
+        ),
     }
 }
 
 async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -22,21 +22,35 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route(base, post(create).get(list))
         .route(&format!("{base}/preview"), post(preview_unsaved))
-        .route(&format!("{base}/{{id}}"), get(read).put(update).patch(update).delete(remove))
+        .route(
+            &format!("{base}/{{id}}"),
+            get(read).put(update).patch(update).delete(remove),
+        )
         .route(&format!("{base}/{{id}}/enable"), post(enable))
         .route(&format!("{base}/{{id}}/disable"), post(disable))
-        .route(&format!("{base}/{{id}}/preview"), post(preview).get(preview_get))
+        .route(
+            &format!("{base}/{{id}}/preview"),
+            post(preview).get(preview_get),
+        )
         .route(&format!("{base}/{{id}}/test"), post(test_send))
         .route(&format!("{base}/{{id}}/stats"), get(stats))
         .route(&format!("{base}/{{id}}/logs"), get(logs))
         .route(&format!("{base}/{{id}}/deliveries"), get(deliveries))
-        .route(&format!("{base}/{{id}}/deliveries/replay"), post(replay_all))
-        .route(&format!("{base}/{{id}}/deliveries/{{delivery_id}}/replay"), post(replay_one))
+        .route(
+            &format!("{base}/{{id}}/deliveries/replay"),
+            post(replay_all),
+        )
+        .route(
+            &format!("{base}/{{id}}/deliveries/{{delivery_id}}/replay"),
+            post(replay_one),
+        )
 }
 
 /// A webhook definition checked and compiled, or a 400 naming the field.
 fn compile(body: &Value) -> ApiResult<Webhook> {
-    let invalid = |e: crate::webhook::ValidationError| ApiError::bad_request("invalid_webhook", e.to_string());
+    let invalid = |e: crate::webhook::ValidationError| {
+        ApiError::bad_request("invalid_webhook", e.to_string())
+    };
     let spec = WebhookSpec::from_json(body).map_err(invalid)?;
     Webhook::compile(spec).map_err(invalid)
 }
@@ -64,7 +78,11 @@ fn status(record: &WebhookRecord) -> Value {
 }
 
 async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<WebhookRecord> {
-    state.store.get_webhook(app_id, id).await?.ok_or_else(|| ApiError::not_found("webhook"))
+    state
+        .store
+        .get_webhook(app_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))
 }
 
 async fn create(
@@ -92,13 +110,23 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
-async fn list(state: State, Path(app_id): Path<String>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn list(
+    state: State,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
     let records = state.store.list_webhooks(&app_id).await?;
-    Ok(Json(json!({"webhooks": records.iter().map(view).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"webhooks": records.iter().map(view).collect::<Vec<_>>()}),
+    ))
 }
 
-async fn read(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn read(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
     Ok(Json(view(&find(&state, &app_id, &id).await?)))
 }
@@ -118,7 +146,11 @@ async fn update(
     let webhook = compile(&body)?;
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
     let enabled = webhook.enabled();
-    if !state.store.update_webhook(&app_id, &id, spec, enabled, now_ms()).await? {
+    if !state
+        .store
+        .update_webhook(&app_id, &id, spec, enabled, now_ms())
+        .await?
+    {
         return Err(ApiError::not_found("webhook"));
     }
     let record = find(&state, &app_id, &id).await?;
@@ -126,7 +158,11 @@ async fn update(
     Ok(Json(view(&record)))
 }
 
-async fn remove(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<StatusCode> {
+async fn remove(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
     state.authorize_app(&headers, &app_id)?;
     if !state.store.delete_webhook(&app_id, &id).await? {
         return Err(ApiError::not_found("webhook"));
@@ -135,9 +171,18 @@ async fn remove(state: State, Path((app_id, id)): Path<(String, String)>, header
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_enabled(state: &AppState, app_id: &str, id: &str, enabled: bool) -> ApiResult<Json<Value>> {
+async fn set_enabled(
+    state: &AppState,
+    app_id: &str,
+    id: &str,
+    enabled: bool,
+) -> ApiResult<Json<Value>> {
     let reason = (!enabled).then(|| "disabled by a user".to_string());
-    if !state.store.set_webhook_enabled(app_id, id, enabled, reason, now_ms()).await? {
+    if !state
+        .store
+        .set_webhook_enabled(app_id, id, enabled, reason, now_ms())
+        .await?
+    {
         return Err(ApiError::not_found("webhook"));
     }
     state.queue.set_enabled(id, enabled);
@@ -145,13 +190,21 @@ async fn set_enabled(state: &AppState, app_id: &str, id: &str, enabled: bool) ->
 }
 
 /// Enables the webhook: held deliveries resume.
-async fn enable(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn enable(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
     set_enabled(&state, &app_id, &id, true).await
 }
 
 /// Disables the webhook: pending deliveries are held, new events are recorded as skipped.
-async fn disable(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn disable(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
     set_enabled(&state, &app_id, &id, false).await
 }
@@ -165,7 +218,12 @@ fn chosen_event(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Even
     }
     let kind = match body.get("kind") {
         Some(Value::String(k)) => k.clone(),
-        Some(_) => return Err(ApiError::bad_request("invalid_event", "kind: expected a string")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                "kind: expected a string",
+            ));
+        }
         None => {
             let spec = serde_json::to_value(webhook.spec()).unwrap_or_default();
             spec.get("events")
@@ -181,9 +239,13 @@ fn chosen_event(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Even
 
 fn preview_of(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Json<Value>> {
     let event = chosen_event(app_id, body, webhook)?;
-    let request = webhook
-        .render(&event)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_error", e.to_string()))?;
+    let request = webhook.render(&event).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "render_error",
+            e.to_string(),
+        )
+    })?;
     Ok(Json(json!({
         "event": event.to_json(),
         "request": request.to_json(),
@@ -200,7 +262,10 @@ async fn preview(
 ) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
     find(&state, &app_id, &id).await?;
-    let handle = state.queue.handle(&id).ok_or_else(|| ApiError::not_found("webhook"))?;
+    let handle = state
+        .queue
+        .handle(&id)
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
     preview_of(&app_id, &body, &handle.webhook())
 }
 
@@ -217,7 +282,10 @@ async fn preview_get(
 ) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
     find(&state, &app_id, &id).await?;
-    let handle = state.queue.handle(&id).ok_or_else(|| ApiError::not_found("webhook"))?;
+    let handle = state
+        .queue
+        .handle(&id)
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
     let body = match q.kind {
         Some(k) => json!({"kind": k}),
         None => Value::Null,
@@ -234,7 +302,9 @@ async fn preview_unsaved(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
-    let definition = body.get("webhook").ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
+    let definition = body
+        .get("webhook")
+        .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
     let webhook = compile(definition)?;
     preview_of(&app_id, &body, &webhook)
 }
@@ -249,12 +319,19 @@ async fn test_send(
 ) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
     find(&state, &app_id, &id).await?;
-    let handle = state.queue.handle(&id).ok_or_else(|| ApiError::not_found("webhook"))?;
+    let handle = state
+        .queue
+        .handle(&id)
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
     let webhook = handle.webhook();
     let event = chosen_event(&app_id, &body, &webhook)?;
-    let request = webhook
-        .render(&event)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_error", e.to_string()))?;
+    let request = webhook.render(&event).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "render_error",
+            e.to_string(),
+        )
+    })?;
     let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
     let result = state.queue.sender.send(&request, &test_id).await;
     let response = result.response.as_ref().map(|r| {
@@ -265,7 +342,15 @@ async fn test_send(
     if let Some(o) = shown_request.as_object_mut() {
         let mut headers = request.headers.clone();
         headers.push(("webhook-id".into(), test_id.clone()));
-        o.insert("headers".into(), json!(headers.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>()));
+        o.insert(
+            "headers".into(),
+            json!(
+                headers
+                    .iter()
+                    .map(|(n, v)| json!([n, v]))
+                    .collect::<Vec<_>>()
+            ),
+        );
         o.insert("url".into(), request.url.clone().into());
         o.insert("curl".into(), request.to_curl().into());
     }
@@ -305,31 +390,56 @@ async fn stats(
     let now = now_ms() / 1000;
     let (from, to) = match (q.from, q.to) {
         (Some(f), Some(t)) if f < t => (f, t),
-        (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid_range", "from: must be before to")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_range",
+                "from: must be before to",
+            ));
+        }
         (None, None) => {
             let range = q.range.as_deref().unwrap_or("1h");
-            let d = crate::config::parse_duration(range).map_err(|m| ApiError::bad_request("invalid_range", format!("range: {m}")))?;
+            let d = crate::config::parse_duration(range)
+                .map_err(|m| ApiError::bad_request("invalid_range", format!("range: {m}")))?;
             if d.as_secs() < 60 || d.as_secs() > 400 * 86_400 {
-                return Err(ApiError::bad_request("invalid_range", "range: between 1m and 400d"));
+                return Err(ApiError::bad_request(
+                    "invalid_range",
+                    "range: between 1m and 400d",
+                ));
             }
             (now - d.as_secs() as i64, now)
         }
-        _ => return Err(ApiError::bad_request("invalid_range", "from and to: give both or neither")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_range",
+                "from and to: give both or neither",
+            ));
+        }
     };
     let step = match q.step {
         Some(s) if s >= 60 && s % 60 == 0 => s,
-        Some(_) => return Err(ApiError::bad_request("invalid_range", "step: a multiple of 60 seconds")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_range",
+                "step: a multiple of 60 seconds",
+            ));
+        }
         None => crate::stats::default_step(to - from),
     };
     if (to - from) / step > 10_000 {
-        return Err(ApiError::bad_request("invalid_range", "step: too many points (at most 10000)"));
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            "step: too many points (at most 10000)",
+        ));
     }
     // Align to the step so points are stable across refreshes; the last point is the current one.
     let from = from.div_euclid(step) * step;
     let to = (to.div_euclid(step) + 1) * step;
     let all = state.store.stats(&id, i64::MIN, i64::MAX).await?;
     let (totals, latency) = crate::stats::totals(&all);
-    let in_range: Vec<_> = all.into_iter().filter(|m| m.minute * 60 >= from && m.minute * 60 < to).collect();
+    let in_range: Vec<_> = all
+        .into_iter()
+        .filter(|m| m.minute * 60 >= from && m.minute * 60 < to)
+        .collect();
     let points = crate::stats::series(&in_range, from, to, step);
     let deliveries = state.store.delivery_counts(&app_id, &id).await?;
     Ok(Json(json!({
@@ -356,7 +466,10 @@ async fn logs(
 ) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
     find(&state, &app_id, &id).await?;
-    let logs = state.store.logs(&id, q.limit.unwrap_or(50).min(500), q.before).await?;
+    let logs = state
+        .store
+        .logs(&id, q.limit.unwrap_or(50).min(500), q.before)
+        .await?;
     Ok(Json(json!({ "logs": logs })))
 }
 
@@ -378,15 +491,25 @@ async fn deliveries(
     let filter = match q.state.as_deref() {
         None | Some("") | Some("all") => None,
         Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
-            ApiError::bad_request("invalid_state", "state: one of pending, succeeded, failed, skipped")
+            ApiError::bad_request(
+                "invalid_state",
+                "state: one of pending, succeeded, failed, skipped",
+            )
         })?),
     };
-    let rows = state.store.deliveries(&app_id, &id, filter, q.limit.unwrap_or(100).min(1000)).await?;
+    let rows = state
+        .store
+        .deliveries(&app_id, &id, filter, q.limit.unwrap_or(100).min(1000))
+        .await?;
     Ok(Json(json!({ "deliveries": rows })))
 }
 
 /// `POST …/{id}/deliveries/replay` → every failed and skipped delivery is pending again.
-async fn replay_all(state: State, Path((app_id, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn replay_all(
+    state: State,
+    Path((app_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
     find(&state, &app_id, &id).await?;
     let n = state.store.replay(&app_id, &id, None, now_ms()).await?;
@@ -403,9 +526,16 @@ async fn replay_one(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
     find(&state, &app_id, &id).await?;
-    let n = state.store.replay(&app_id, &id, Some(&delivery_id), now_ms()).await?;
+    let n = state
+        .store
+        .replay(&app_id, &id, Some(&delivery_id), now_ms())
+        .await?;
     if n == 0 {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no failed or skipped delivery with this id"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no failed or skipped delivery with this id",
+        ));
     }
     state.queue.mark_backlog(&id);
     Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))

@@ -41,7 +41,9 @@ pub enum StoreError {
 /// `sync_commits`, every commit is fsynced before it is acknowledged.
 pub async fn open(url: &DatabaseUrl, sync_commits: bool) -> Result<Arc<dyn Store>, StoreError> {
     match url {
-        DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path, sync_commits).await?)),
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(
+            sqlite::SqliteStore::open(path, sync_commits).await?,
+        )),
     }
 }
 
@@ -149,8 +151,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] =
-        [Outcome::Success, Outcome::Client, Outcome::Server, Outcome::Timeout, Outcome::Network, Outcome::Render];
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Success,
+        Outcome::Client,
+        Outcome::Server,
+        Outcome::Timeout,
+        Outcome::Network,
+        Outcome::Render,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "2xx",
@@ -293,14 +301,23 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Deletes the webhook with its deliveries, stats and logs.
     async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError>;
-    async fn get_webhook(&self, app_id: &str, id: &str) -> Result<Option<WebhookRecord>, StoreError>;
+    async fn get_webhook(
+        &self,
+        app_id: &str,
+        id: &str,
+    ) -> Result<Option<WebhookRecord>, StoreError>;
     async fn list_webhooks(&self, app_id: &str) -> Result<Vec<WebhookRecord>, StoreError>;
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
 
     /// Stores events and their deliveries; an event id the app already has is skipped with its
     /// deliveries. Returns, per event, whether it was new. Durable when it returns.
-    async fn ingest(&self, app_id: &str, events: Vec<NewEvent>, now: Millis, lease_until: Millis)
-    -> Result<Vec<bool>, StoreError>;
+    async fn ingest(
+        &self,
+        app_id: &str,
+        events: Vec<NewEvent>,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<bool>, StoreError>;
     /// Leases up to `limit` due deliveries of each webhook.
     async fn lease(
         &self,
@@ -314,7 +331,10 @@ pub trait Store: Send + Sync {
     async fn next_due(&self) -> Result<Option<Millis>, StoreError>;
     /// Records attempts (in the order they happened): their deliveries' new states, stats, logs
     /// and each webhook's failures in a row. Returns each attempt's effects.
-    async fn record_attempts(&self, attempts: Vec<AttemptRecord>) -> Result<Vec<AttemptEffects>, StoreError>;
+    async fn record_attempts(
+        &self,
+        attempts: Vec<AttemptRecord>,
+    ) -> Result<Vec<AttemptEffects>, StoreError>;
 
     async fn deliveries(
         &self,
@@ -323,14 +343,33 @@ pub trait Store: Send + Sync {
         state: Option<DeliveryState>,
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, StoreError>;
-    async fn delivery_counts(&self, app_id: &str, webhook_id: &str) -> Result<DeliveryCounts, StoreError>;
+    async fn delivery_counts(
+        &self,
+        app_id: &str,
+        webhook_id: &str,
+    ) -> Result<DeliveryCounts, StoreError>;
     /// Makes failed and skipped deliveries (one, or all of the webhook's) pending again with a
     /// fresh retry schedule. Returns how many.
-    async fn replay(&self, app_id: &str, webhook_id: &str, delivery_id: Option<&str>, now: Millis)
-    -> Result<u64, StoreError>;
+    async fn replay(
+        &self,
+        app_id: &str,
+        webhook_id: &str,
+        delivery_id: Option<&str>,
+        now: Millis,
+    ) -> Result<u64, StoreError>;
 
     /// Minutes in `[from_minute, to_minute)` that have attempts, in order.
-    async fn stats(&self, webhook_id: &str, from_minute: i64, to_minute: i64) -> Result<Vec<MinuteStats>, StoreError>;
+    async fn stats(
+        &self,
+        webhook_id: &str,
+        from_minute: i64,
+        to_minute: i64,
+    ) -> Result<Vec<MinuteStats>, StoreError>;
     /// The newest logs first, older than `before` when given.
-    async fn logs(&self, webhook_id: &str, limit: usize, before: Option<i64>) -> Result<Vec<LogRecord>, StoreError>;
+    async fn logs(
+        &self,
+        webhook_id: &str,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<Vec<LogRecord>, StoreError>;
 }

@@ -106,7 +106,9 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("hookline-checkpoint".into())
             .spawn(move || checkpoints(&checkpoint_path, &flag))
-            .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
+            .map_err(|e| {
+                StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
+            })?;
         Ok(SqliteStore { ops, closed })
     }
 
@@ -144,7 +146,9 @@ fn open_connection(path: &Path, sync_commits: bool) -> Result<Connection, StoreE
 /// The checkpoint thread: a passive checkpoint (it never blocks the writer) now and then, until
 /// the store is dropped.
 fn checkpoints(path: &Path, closed: &AtomicBool) {
-    let Ok(conn) = Connection::open(path) else { return };
+    let Ok(conn) = Connection::open(path) else {
+        return;
+    };
     let _ = conn.execute_batch("PRAGMA busy_timeout = 1000;");
     while !closed.load(Ordering::Acquire) {
         std::thread::sleep(std::time::Duration::from_millis(250));
@@ -187,7 +191,9 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>) {
         // whole group back, and every caller of the group gets an error, so nothing is
         // acknowledged that is not on disk.
         let commit = if failed {
-            Err(StoreError::Database("an operation in the same commit failed; nothing was stored".into()))
+            Err(StoreError::Database(
+                "an operation in the same commit failed; nothing was stored".into(),
+            ))
         } else {
             exec(&conn, "COMMIT").map_err(db)
         };
@@ -206,7 +212,8 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>) {
 fn webhook_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
     let spec: String = row.get(2)?;
     let enabled: bool = row.get(3)?;
-    let mut spec: serde_json::Value = serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null);
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null);
     if let Some(map) = spec.as_object_mut() {
         map.insert("enabled".into(), enabled.into());
     }
@@ -232,7 +239,11 @@ fn parse_counts(text: &str, len: usize) -> Vec<u64> {
 }
 
 fn join_counts(counts: &[u64]) -> String {
-    counts.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
+    counts
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[async_trait]
@@ -240,7 +251,9 @@ impl Store for SqliteStore {
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let key = key.to_string();
         self.call(move |c| {
-            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(db)
+            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(db)
         })
         .await
     }
@@ -272,19 +285,32 @@ impl Store for SqliteStore {
 
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
         self.call(|c| {
-            let mut s = c.prepare_cached("SELECT id, name, created_at FROM apps ORDER BY created_at, id").map_err(db)?;
-            s.query_map([], |r| Ok(AppRecord { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }))
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)
+            let mut s = c
+                .prepare_cached("SELECT id, name, created_at FROM apps ORDER BY created_at, id")
+                .map_err(db)?;
+            s.query_map([], |r| {
+                Ok(AppRecord {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
         })
         .await
     }
 
     async fn app_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.call(|c| {
-            let mut s = c.prepare_cached("SELECT key_hash, id FROM apps").map_err(db)?;
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?.collect::<Result<_, _>>().map_err(db)
+            let mut s = c
+                .prepare_cached("SELECT key_hash, id FROM apps")
+                .map_err(db)?;
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)
         })
         .await
     }
@@ -373,18 +399,30 @@ impl Store for SqliteStore {
     async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError> {
         let (app_id, id) = (app_id.to_string(), id.to_string());
         self.call(move |c| {
-            let n = c.execute("DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2", [&app_id, &id]).map_err(db)?;
+            let n = c
+                .execute(
+                    "DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2",
+                    [&app_id, &id],
+                )
+                .map_err(db)?;
             if n == 1 {
-                c.execute("DELETE FROM deliveries WHERE webhook_id = ?1", [&id]).map_err(db)?;
-                c.execute("DELETE FROM stats_minute WHERE webhook_id = ?1", [&id]).map_err(db)?;
-                c.execute("DELETE FROM attempt_logs WHERE webhook_id = ?1", [&id]).map_err(db)?;
+                c.execute("DELETE FROM deliveries WHERE webhook_id = ?1", [&id])
+                    .map_err(db)?;
+                c.execute("DELETE FROM stats_minute WHERE webhook_id = ?1", [&id])
+                    .map_err(db)?;
+                c.execute("DELETE FROM attempt_logs WHERE webhook_id = ?1", [&id])
+                    .map_err(db)?;
             }
             Ok(n == 1)
         })
         .await
     }
 
-    async fn get_webhook(&self, app_id: &str, id: &str) -> Result<Option<WebhookRecord>, StoreError> {
+    async fn get_webhook(
+        &self,
+        app_id: &str,
+        id: &str,
+    ) -> Result<Option<WebhookRecord>, StoreError> {
         let (app_id, id) = (app_id.to_string(), id.to_string());
         self.call(move |c| {
             c.query_row(
@@ -414,9 +452,14 @@ impl Store for SqliteStore {
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
         self.call(|c| {
             let mut s = c
-                .prepare_cached(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id"))
+                .prepare_cached(&format!(
+                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id"
+                ))
                 .map_err(db)?;
-            s.query_map([], webhook_from_row).map_err(db)?.collect::<Result<_, _>>().map_err(db)
+            s.query_map([], webhook_from_row)
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)
         })
         .await
     }
@@ -476,8 +519,11 @@ impl Store for SqliteStore {
                      ORDER BY d.next_at LIMIT ?3",
                 )
                 .map_err(db)?;
-            let mut lock =
-                c.prepare_cached("UPDATE deliveries SET locked_until = ?2, next_at = ?2 WHERE id = ?1").map_err(db)?;
+            let mut lock = c
+                .prepare_cached(
+                    "UPDATE deliveries SET locked_until = ?2, next_at = ?2 WHERE id = ?1",
+                )
+                .map_err(db)?;
             let mut out = Vec::new();
             for (webhook_id, limit) in wants {
                 let rows: Vec<(String, String, u32, String)> = select
@@ -489,7 +535,13 @@ impl Store for SqliteStore {
                     .map_err(db)?;
                 for (id, event_id, attempts, event_body) in rows {
                     lock.execute(params![id, lease_until]).map_err(db)?;
-                    out.push(LeasedDelivery { id, webhook_id: webhook_id.clone(), event_id, event_body, attempts });
+                    out.push(LeasedDelivery {
+                        id,
+                        webhook_id: webhook_id.clone(),
+                        event_id,
+                        event_body,
+                        attempts,
+                    });
                 }
             }
             Ok(out)
@@ -538,7 +590,10 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_attempts(&self, attempts: Vec<AttemptRecord>) -> Result<Vec<AttemptEffects>, StoreError> {
+    async fn record_attempts(
+        &self,
+        attempts: Vec<AttemptRecord>,
+    ) -> Result<Vec<AttemptEffects>, StoreError> {
         self.call(move |c| {
             let mut update = c
                 .prepare_cached(
@@ -698,7 +753,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delivery_counts(&self, app_id: &str, webhook_id: &str) -> Result<DeliveryCounts, StoreError> {
+    async fn delivery_counts(
+        &self,
+        app_id: &str,
+        webhook_id: &str,
+    ) -> Result<DeliveryCounts, StoreError> {
         let (app_id, webhook_id) = (app_id.to_string(), webhook_id.to_string());
         self.call(move |c| {
             let mut s = c
@@ -730,7 +789,11 @@ impl Store for SqliteStore {
         delivery_id: Option<&str>,
         now: Millis,
     ) -> Result<u64, StoreError> {
-        let (app_id, webhook_id, delivery_id) = (app_id.to_string(), webhook_id.to_string(), delivery_id.map(String::from));
+        let (app_id, webhook_id, delivery_id) = (
+            app_id.to_string(),
+            webhook_id.to_string(),
+            delivery_id.map(String::from),
+        );
         self.call(move |c| {
             let n = c
                 .execute(
@@ -744,7 +807,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn stats(&self, webhook_id: &str, from_minute: i64, to_minute: i64) -> Result<Vec<MinuteStats>, StoreError> {
+    async fn stats(
+        &self,
+        webhook_id: &str,
+        from_minute: i64,
+        to_minute: i64,
+    ) -> Result<Vec<MinuteStats>, StoreError> {
         let webhook_id = webhook_id.to_string();
         self.call(move |c| {
             let mut s = c
@@ -760,7 +828,11 @@ impl Store for SqliteStore {
                     let parsed = parse_counts(&counts, Outcome::ALL.len());
                     let mut arr = [0u64; 6];
                     arr.copy_from_slice(&parsed[..6]);
-                    Ok(MinuteStats { minute: r.get(0)?, counts: arr, latency: parse_counts(&latency, LATENCY_BUCKETS) })
+                    Ok(MinuteStats {
+                        minute: r.get(0)?,
+                        counts: arr,
+                        latency: parse_counts(&latency, LATENCY_BUCKETS),
+                    })
                 })
                 .map_err(db)?
                 .collect::<Result<_, _>>()
@@ -770,7 +842,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn logs(&self, webhook_id: &str, limit: usize, before: Option<i64>) -> Result<Vec<LogRecord>, StoreError> {
+    async fn logs(
+        &self,
+        webhook_id: &str,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<Vec<LogRecord>, StoreError> {
         let webhook_id = webhook_id.to_string();
         self.call(move |c| {
             let mut s = c
@@ -812,7 +889,9 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("t.db"), true).await.unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db"), true)
+            .await
+            .unwrap();
         (dir, s)
     }
 
@@ -850,24 +929,57 @@ mod tests {
     async fn ingest_is_idempotent_and_lease_skips_leased() {
         let (_d, s) = store().await;
         s.create_webhook(webhook("w1", "a")).await.unwrap();
-        let fresh = s.ingest("a", vec![event("e1", &[("d1", "w1", false)]), event("e2", &[("d2", "w1", true)])], 100, 10_000).await.unwrap();
+        let fresh = s
+            .ingest(
+                "a",
+                vec![
+                    event("e1", &[("d1", "w1", false)]),
+                    event("e2", &[("d2", "w1", true)]),
+                ],
+                100,
+                10_000,
+            )
+            .await
+            .unwrap();
         assert_eq!(fresh, vec![true, true]);
-        let fresh = s.ingest("a", vec![event("e1", &[("d3", "w1", false)])], 100, 10_000).await.unwrap();
+        let fresh = s
+            .ingest("a", vec![event("e1", &[("d3", "w1", false)])], 100, 10_000)
+            .await
+            .unwrap();
         assert_eq!(fresh, vec![false]);
         // Another app may use the same event id.
-        assert_eq!(s.ingest("b", vec![event("e1", &[])], 100, 0).await.unwrap(), vec![true]);
+        assert_eq!(
+            s.ingest("b", vec![event("e1", &[])], 100, 0).await.unwrap(),
+            vec![true]
+        );
         let leased = s.lease(vec![("w1".into(), 10)], 200, 5_000).await.unwrap();
-        assert_eq!(leased.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), vec!["d1"]);
-        assert!(s.lease(vec![("w1".into(), 10)], 300, 5_000).await.unwrap().is_empty());
+        assert_eq!(
+            leased.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+            vec!["d1"]
+        );
+        assert!(
+            s.lease(vec![("w1".into(), 10)], 300, 5_000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         s.release(None).await.unwrap();
-        assert_eq!(s.lease(vec![("w1".into(), 10)], now_ms() + 1, 5_000).await.unwrap().len(), 2);
+        assert_eq!(
+            s.lease(vec![("w1".into(), 10)], now_ms() + 1, 5_000)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[tokio::test]
     async fn attempts_move_deliveries_and_count() {
         let (_d, s) = store().await;
         s.create_webhook(webhook("w1", "a")).await.unwrap();
-        s.ingest("a", vec![event("e1", &[("d1", "w1", true)])], 1_000, 10_000).await.unwrap();
+        s.ingest("a", vec![event("e1", &[("d1", "w1", true)])], 1_000, 10_000)
+            .await
+            .unwrap();
         let base = AttemptRecord {
             delivery_id: "d1".into(),
             webhook_id: "w1".into(),
@@ -879,14 +991,30 @@ mod tests {
             status: Some(500),
             error_code: "http_status".into(),
             next: Next::RetryAt(130_000),
-            log: Some(LogDetail { request: serde_json::json!({}), response: serde_json::json!({"status": 500}) }),
+            log: Some(LogDetail {
+                request: serde_json::json!({}),
+                response: serde_json::json!({"status": 500}),
+            }),
             max_logs: 10,
         };
-        assert_eq!(s.record_attempts(vec![base.clone()]).await.unwrap()[0].consecutive_failures, 1);
+        assert_eq!(
+            s.record_attempts(vec![base.clone()]).await.unwrap()[0].consecutive_failures,
+            1
+        );
         assert_eq!(s.next_due().await.unwrap(), Some(130_000));
-        let e = s.record_attempts(vec![AttemptRecord { attempt: 2, next: Next::Failed, ..base.clone() }]).await.unwrap();
+        let e = s
+            .record_attempts(vec![AttemptRecord {
+                attempt: 2,
+                next: Next::Failed,
+                ..base.clone()
+            }])
+            .await
+            .unwrap();
         assert_eq!(e[0].consecutive_failures, 2);
-        let failed = s.deliveries("a", "w1", Some(DeliveryState::Failed), 10).await.unwrap();
+        let failed = s
+            .deliveries("a", "w1", Some(DeliveryState::Failed), 10)
+            .await
+            .unwrap();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].attempts, 2);
         assert_eq!(s.deliveries("b", "w1", None, 10).await.unwrap().len(), 0);

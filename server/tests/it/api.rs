@@ -13,16 +13,34 @@ async fn admin_key_creates_apps_and_app_keys_are_isolated() {
     let s = TestServer::start().await;
     let r = TestReceiver::start().await;
     // No key, a wrong admin key, an app key on the admin route.
-    assert_eq!(s.call("POST", "/v1/apps", None, Some(json!({"name": "x"}))).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(s.call("POST", "/v1/apps", Some("nope"), Some(json!({"name": "x"}))).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.call("POST", "/v1/apps", None, Some(json!({"name": "x"})))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.call("POST", "/v1/apps", Some("nope"), Some(json!({"name": "x"})))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     let a = s.app("a").await;
     let b = s.app("b").await;
     assert_ne!(a.1, b.1);
-    assert_eq!(s.call("POST", "/v1/apps", Some(&a.1), Some(json!({"name": "x"}))).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.call("POST", "/v1/apps", Some(&a.1), Some(json!({"name": "x"})))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     let (st, apps) = s.call("GET", "/v1/apps", Some(ADMIN_KEY), None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(apps["apps"].as_array().unwrap().len(), 2);
-    assert!(apps.to_string().find("api_key").is_none(), "keys are shown only at creation");
+    assert!(
+        apps.to_string().find("api_key").is_none(),
+        "keys are shown only at creation"
+    );
 
     let wa = s.webhook(&a, &r.url("/a"), &["message.push.sent"]).await;
     let a_path = format!("/v1/apps/{}", a.0);
@@ -31,15 +49,27 @@ async fn admin_key_creates_apps_and_app_keys_are_isolated() {
     for (method, path, body) in [
         ("GET", format!("{a_path}/webhooks"), None),
         ("GET", format!("{a_path}/webhooks/{wa}"), None),
-        ("PUT", format!("{a_path}/webhooks/{wa}"), Some(webhook_body(&r.url("/evil"), &["message.push.sent"]))),
+        (
+            "PUT",
+            format!("{a_path}/webhooks/{wa}"),
+            Some(webhook_body(&r.url("/evil"), &["message.push.sent"])),
+        ),
         ("DELETE", format!("{a_path}/webhooks/{wa}"), None),
         ("POST", format!("{a_path}/webhooks/{wa}/disable"), None),
         ("GET", format!("{a_path}/webhooks/{wa}/stats"), None),
         ("GET", format!("{a_path}/webhooks/{wa}/logs"), None),
         ("GET", format!("{a_path}/webhooks/{wa}/deliveries"), None),
-        ("POST", format!("{a_path}/webhooks/{wa}/deliveries/replay"), None),
+        (
+            "POST",
+            format!("{a_path}/webhooks/{wa}/deliveries/replay"),
+            None,
+        ),
         ("POST", format!("{a_path}/webhooks/{wa}/test"), None),
-        ("POST", format!("{a_path}/events"), Some(event("e-b", "message.push.sent"))),
+        (
+            "POST",
+            format!("{a_path}/events"),
+            Some(event("e-b", "message.push.sent")),
+        ),
     ] {
         let (st, v) = s.call(method, &path, Some(&b.1), body).await;
         assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");
@@ -73,7 +103,13 @@ async fn webhook_crud_and_enable_disable() {
     let s = TestServer::start().await;
     let a = s.app("a").await;
     let base = format!("/v1/apps/{}/webhooks", a.0);
-    let id = s.webhook(&a, "https://example.com/webhook/user/{{event.external_id}}", &["message.push.sent"]).await;
+    let id = s
+        .webhook(
+            &a,
+            "https://example.com/webhook/user/{{event.external_id}}",
+            &["message.push.sent"],
+        )
+        .await;
     let got = s.get(&a, &format!("/webhooks/{id}")).await;
     assert_eq!(got["name"], "test hook");
     assert_eq!(got["events"], json!(["message.push.sent"]));
@@ -83,24 +119,34 @@ async fn webhook_crud_and_enable_disable() {
 
     let mut changed = webhook_body("https://example.com/other", &["message.push.clicked"]);
     changed["name"] = json!("renamed");
-    let (st, v) = s.call("PUT", &format!("{base}/{id}"), Some(&a.1), Some(changed)).await;
+    let (st, v) = s
+        .call("PUT", &format!("{base}/{id}"), Some(&a.1), Some(changed))
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["name"], "renamed");
     assert_eq!(v["url"], "https://example.com/other");
 
-    let (st, v) = s.call("POST", &format!("{base}/{id}/disable"), Some(&a.1), None).await;
+    let (st, v) = s
+        .call("POST", &format!("{base}/{id}/disable"), Some(&a.1), None)
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["enabled"], false);
     assert_eq!(v["status"]["state"], "disabled");
     assert_eq!(v["status"]["reason"], "disabled by a user");
     assert!(v["status"]["disabled_at"].as_i64().unwrap() > 0);
-    let (_, v) = s.call("POST", &format!("{base}/{id}/enable"), Some(&a.1), None).await;
+    let (_, v) = s
+        .call("POST", &format!("{base}/{id}/enable"), Some(&a.1), None)
+        .await;
     assert_eq!(v["status"]["state"], "enabled");
     assert_eq!(v["status"]["reason"], Value::Null);
 
-    let (st, _) = s.call("DELETE", &format!("{base}/{id}"), Some(&a.1), None).await;
+    let (st, _) = s
+        .call("DELETE", &format!("{base}/{id}"), Some(&a.1), None)
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, v) = s.call("GET", &format!("{base}/{id}"), Some(&a.1), None).await;
+    let (st, v) = s
+        .call("GET", &format!("{base}/{id}"), Some(&a.1), None)
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert_eq!(v["error"]["code"], "not_found");
 }
@@ -114,30 +160,78 @@ async fn bad_input_gets_a_4xx_naming_the_problem_and_stores_nothing() {
     let hooks = format!("/v1/apps/{}/webhooks", a.0);
     let w = s.webhook(&a, &r.url("/hook"), &["message.push.sent"]).await;
 
-    let (st, v) = s.raw(&events, Some(&a.1), "application/json", b"{\"kind\": ".to_vec()).await;
+    let (st, v) = s
+        .raw(
+            &events,
+            Some(&a.1),
+            "application/json",
+            b"{\"kind\": ".to_vec(),
+        )
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["code"], "invalid_json");
 
-    let (st, v) = s.call("POST", &events, Some(&a.1), Some(json!({"id": "x1", "timestamp": 1}))).await;
+    let (st, v) = s
+        .call(
+            "POST",
+            &events,
+            Some(&a.1),
+            Some(json!({"id": "x1", "timestamp": 1})),
+        )
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["code"], "invalid_event");
-    assert!(v["error"]["message"].as_str().unwrap().contains("kind"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("kind"),
+        "{v}"
+    );
 
-    let (st, v) = s.call("POST", &events, Some(&a.1), Some(json!({"id": "x2", "kind": 5}))).await;
+    let (st, v) = s
+        .call(
+            "POST",
+            &events,
+            Some(&a.1),
+            Some(json!({"id": "x2", "kind": 5})),
+        )
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("kind"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("kind"),
+        "{v}"
+    );
 
-    let (st, v) = s.call("POST", &events, Some(&a.1), Some(json!({"id": "x3", "kind": "message.push.sent", "timestamp": "soon"}))).await;
+    let (st, v) = s
+        .call(
+            "POST",
+            &events,
+            Some(&a.1),
+            Some(json!({"id": "x3", "kind": "message.push.sent", "timestamp": "soon"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("timestamp"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timestamp"),
+        "{v}"
+    );
 
     // One bad event in a batch refuses the batch, naming it.
     let batch = json!({"events": [event("ok-1", "message.push.sent"), {"id": "bad"}]});
     let (st, v) = s.call("POST", &events, Some(&a.1), Some(batch)).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("events[1]"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("events[1]"),
+        "{v}"
+    );
 
-    let (st, v) = s.call("POST", &events, Some(&a.1), Some(json!([1, 2]))).await;
+    let (st, v) = s
+        .call("POST", &events, Some(&a.1), Some(json!([1, 2])))
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
 
     let mut big = event("big", "message.push.sent");
@@ -152,25 +246,57 @@ async fn bad_input_gets_a_4xx_naming_the_problem_and_stores_nothing() {
     let (st, v) = s.call("POST", &hooks, Some(&a.1), Some(broken)).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["code"], "invalid_webhook");
-    assert!(v["error"]["message"].as_str().unwrap().contains("body"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("body"),
+        "{v}"
+    );
     let mut broken = webhook_body("ftp://example.com/x", &["message.push.sent"]);
-    let (st, v) = s.call("POST", &hooks, Some(&a.1), Some(broken.clone())).await;
+    let (st, v) = s
+        .call("POST", &hooks, Some(&a.1), Some(broken.clone()))
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("url"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("url"),
+        "{v}"
+    );
     broken["url"] = json!(r.url("/x"));
     broken["headers"] = json!({"X-Bad": "{% if %}"});
     let (st, v) = s.call("POST", &hooks, Some(&a.1), Some(broken)).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("headers"), "{v}");
-    let (st, v) = s.call("GET", &format!("{hooks}/wh_nope"), Some(&a.1), None).await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("headers"),
+        "{v}"
+    );
+    let (st, v) = s
+        .call("GET", &format!("{hooks}/wh_nope"), Some(&a.1), None)
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
-    let (st, _) = s.call("PUT", &format!("{hooks}/{w}"), Some(&a.1), Some(json!({"name": 3}))).await;
+    let (st, _) = s
+        .call(
+            "PUT",
+            &format!("{hooks}/{w}"),
+            Some(&a.1),
+            Some(json!({"name": 3})),
+        )
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 
     // Nothing of it was stored or sent.
-    assert_eq!(s.get(&a, "/webhooks").await["webhooks"].as_array().unwrap().len(), 1);
-    assert_eq!(s.get(&a, &format!("/webhooks/{w}")).await["url"], r.url("/hook"));
-    assert_eq!(s.get(&a, &format!("/webhooks/{w}/deliveries")).await["deliveries"], json!([]));
+    assert_eq!(
+        s.get(&a, "/webhooks").await["webhooks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.get(&a, &format!("/webhooks/{w}")).await["url"],
+        r.url("/hook")
+    );
+    assert_eq!(
+        s.get(&a, &format!("/webhooks/{w}/deliveries")).await["deliveries"],
+        json!([])
+    );
     r.assert_stays_at(0, Duration::from_millis(300)).await;
     // And the good event of the refused batch can still be sent as new.
     let v = s.ingest(&a, event("ok-1", "message.push.sent")).await;
@@ -181,18 +307,37 @@ async fn bad_input_gets_a_4xx_naming_the_problem_and_stores_nothing() {
 async fn preview_renders_the_exact_request_and_curl() {
     let s = TestServer::start().await;
     let a = s.app("a").await;
-    let w = s.webhook(&a, "https://example.com/webhook/user/{{event.external_id}}", &["message.push.sent"]).await;
+    let w = s
+        .webhook(
+            &a,
+            "https://example.com/webhook/user/{{event.external_id}}",
+            &["message.push.sent"],
+        )
+        .await;
     let path = format!("/v1/apps/{}/webhooks/{w}/preview", a.0);
-    let (st, v) = s.call("POST", &path, Some(&a.1), Some(json!({"event": event("p1", "message.push.sent")}))).await;
+    let (st, v) = s
+        .call(
+            "POST",
+            &path,
+            Some(&a.1),
+            Some(json!({"event": event("p1", "message.push.sent")})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["request"]["method"], "POST");
-    assert_eq!(v["request"]["url"], "https://example.com/webhook/user/user-42");
+    assert_eq!(
+        v["request"]["url"],
+        "https://example.com/webhook/user/user-42"
+    );
     let body: Value = serde_json::from_str(v["request"]["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["id"], "p1");
     assert_eq!(body["timestamp"], 1708559416);
     let curl = v["curl"].as_str().unwrap();
     assert!(curl.starts_with("curl"), "{curl}");
-    assert!(curl.contains("https://example.com/webhook/user/user-42"), "{curl}");
+    assert!(
+        curl.contains("https://example.com/webhook/user/user-42"),
+        "{curl}"
+    );
     // A sample event when none is given.
     let (st, v) = s.call("POST", &path, Some(&a.1), None).await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -207,7 +352,10 @@ async fn preview_renders_the_exact_request_and_curl() {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(v["request"]["url"], "https://example.com/message.push.clicked");
+    assert_eq!(
+        v["request"]["url"],
+        "https://example.com/message.push.clicked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,9 +363,22 @@ async fn test_send_returns_request_and_response_without_counting() {
     let s = TestServer::start().await;
     let r = TestReceiver::start().await;
     let a = s.app("a").await;
-    let w = s.webhook(&a, &r.url("/t/{{ event.external_id }}"), &["message.push.sent"]).await;
+    let w = s
+        .webhook(
+            &a,
+            &r.url("/t/{{ event.external_id }}"),
+            &["message.push.sent"],
+        )
+        .await;
     r.script([crate::receiver::Mode::Status(503)]);
-    let (st, v) = s.call("POST", &format!("/v1/apps/{}/webhooks/{w}/test", a.0), Some(&a.1), Some(json!({"event": event("t1", "message.push.sent")}))).await;
+    let (st, v) = s
+        .call(
+            "POST",
+            &format!("/v1/apps/{}/webhooks/{w}/test", a.0),
+            Some(&a.1),
+            Some(json!({"event": event("t1", "message.push.sent")})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["response"]["status"], 503);
     assert_eq!(v["success"], false);
@@ -242,7 +403,12 @@ async fn system_routes_and_static_site() {
     let r = get("/healthz").await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let r = get("/metrics").await.unwrap();
-    assert!(r.text().await.unwrap().contains("hookline_attempts_total{outcome=\"2xx\"}"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("hookline_attempts_total{outcome=\"2xx\"}")
+    );
     let r = get("/openapi.json").await.unwrap();
     let doc: Value = r.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
@@ -265,12 +431,18 @@ async fn apps_keys_and_webhooks_survive_a_restart() {
     let s = TestServer::start().await;
     let r = TestReceiver::start().await;
     let a = s.app("a").await;
-    let w = s.webhook(&a, &r.url("/after"), &["message.push.sent"]).await;
+    let w = s
+        .webhook(&a, &r.url("/after"), &["message.push.sent"])
+        .await;
     let dir = s.stop().await;
     let config = crate::harness::test_config(dir.path());
     let s = TestServer::start_config(dir, config).await;
-    assert_eq!(s.get(&a, &format!("/webhooks/{w}")).await["url"], r.url("/after"));
-    s.ingest(&a, event("after-restart", "message.push.sent")).await;
+    assert_eq!(
+        s.get(&a, &format!("/webhooks/{w}")).await["url"],
+        r.url("/after")
+    );
+    s.ingest(&a, event("after-restart", "message.push.sent"))
+        .await;
     let got = r.wait_for(1, Duration::from_secs(3)).await;
     assert_eq!(got[0].path, "/after");
 }

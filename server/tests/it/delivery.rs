@@ -16,7 +16,10 @@ fn gap_ms(a: &crate::receiver::Received, b: &crate::receiver::Received) -> u128 
 
 /// A gap between two attempts: at least the delay, and not much more.
 fn assert_gap(got: u128, want: u128) {
-    assert!(got + 5 >= want && got <= want + 200, "retry gap {got} ms, expected about {want} ms");
+    assert!(
+        got + 5 >= want && got <= want + 200,
+        "retry gap {got} ms, expected about {want} ms"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,9 +27,22 @@ async fn delivers_the_rendered_request_once_per_event_id() {
     let s = TestServer::start().await;
     let r = TestReceiver::start().await;
     let a = s.app("a").await;
-    let w = s.webhook(&a, &r.url("/webhook/user/{{event.external_id}}"), &["message.push.sent"]).await;
-    let other = s.webhook(&a, &r.url("/other"), &["message.push.clicked"]).await;
-    let v = s.ingest(&a, event("6f24fcf2-0467-4d4f-9d62-567f8ed0deb9", "message.push.sent")).await;
+    let w = s
+        .webhook(
+            &a,
+            &r.url("/webhook/user/{{event.external_id}}"),
+            &["message.push.sent"],
+        )
+        .await;
+    let other = s
+        .webhook(&a, &r.url("/other"), &["message.push.clicked"])
+        .await;
+    let v = s
+        .ingest(
+            &a,
+            event("6f24fcf2-0467-4d4f-9d62-567f8ed0deb9", "message.push.sent"),
+        )
+        .await;
     assert_eq!(v, json!({"accepted": 1, "duplicates": 0, "deliveries": 1}));
     let got = r.wait_for(1, Duration::from_secs(3)).await;
     let req = &got[0];
@@ -41,9 +57,19 @@ async fn delivers_the_rendered_request_once_per_event_id() {
     assert_eq!(body["app_id"], a.0);
     assert_eq!(body["external_user_id"], "user-42");
     assert_eq!(body["timestamp"], 1708559416);
-    assert!(body["datetime"].as_str().unwrap().starts_with("2024-02-21T23:50:16"), "{body}");
+    assert!(
+        body["datetime"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-02-21T23:50:16"),
+        "{body}"
+    );
     // webhook-id is the delivery's id.
-    let d = s.eventually(&a, &format!("/webhooks/{w}/deliveries"), |v| v["deliveries"][0]["state"] == "succeeded").await;
+    let d = s
+        .eventually(&a, &format!("/webhooks/{w}/deliveries"), |v| {
+            v["deliveries"][0]["state"] == "succeeded"
+        })
+        .await;
     assert_eq!(req.header("webhook-id"), d["deliveries"][0]["id"].as_str());
     assert_eq!(d["deliveries"][0]["attempts"], 1);
     // The same id again: accepted, not stored twice, not sent twice; a batch counts each.
@@ -54,7 +80,10 @@ async fn delivers_the_rendered_request_once_per_event_id() {
     r.wait_for(2, Duration::from_secs(3)).await;
     r.assert_stays_at(2, Duration::from_millis(300)).await;
     // The webhook for another kind got nothing.
-    assert_eq!(s.get(&a, &format!("/webhooks/{other}/deliveries")).await["deliveries"], json!([]));
+    assert_eq!(
+        s.get(&a, &format!("/webhooks/{other}/deliveries")).await["deliveries"],
+        json!([])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +102,11 @@ async fn retries_on_the_schedule_with_the_same_webhook_id_then_succeeds() {
     assert!(got.iter().all(|g| g.header("webhook-id") == Some(id)));
     assert_eq!(got[0].body, got[2].body);
 
-    let d = s.eventually(&a, &format!("/webhooks/{w}/deliveries"), |v| v["deliveries"][0]["state"] == "succeeded").await;
+    let d = s
+        .eventually(&a, &format!("/webhooks/{w}/deliveries"), |v| {
+            v["deliveries"][0]["state"] == "succeeded"
+        })
+        .await;
     assert_eq!(d["deliveries"][0]["attempts"], 3);
     assert_eq!(d["deliveries"][0]["last_status"], 200);
     let stats = s.get(&a, &format!("/webhooks/{w}/stats?range=1h")).await;
@@ -81,7 +114,10 @@ async fn retries_on_the_schedule_with_the_same_webhook_id_then_succeeds() {
     assert_eq!(stats["all_time"]["counts"]["2xx"], 1);
     assert_eq!(stats["all_time"]["counts"]["5xx"], 2);
     assert_eq!(stats["all_time"]["counts"]["4xx"], 0);
-    assert_eq!(stats["deliveries"], json!({"pending": 0, "succeeded": 1, "failed": 0, "skipped": 0}));
+    assert_eq!(
+        stats["deliveries"],
+        json!({"pending": 0, "succeeded": 1, "failed": 0, "skipped": 0})
+    );
     assert!(stats["all_time"]["latency_ms"]["p50"].as_f64().unwrap() > 0.0);
     let points = stats["series"]["points"].as_array().unwrap();
     assert_eq!(stats["series"]["step"], 60);
@@ -100,7 +136,10 @@ async fn retries_on_the_schedule_with_the_same_webhook_id_then_succeeds() {
     assert_eq!(logs[2]["response"]["status"], 500);
     assert_eq!(logs[2]["response"]["body"], "{\"ok\":true}");
     let headers = logs[2]["request"]["headers"].as_array().unwrap();
-    let auth = headers.iter().find(|h| h[0].as_str().unwrap().eq_ignore_ascii_case("authorization")).unwrap();
+    let auth = headers
+        .iter()
+        .find(|h| h[0].as_str().unwrap().eq_ignore_ascii_case("authorization"))
+        .unwrap();
     assert_eq!(auth[1], "[redacted]");
     assert!(!logs[2].to_string().contains("s3cret-token"));
 }
@@ -117,20 +156,42 @@ async fn fails_permanently_after_the_last_retry_and_replays() {
     r.wait_for(6, Duration::from_secs(3)).await;
     r.assert_stays_at(6, Duration::from_millis(800)).await;
     let failed = s
-        .eventually(&a, &format!("/webhooks/{w}/deliveries?state=failed"), |v| v["deliveries"].as_array().unwrap().len() == 2)
+        .eventually(&a, &format!("/webhooks/{w}/deliveries?state=failed"), |v| {
+            v["deliveries"].as_array().unwrap().len() == 2
+        })
         .await;
     let one = failed["deliveries"][0].clone();
     assert_eq!(one["attempts"], 3);
     assert_eq!(one["last_status"], 404);
     assert_eq!(one["last_error"], "http_status");
-    assert_eq!(s.get(&a, &format!("/webhooks/{w}/deliveries?state=pending")).await["deliveries"], json!([]));
-    let (st, _) = s.call("GET", &format!("/v1/apps/{}/webhooks/{w}/deliveries?state=lost", a.0), Some(&a.1), None).await;
+    assert_eq!(
+        s.get(&a, &format!("/webhooks/{w}/deliveries?state=pending"))
+            .await["deliveries"],
+        json!([])
+    );
+    let (st, _) = s
+        .call(
+            "GET",
+            &format!("/v1/apps/{}/webhooks/{w}/deliveries?state=lost", a.0),
+            Some(&a.1),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 
     // Replay one: a fresh schedule, the same webhook-id.
     r.set_default(Mode::Ok);
     let (st, v) = s
-        .call("POST", &format!("/v1/apps/{}/webhooks/{w}/deliveries/{}/replay", a.0, one["id"].as_str().unwrap()), Some(&a.1), None)
+        .call(
+            "POST",
+            &format!(
+                "/v1/apps/{}/webhooks/{w}/deliveries/{}/replay",
+                a.0,
+                one["id"].as_str().unwrap()
+            ),
+            Some(&a.1),
+            None,
+        )
         .await;
     assert_eq!(st, StatusCode::ACCEPTED, "{v}");
     assert_eq!(v["replayed"], 1);
@@ -138,14 +199,33 @@ async fn fails_permanently_after_the_last_retry_and_replays() {
     assert_eq!(got[6].header("webhook-id"), one["id"].as_str());
     // Replaying a delivery that is not failed: 404.
     let (st, _) = s
-        .call("POST", &format!("/v1/apps/{}/webhooks/{w}/deliveries/{}/replay", a.0, one["id"].as_str().unwrap()), Some(&a.1), None)
+        .call(
+            "POST",
+            &format!(
+                "/v1/apps/{}/webhooks/{w}/deliveries/{}/replay",
+                a.0,
+                one["id"].as_str().unwrap()
+            ),
+            Some(&a.1),
+            None,
+        )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     // Replay all: the other one.
-    let (_, v) = s.call("POST", &format!("/v1/apps/{}/webhooks/{w}/deliveries/replay", a.0), Some(&a.1), None).await;
+    let (_, v) = s
+        .call(
+            "POST",
+            &format!("/v1/apps/{}/webhooks/{w}/deliveries/replay", a.0),
+            Some(&a.1),
+            None,
+        )
+        .await;
     assert_eq!(v["replayed"], 1);
     r.wait_for(8, Duration::from_secs(3)).await;
-    s.eventually(&a, &format!("/webhooks/{w}/stats"), |v| v["deliveries"]["succeeded"] == 2 && v["deliveries"]["failed"] == 0).await;
+    s.eventually(&a, &format!("/webhooks/{w}/stats"), |v| {
+        v["deliveries"]["succeeded"] == 2 && v["deliveries"]["failed"] == 0
+    })
+    .await;
     let stats = s.get(&a, &format!("/webhooks/{w}/stats")).await;
     assert_eq!(stats["all_time"]["counts"]["4xx"], 6);
     assert_eq!(stats["all_time"]["counts"]["2xx"], 2);
@@ -163,14 +243,19 @@ async fn honours_retry_after() {
     // The schedule says 200 ms; the receiver asked for 1 s.
     let gap = gap_ms(&got[0], &got[1]);
     assert!((1000..1300).contains(&gap), "gap {gap} ms");
-    let stats = s.eventually(&a, &format!("/webhooks/{w}/stats"), |v| v["all_time"]["attempts"] == 2).await;
+    let stats = s
+        .eventually(&a, &format!("/webhooks/{w}/stats"), |v| {
+            v["all_time"]["attempts"] == 2
+        })
+        .await;
     assert_eq!(stats["all_time"]["counts"]["4xx"], 1);
     assert_eq!(stats["all_time"]["counts"]["2xx"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_and_resets_are_retried_and_classified() {
-    let s = TestServer::start_with(|c| c.delivery.request_timeout = Duration::from_millis(300)).await;
+    let s =
+        TestServer::start_with(|c| c.delivery.request_timeout = Duration::from_millis(300)).await;
     let r = TestReceiver::start().await;
     let a = s.app("a").await;
     let w = s.webhook(&a, &r.url("/h"), &["message.push.sent"]).await;
@@ -181,11 +266,27 @@ async fn timeouts_and_resets_are_retried_and_classified() {
     let first = gap_ms(&got[0], &got[1]);
     assert!((495..800).contains(&first), "gap {first} ms");
     assert_gap(gap_ms(&got[1], &got[2]), 400);
-    let stats = s.eventually(&a, &format!("/webhooks/{w}/stats"), |v| v["deliveries"]["succeeded"] == 1).await;
+    let stats = s
+        .eventually(&a, &format!("/webhooks/{w}/stats"), |v| {
+            v["deliveries"]["succeeded"] == 1
+        })
+        .await;
     let counts = &stats["all_time"]["counts"];
-    assert_eq!((counts["timeout"].as_u64(), counts["network_error"].as_u64(), counts["2xx"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (
+            counts["timeout"].as_u64(),
+            counts["network_error"].as_u64(),
+            counts["2xx"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
     let logs = s.get(&a, &format!("/webhooks/{w}/logs")).await;
-    let codes: Vec<&str> = logs["logs"].as_array().unwrap().iter().map(|l| l["error_code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = logs["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["error_code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, vec!["ok", "connection_reset", "timeout"]);
     assert!(logs["logs"][2]["response"]["error"].as_str().is_some());
     assert_eq!(logs["logs"][2]["response"]["status"], Value::Null);
@@ -202,11 +303,14 @@ async fn a_slow_receiver_does_not_delay_other_webhooks() {
     let fast = TestReceiver::start().await;
     slow.set_default(Mode::Slow(Duration::from_secs(3)));
     let a = s.app("a").await;
-    s.webhook(&a, &slow.url("/slow"), &["message.push.sent"]).await;
-    s.webhook(&a, &fast.url("/fast"), &["message.push.sent"]).await;
+    s.webhook(&a, &slow.url("/slow"), &["message.push.sent"])
+        .await;
+    s.webhook(&a, &fast.url("/fast"), &["message.push.sent"])
+        .await;
     let started = std::time::Instant::now();
     for i in 0..20 {
-        s.ingest(&a, event(&format!("e{i}"), "message.push.sent")).await;
+        s.ingest(&a, event(&format!("e{i}"), "message.push.sent"))
+            .await;
     }
     fast.wait_for(20, Duration::from_secs(2)).await;
     assert!(started.elapsed() < Duration::from_secs(2));

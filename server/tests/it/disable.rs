@@ -10,14 +10,17 @@ use crate::receiver::{Mode, TestReceiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_disables_holds_pending_skips_new_and_resumes_on_enable() {
-    let s = TestServer::start_with(|c| c.retry.schedule = vec![Duration::from_millis(300); 2]).await;
+    let s =
+        TestServer::start_with(|c| c.retry.schedule = vec![Duration::from_millis(300); 2]).await;
     let r = TestReceiver::start().await;
     let a = s.app("a").await;
     let w = s.webhook(&a, &r.url("/h"), &["message.push.sent"]).await;
     r.script([Mode::Status(410)]);
     s.ingest(&a, event("e1", "message.push.sent")).await;
     r.wait_for(1, Duration::from_secs(3)).await;
-    let v = s.eventually(&a, &format!("/webhooks/{w}"), |v| v["enabled"] == false).await;
+    let v = s
+        .eventually(&a, &format!("/webhooks/{w}"), |v| v["enabled"] == false)
+        .await;
     assert_eq!(v["status"]["state"], "disabled");
     assert_eq!(v["status"]["reason"], "the receiver answered 410 Gone");
     assert!(v["status"]["disabled_at"].as_i64().is_some());
@@ -29,7 +32,12 @@ async fn gone_disables_holds_pending_skips_new_and_resumes_on_enable() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["event_id"].as_str().unwrap(), d["state"].as_str().unwrap()))
+        .map(|d| {
+            (
+                d["event_id"].as_str().unwrap(),
+                d["state"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert!(states.contains(&("e1", "pending")), "{states:?}");
     assert!(states.contains(&("e2", "skipped")), "{states:?}");
@@ -38,12 +46,26 @@ async fn gone_disables_holds_pending_skips_new_and_resumes_on_enable() {
     assert_eq!(stats["deliveries"]["skipped"], 1);
 
     // Enable: the held delivery resumes (once); the skipped one waits for a replay.
-    let (_, v) = s.call("POST", &format!("/v1/apps/{}/webhooks/{w}/enable", a.0), Some(&a.1), None).await;
+    let (_, v) = s
+        .call(
+            "POST",
+            &format!("/v1/apps/{}/webhooks/{w}/enable", a.0),
+            Some(&a.1),
+            None,
+        )
+        .await;
     assert_eq!(v["enabled"], true);
     let got = r.wait_for(2, Duration::from_secs(3)).await;
     assert_eq!(got[1].json()["id"], "e1");
     r.assert_stays_at(2, Duration::from_millis(500)).await;
-    let (_, v) = s.call("POST", &format!("/v1/apps/{}/webhooks/{w}/deliveries/replay", a.0), Some(&a.1), None).await;
+    let (_, v) = s
+        .call(
+            "POST",
+            &format!("/v1/apps/{}/webhooks/{w}/deliveries/replay", a.0),
+            Some(&a.1),
+            None,
+        )
+        .await;
     assert_eq!(v["replayed"], 1);
     let got = r.wait_for(3, Duration::from_secs(3)).await;
     assert_eq!(got[2].json()["id"], "e2");
@@ -65,19 +87,36 @@ async fn failures_in_a_row_disable() {
     let a = s.app("a").await;
     let w = s.webhook(&a, &r.url("/h"), &["message.push.sent"]).await;
     for i in 0..2 {
-        s.ingest(&a, event(&format!("e{i}"), "message.push.sent")).await;
+        s.ingest(&a, event(&format!("e{i}"), "message.push.sent"))
+            .await;
     }
     r.wait_for(2, Duration::from_secs(3)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(s.get(&a, &format!("/webhooks/{w}")).await["enabled"], true);
     s.ingest(&a, event("e2", "message.push.sent")).await;
-    let v = s.eventually(&a, &format!("/webhooks/{w}"), |v| v["enabled"] == false).await;
+    let v = s
+        .eventually(&a, &format!("/webhooks/{w}"), |v| v["enabled"] == false)
+        .await;
     assert_eq!(v["status"]["reason"], "3 failed attempts in a row");
     // A success in between resets the count.
-    let (_, _) = s.call("POST", &format!("/v1/apps/{}/webhooks/{w}/enable", a.0), Some(&a.1), None).await;
-    r.script([Mode::Status(500), Mode::Status(500), Mode::Ok, Mode::Status(500), Mode::Status(500)]);
+    let (_, _) = s
+        .call(
+            "POST",
+            &format!("/v1/apps/{}/webhooks/{w}/enable", a.0),
+            Some(&a.1),
+            None,
+        )
+        .await;
+    r.script([
+        Mode::Status(500),
+        Mode::Status(500),
+        Mode::Ok,
+        Mode::Status(500),
+        Mode::Status(500),
+    ]);
     for i in 10..15 {
-        s.ingest(&a, event(&format!("e{i}"), "message.push.sent")).await;
+        s.ingest(&a, event(&format!("e{i}"), "message.push.sent"))
+            .await;
         r.wait_for(4 + i - 10, Duration::from_secs(3)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -94,17 +133,27 @@ async fn failure_rate_disables() {
     .await;
     let r = TestReceiver::start().await;
     // Successes in between do not reset a rate.
-    r.script([Mode::Status(500), Mode::Ok, Mode::Status(502), Mode::Ok, Mode::Status(500), Mode::Status(500)]);
+    r.script([
+        Mode::Status(500),
+        Mode::Ok,
+        Mode::Status(502),
+        Mode::Ok,
+        Mode::Status(500),
+        Mode::Status(500),
+    ]);
     r.set_default(Mode::Status(500));
     let a = s.app("a").await;
     let w = s.webhook(&a, &r.url("/h"), &["message.push.sent"]).await;
     for i in 0..6 {
-        s.ingest(&a, event(&format!("e{i}"), "message.push.sent")).await;
+        s.ingest(&a, event(&format!("e{i}"), "message.push.sent"))
+            .await;
         r.wait_for(i + 1, Duration::from_secs(3)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(s.get(&a, &format!("/webhooks/{w}")).await["enabled"], true);
     s.ingest(&a, event("e6", "message.push.sent")).await;
-    let v = s.eventually(&a, &format!("/webhooks/{w}"), |v| v["enabled"] == false).await;
+    let v = s
+        .eventually(&a, &format!("/webhooks/{w}"), |v| v["enabled"] == false)
+        .await;
     assert_eq!(v["status"]["reason"], "5 failed attempts within 300s");
 }

@@ -59,11 +59,24 @@ impl TestServer {
             .await
             .unwrap();
         });
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-        let server = TestServer { base, client, dir, stop: Some(stop), task: Some(task) };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let server = TestServer {
+            base,
+            client,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        };
         // Ready when it answers.
         for _ in 0..100 {
-            if let Ok(r) = server.client.get(format!("{}/healthz", server.base)).send().await
+            if let Ok(r) = server
+                .client
+                .get(format!("{}/healthz", server.base))
+                .send()
+                .await
                 && r.status() == StatusCode::OK
             {
                 return server;
@@ -75,7 +88,9 @@ impl TestServer {
 
     /// Stops the server gracefully, waits for it, and gives back its directory.
     pub async fn stop(self) -> tempfile::TempDir {
-        let TestServer { dir, stop, task, .. } = self;
+        let TestServer {
+            dir, stop, task, ..
+        } = self;
         if let Some(s) = stop {
             let _ = s.send(());
         }
@@ -85,9 +100,17 @@ impl TestServer {
         dir
     }
 
-    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
@@ -97,32 +120,63 @@ impl TestServer {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Sends raw bytes with a content type.
-    pub async fn raw(&self, path: &str, key: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let mut req = self.client.post(format!("{}{}", self.base, path)).header("content-type", content_type).body(body);
+    pub async fn raw(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(body);
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// A new app: `(id, key)`.
     pub async fn app(&self, name: &str) -> (String, String) {
-        let (s, v) = self.call("POST", "/v1/apps", Some(ADMIN_KEY), Some(json!({ "name": name }))).await;
+        let (s, v) = self
+            .call(
+                "POST",
+                "/v1/apps",
+                Some(ADMIN_KEY),
+                Some(json!({ "name": name })),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
-        (v["id"].as_str().unwrap().to_string(), v["api_key"].as_str().unwrap().to_string())
+        (
+            v["id"].as_str().unwrap().to_string(),
+            v["api_key"].as_str().unwrap().to_string(),
+        )
     }
 
     /// A webhook posting the seed's example body to `url` for `events`; returns its id.
     pub async fn webhook(&self, app: &(String, String), url: &str, events: &[&str]) -> String {
         let (s, v) = self
-            .call("POST", &format!("/v1/apps/{}/webhooks", app.0), Some(&app.1), Some(webhook_body(url, events)))
+            .call(
+                "POST",
+                &format!("/v1/apps/{}/webhooks", app.0),
+                Some(&app.1),
+                Some(webhook_body(url, events)),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v["id"].as_str().unwrap().to_string()
@@ -130,19 +184,38 @@ impl TestServer {
 
     /// Ingests events, asserting 202; returns the answer.
     pub async fn ingest(&self, app: &(String, String), body: Value) -> Value {
-        let (s, v) = self.call("POST", &format!("/v1/apps/{}/events", app.0), Some(&app.1), Some(body)).await;
+        let (s, v) = self
+            .call(
+                "POST",
+                &format!("/v1/apps/{}/events", app.0),
+                Some(&app.1),
+                Some(body),
+            )
+            .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{v}");
         v
     }
 
     pub async fn get(&self, app: &(String, String), path: &str) -> Value {
-        let (s, v) = self.call("GET", &format!("/v1/apps/{}{}", app.0, path), Some(&app.1), None).await;
+        let (s, v) = self
+            .call(
+                "GET",
+                &format!("/v1/apps/{}{}", app.0, path),
+                Some(&app.1),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{path}: {v}");
         v
     }
 
     /// Polls `path` until `check` holds (panics after 5 s).
-    pub async fn eventually(&self, app: &(String, String), path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    pub async fn eventually(
+        &self,
+        app: &(String, String),
+        path: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
             let v = self.get(app, path).await;

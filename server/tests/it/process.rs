@@ -17,7 +17,11 @@ struct Process {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn spawn(db: &std::path::Path, port: u16) -> Process {
@@ -62,7 +66,10 @@ async fn setup(p: &Process, r: &TestReceiver) -> (String, String) {
         .json()
         .await
         .unwrap();
-    let (id, key) = (app["id"].as_str().unwrap().to_string(), app["api_key"].as_str().unwrap().to_string());
+    let (id, key) = (
+        app["id"].as_str().unwrap().to_string(),
+        app["api_key"].as_str().unwrap().to_string(),
+    );
     let resp = c
         .post(format!("{}/v1/apps/{id}/webhooks", p.base))
         .bearer_auth(&key)
@@ -88,9 +95,13 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
     let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut tasks = Vec::new();
     for t in 0..8 {
-        let (base, app, key, accepted) = (p.base.clone(), app.clone(), key.clone(), accepted.clone());
+        let (base, app, key, accepted) =
+            (p.base.clone(), app.clone(), key.clone(), accepted.clone());
         tasks.push(tokio::spawn(async move {
-            let c = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+            let c = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap();
             for i in 0..2000 {
                 let id = format!("t{t}-{i}");
                 let sent = c
@@ -117,22 +128,36 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
         t.await.unwrap();
     }
     let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
-    assert!(accepted.len() >= 300, "only {} accepted before the kill", accepted.len());
+    assert!(
+        accepted.len() >= 300,
+        "only {} accepted before the kill",
+        accepted.len()
+    );
     let before = r.received().len();
-    assert!(before < accepted.len(), "every event was delivered before the kill: the test proves nothing");
+    assert!(
+        before < accepted.len(),
+        "every event was delivered before the kill: the test proves nothing"
+    );
 
     r.set_default(Mode::Ok);
     let mut p = spawn(&db, free_port()).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let got: HashSet<String> =
-            r.received().iter().filter_map(|q| q.json()["id"].as_str().map(String::from)).collect();
+        let got: HashSet<String> = r
+            .received()
+            .iter()
+            .filter_map(|q| q.json()["id"].as_str().map(String::from))
+            .collect();
         let missing: Vec<&String> = accepted.iter().filter(|id| !got.contains(*id)).collect();
         if missing.is_empty() {
             break;
         }
         if Instant::now() > deadline {
-            panic!("{} accepted events never arrived, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+            panic!(
+                "{} accepted events never arrived, e.g. {:?}",
+                missing.len(),
+                &missing[..missing.len().min(5)]
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -160,7 +185,11 @@ async fn sigterm_stops_intake_and_finishes_the_attempt_in_flight() {
     assert_eq!(resp.status(), 202);
     r.wait_for(1, Duration::from_secs(3)).await;
     let started = Instant::now();
-    let status = Command::new("kill").arg("-TERM").arg(p.child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(p.child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     // Exits once the attempt is done (600 ms receiver), well within the grace.
     let deadline = Instant::now() + Duration::from_secs(8);
@@ -168,12 +197,21 @@ async fn sigterm_stops_intake_and_finishes_the_attempt_in_flight() {
         if let Some(code) = p.child.try_wait().unwrap() {
             break code;
         }
-        assert!(Instant::now() < deadline, "hookline did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "hookline did not exit after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(code.success(), "{code:?}");
-    assert!(started.elapsed() >= Duration::from_millis(300), "exited before the attempt finished");
-    assert!(c.get(format!("{}/healthz", p.base)).send().await.is_err(), "still accepting after exit");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "exited before the attempt finished"
+    );
+    assert!(
+        c.get(format!("{}/healthz", p.base)).send().await.is_err(),
+        "still accepting after exit"
+    );
 
     // The attempt was recorded: a restart does not send it again.
     r.set_default(Mode::Ok);

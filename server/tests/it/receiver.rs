@@ -35,7 +35,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
@@ -59,9 +62,17 @@ impl TestReceiver {
     pub async fn start() -> TestReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let inner = Arc::new(Mutex::new(Inner { script: VecDeque::new(), default: Mode::Ok, received: Vec::new() }));
+        let inner = Arc::new(Mutex::new(Inner {
+            script: VecDeque::new(),
+            default: Mode::Ok,
+            received: Vec::new(),
+        }));
         let arrived = Arc::new(Notify::new());
-        let r = TestReceiver { addr, inner, arrived };
+        let r = TestReceiver {
+            addr,
+            inner,
+            arrived,
+        };
         let server = r.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -102,7 +113,10 @@ impl TestReceiver {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                panic!("expected {n} requests within {within:?}, got {}: {got:#?}", got.len());
+                panic!(
+                    "expected {n} requests within {within:?}, got {}: {got:#?}",
+                    got.len()
+                );
             }
             let _ = tokio::time::timeout(left, notified).await;
         }
@@ -112,24 +126,39 @@ impl TestReceiver {
     pub async fn assert_stays_at(&self, n: usize, wait: Duration) {
         tokio::time::sleep(wait).await;
         let got = self.received();
-        assert_eq!(got.len(), n, "expected exactly {n} requests, got {}: {got:#?}", got.len());
+        assert_eq!(
+            got.len(),
+            n,
+            "expected exactly {n} requests, got {}: {got:#?}",
+            got.len()
+        );
     }
 
     async fn serve(&self, mut stream: TcpStream) {
         let mut buf = Vec::new();
         loop {
-            let Some((req, rest)) = read_request(&mut stream, std::mem::take(&mut buf)).await else { return };
+            let Some((req, rest)) = read_request(&mut stream, std::mem::take(&mut buf)).await
+            else {
+                return;
+            };
             buf = rest;
             let mode = {
                 let mut inner = self.inner.lock().unwrap();
                 inner.received.push(req);
-                inner.script.pop_front().unwrap_or_else(|| inner.default.clone())
+                inner
+                    .script
+                    .pop_front()
+                    .unwrap_or_else(|| inner.default.clone())
             };
             self.arrived.notify_waiters();
             let response = match mode {
                 Mode::Ok => respond(200, "OK", &[]),
                 Mode::Status(code) => respond(code, "Status", &[]),
-                Mode::TooMany(secs) => respond(429, "Too Many Requests", &[("Retry-After", secs.to_string())]),
+                Mode::TooMany(secs) => respond(
+                    429,
+                    "Too Many Requests",
+                    &[("Retry-After", secs.to_string())],
+                ),
                 Mode::Slow(d) => {
                     tokio::time::sleep(d).await;
                     respond(200, "OK", &[])
@@ -161,17 +190,29 @@ fn socket_linger_zero(s: std::net::TcpStream) -> std::net::TcpStream {
     }
     const SOL_SOCKET: i32 = 1;
     const SO_LINGER: i32 = 13;
-    let l = Linger { l_onoff: 1, l_linger: 0 };
+    let l = Linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: a valid fd and a correctly sized linger struct (Linux layout).
     unsafe {
-        setsockopt(s.as_raw_fd(), SOL_SOCKET, SO_LINGER, &l, std::mem::size_of::<Linger>() as u32);
+        setsockopt(
+            s.as_raw_fd(),
+            SOL_SOCKET,
+            SO_LINGER,
+            &l,
+            std::mem::size_of::<Linger>() as u32,
+        );
     }
     s
 }
 
 fn respond(code: u16, reason: &str, headers: &[(&str, String)]) -> String {
     let body = "{\"ok\":true}";
-    let mut out = format!("HTTP/1.1 {code} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {code} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (n, v) in headers {
         out.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -203,7 +244,11 @@ async fn read_request(stream: &mut TcpStream, mut buf: Vec<u8>) -> Option<(Recei
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let len: usize = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let body_start = head_end + 4;
     while buf.len() < body_start + len {
         let n = stream.read(&mut chunk).await.ok()?;
@@ -214,5 +259,14 @@ async fn read_request(stream: &mut TcpStream, mut buf: Vec<u8>) -> Option<(Recei
     }
     let body = String::from_utf8_lossy(&buf[body_start..body_start + len]).into_owned();
     let rest = buf[body_start + len..].to_vec();
-    Some((Received { at, method, path, headers, body }, rest))
+    Some((
+        Received {
+            at,
+            method,
+            path,
+            headers,
+            body,
+        },
+        rest,
+    ))
 }
