@@ -11,7 +11,7 @@
 //! the OS's cache), not of the machine.
 //!
 //! Checkpoints (copying the WAL into the database file, with its own fsyncs) run on a second
-//! connection and thread every few hundred milliseconds, never inside a commit that a caller waits on.
+//! connection and thread every second, never inside a commit that a caller waits on.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -151,7 +151,9 @@ fn checkpoints(path: &Path, closed: &AtomicBool) {
     };
     let _ = conn.execute_batch("PRAGMA busy_timeout = 1000;");
     while !closed.load(Ordering::Acquire) {
-        std::thread::sleep(std::time::Duration::from_millis(250));
+        // Each checkpoint fsyncs the database file, which competes with the commits' fsyncs:
+        // not too often.
+        std::thread::sleep(std::time::Duration::from_secs(1));
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
