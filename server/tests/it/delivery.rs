@@ -17,7 +17,7 @@ fn gap_ms(a: &crate::receiver::Received, b: &crate::receiver::Received) -> u128 
 /// A gap between two attempts: at least the delay, and not much more.
 fn assert_gap(got: u128, want: u128) {
     assert!(
-        got + 5 >= want && got <= want + 200,
+        got + 5 >= want && got <= want + 300,
         "retry gap {got} ms, expected about {want} ms"
     );
 }
@@ -242,7 +242,7 @@ async fn honours_retry_after() {
     let got = r.wait_for(2, Duration::from_secs(4)).await;
     // The schedule says 200 ms; the receiver asked for 1 s.
     let gap = gap_ms(&got[0], &got[1]);
-    assert!((1000..1300).contains(&gap), "gap {gap} ms");
+    assert!((1000..1400).contains(&gap), "gap {gap} ms");
     let stats = s
         .eventually(&a, &format!("/webhooks/{w}/stats"), |v| {
             v["all_time"]["attempts"] == 2
@@ -264,7 +264,7 @@ async fn timeouts_and_resets_are_retried_and_classified() {
     let got = r.wait_for(3, Duration::from_secs(4)).await;
     // 300 ms timeout, then 200 ms; the reset is immediate, then 400 ms.
     let first = gap_ms(&got[0], &got[1]);
-    assert!((495..800).contains(&first), "gap {first} ms");
+    assert!((495..900).contains(&first), "gap {first} ms");
     assert_gap(gap_ms(&got[1], &got[2]), 400);
     let stats = s
         .eventually(&a, &format!("/webhooks/{w}/stats"), |v| {
