@@ -3,9 +3,14 @@
 //!
 //! A template is parsed for a [`Position`] (plain text, URL or JSON body). [`scan`] finds each
 //! `{{ }}` output and appends the filter that escapes its value there; the rewritten source is then
-//! parsed by the `liquid` crate. Templates made only of literal text and `{{ a.b.c }}` outputs (like
-//! the seed's example body) are also kept as a list of pieces that render without the Liquid runtime;
-//! the result is the same, byte for byte, and the tests check both ways.
+//! parsed by Liquid (the `liquid` crate's engine and standard library) and rendered on [`runtime`]'s
+//! lax globals, where a missing value is nil. Templates made only of literal text and `{{ a.b.c }}`
+//! outputs (like the seed's example body) are also kept as a list of pieces that render without the
+//! Liquid runtime; the result is the same, byte for byte, and the tests check both ways.
+//!
+//! Layout: [`scan`] (lexer, escaping by position, save-time checks), [`escape`] (JSON and URL
+//! escaping, the filters), [`data`] (the lax value tree), [`date`] (the `date` filter),
+//! [`runtime`] (the tags and filters allowed, the lax globals frame).
 
 mod data;
 mod date;
