@@ -64,7 +64,19 @@ pub struct Template {
     source: String,
     position: Position,
     liquid: liquid_core::runtime::Template,
-    pieces: Option<Vec<Piece>>,
+    pieces: Option<Vec<Fast>>,
+}
+
+/// A piece of a tag-free template, rendered without walking a Liquid template.
+enum Fast {
+    Literal(String),
+    /// A bare path, looked up directly.
+    Value {
+        path: Vec<String>,
+        escape: Escape,
+    },
+    /// An output with filters: a template of its own (outputs without tags share no state).
+    Output(liquid_core::runtime::Template),
 }
 
 impl fmt::Debug for Template {
@@ -86,11 +98,21 @@ impl Template {
         runtime::parse(source).map_err(|e| liquid_error(source, &scanned.outputs, &e))?;
         let liquid = runtime::parse(&scanned.rewritten)
             .map_err(|e| liquid_error(source, &scanned.outputs, &e))?;
+        let pieces = scanned.pieces.and_then(|pieces| {
+            pieces
+                .into_iter()
+                .map(|piece| match piece {
+                    Piece::Literal(text) => Some(Fast::Literal(text)),
+                    Piece::Value { path, escape } => Some(Fast::Value { path, escape }),
+                    Piece::Output(source) => runtime::parse(&source).ok().map(Fast::Output),
+                })
+                .collect()
+        });
         Ok(Template {
             source: source.to_owned(),
             position,
             liquid,
-            pieces: scanned.pieces,
+            pieces,
         })
     }
 
@@ -112,7 +134,7 @@ impl Template {
     pub fn render_to(&self, out: &mut String, data: &Data) -> Result<(), String> {
         if let Some(pieces) = &self.pieces {
             let mark = out.len();
-            if render_pieces(pieces, out, data).is_some() {
+            if render_pieces(pieces, out, data)?.is_some() {
                 return Ok(());
             }
             // A path the fast renderer does not follow (e.g. `.size`): let Liquid decide.
@@ -126,10 +148,7 @@ impl Template {
         let mut buf = Limited(Vec::with_capacity(self.source.len() + 64));
         let rendered = runtime::render_to(&self.liquid, &mut buf, data);
         if buf.0.len() > MAX_OUTPUT {
-            return Err(format!(
-                "the template renders more than {} MiB; refused",
-                MAX_OUTPUT >> 20
-            ));
+            return Err(too_large());
         }
         rendered.map_err(|e| liquid_message(&e))?;
         match String::from_utf8(buf.0) {
@@ -152,6 +171,13 @@ impl Template {
 /// The most text one template may render: loops over an event's arrays stop here.
 pub const MAX_OUTPUT: usize = 4 << 20;
 
+fn too_large() -> String {
+    format!(
+        "the template renders more than {} MiB; refused",
+        MAX_OUTPUT >> 20
+    )
+}
+
 /// A buffer that refuses to grow past [`MAX_OUTPUT`], which stops Liquid mid-render.
 struct Limited(Vec<u8>);
 
@@ -170,15 +196,31 @@ impl std::io::Write for Limited {
     }
 }
 
-/// The fast renderer; `None` when a path needs Liquid's rules (array `size`, indexing a string…).
-fn render_pieces(pieces: &[Piece], out: &mut String, data: &Data) -> Option<()> {
+/// The fast renderer; `Ok(None)` when a bare path needs Liquid's rules (array `size`, indexing a
+/// string…) and the whole template should render on the Liquid runtime instead.
+fn render_pieces(pieces: &[Fast], out: &mut String, data: &Data) -> Result<Option<()>, String> {
     for piece in pieces {
         match piece {
-            Piece::Literal(text) => out.push_str(text),
-            Piece::Value { path, escape } => escape.apply_into(out, lookup(data, path)?),
+            Fast::Literal(text) => out.push_str(text),
+            Fast::Value { path, escape } => match lookup(data, path) {
+                Some(value) => escape.apply_into(out, value),
+                None => return Ok(None),
+            },
+            Fast::Output(template) => {
+                let mut buf = Limited(Vec::new());
+                let rendered = runtime::render_to(template, &mut buf, data);
+                if buf.0.len() > MAX_OUTPUT {
+                    return Err(too_large());
+                }
+                rendered.map_err(|e| liquid_message(&e))?;
+                match std::str::from_utf8(&buf.0) {
+                    Ok(text) => out.push_str(text),
+                    Err(_) => return Err("the template rendered text that is not UTF-8".into()),
+                }
+            }
         }
     }
-    Some(())
+    Ok(Some(()))
 }
 
 fn lookup<'d>(data: &'d Data, path: &[String]) -> Option<&'d Data> {

@@ -211,14 +211,19 @@ fn simple_path(markup: &str) -> Option<Vec<String>> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
     Literal(String),
-    Value { path: Vec<String>, escape: Escape },
+    Value {
+        path: Vec<String>,
+        escape: Escape,
+    },
+    /// Any other output, as the source of a template holding just it (escaping filter included).
+    Output(String),
 }
 
 /// The result of scanning: the source to hand to `liquid`, and the fast form when there is one.
 #[derive(Debug)]
 pub struct Scanned {
     pub rewritten: String,
-    /// Present when the template is only literal text and `{{ a.b.c }}` outputs.
+    /// Present when the template has no tags: literal text and outputs only.
     pub pieces: Option<Vec<Piece>>,
     /// Where each `{{ }}` is in the source, to place errors liquid reports without a position.
     pub outputs: Vec<Range<usize>>,
@@ -333,16 +338,32 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                 }
                 if let Some(p) = pieces.as_mut() {
                     let value = trim_liquid(src, parts[0].clone());
-                    let plain = parts.len() == 1 || (parts.len() == 2 && last_name == "json");
-                    // `x | json` is fast only where `json` is the whole escaping (a JSON value).
-                    let escape = match escape {
-                        Some(Escape::JsonLiteral) => Some(Escape::JsonLiteral),
-                        other if parts.len() == 1 => other,
-                        _ => None,
-                    };
-                    match (plain, escape, simple_path(value)) {
+                    // A bare path (or `path | json` where that is the whole escaping) is looked up
+                    // directly; any other output is a one-output Liquid template of its own.
+                    let bare = parts.len() == 1
+                        || (parts.len() == 2 && last_name == "json" && append.is_none());
+                    match (bare, escape, simple_path(value)) {
                         (true, Some(escape), Some(path)) => p.push(Piece::Value { path, escape }),
-                        _ => pieces = None,
+                        _ => {
+                            let mut mini = String::from("{{");
+                            match append {
+                                Some(escape) if replace => {
+                                    mini.push_str(&src[inner.start..last.start]);
+                                    mini.push(' ');
+                                    mini.push_str(escape.name());
+                                    mini.push(' ');
+                                }
+                                Some(escape) => {
+                                    mini.push_str(&src[inner.clone()]);
+                                    mini.push_str(" | ");
+                                    mini.push_str(escape.name());
+                                    mini.push(' ');
+                                }
+                                None => mini.push_str(&src[inner.clone()]),
+                            }
+                            mini.push_str("}}");
+                            p.push(Piece::Output(mini));
+                        }
                     }
                 }
             }
