@@ -132,7 +132,7 @@ pub fn validate(options: &JsValue, user_id: impl FnOnce() -> String) -> Result<C
         }
         for name in js_sys::Object::keys(&hooks.clone().into()).iter() {
             let name = name.as_string().unwrap_or_default();
-            let field = ["webhooks.", &name].concat();
+            let field = js::cat(&["webhooks.", &name]);
             let value = js::get(&hooks, &name);
             if name == "cors" {
                 cors = value

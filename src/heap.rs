@@ -56,10 +56,14 @@ unsafe impl GlobalAlloc for Allocator {
         };
         // SAFETY: one thread, and no reentrance (nothing here allocates).
         let state = unsafe { &mut *self.0.get() };
-        let head = state.free[class];
-        if head != 0 {
+        // `get_mut`, not indexing: no bounds check to panic (and to bring formatting along).
+        let Some(free) = state.free.get_mut(class) else {
+            return null_mut();
+        };
+        if *free != 0 {
+            let head = *free;
             // SAFETY: a free block of this class holds the next free block's address.
-            state.free[class] = unsafe { *(head as *const usize) };
+            *free = unsafe { *(head as *const usize) };
             return head as *mut u8;
         }
         let size = 1usize << (class as u32 + MIN_SHIFT);
@@ -89,8 +93,10 @@ unsafe impl GlobalAlloc for Allocator {
         };
         // SAFETY: one thread; `ptr` is a block of this class, now unused, big enough for a usize.
         let state = unsafe { &mut *self.0.get() };
-        unsafe { *(ptr as *mut usize) = state.free[class] };
-        state.free[class] = ptr as usize;
+        if let Some(free) = state.free.get_mut(class) {
+            unsafe { *(ptr as *mut usize) = *free };
+            *free = ptr as usize;
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

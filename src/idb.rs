@@ -1,13 +1,11 @@
 //! The few IndexedDB calls hookline needs: one database, a key-value store for the config and an
 //! auto-numbered store for the retry queue.
 
-use core::future::Future;
-
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbObjectStore, IdbRequest, IdbTransactionMode};
 
 use crate::Local;
+use crate::task::Wait;
 
 const NAME: &str = "hookline";
 /// Holds the config under [`CONFIG_KEY`].
@@ -21,16 +19,8 @@ static DB: Local<Option<IdbDatabase>> = Local::new(None);
 
 /// Waits for a request and gives its result. The request's handlers are attached at once, so
 /// requests made together can be awaited in any order.
-pub fn done(request: &IdbRequest) -> impl Future<Output = Result<JsValue, JsValue>> + use<> {
-    let promise = js_sys::Promise::new(&mut |resolve, reject| {
-        request.set_onsuccess(Some(&resolve));
-        request.set_onerror(Some(&reject));
-    });
-    let request = request.clone();
-    async move {
-        JsFuture::from(promise).await?;
-        request.result()
-    }
+pub fn done(request: &IdbRequest) -> Wait {
+    Wait::request(request)
 }
 
 /// Opens (creating or upgrading it the first time) hookline's database.
@@ -38,11 +28,7 @@ pub async fn open() -> Result<IdbDatabase, JsValue> {
     if let Some(db) = DB.with(|db| db.clone()) {
         return Ok(db);
     }
-    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let factory = scope
-        .indexed_db()?
-        .ok_or_else(|| JsValue::from_str("IndexedDB is not available"))?;
-    let request = factory.open_with_u32(NAME, 1)?;
+    let request = crate::js::open_db(NAME, 1)?;
     let upgrade = {
         let request = request.clone();
         Closure::once(move || {

@@ -2,7 +2,7 @@
 //! serde_json: that keeps the module within its size budget (see `scripts/build-package.sh`).
 
 use alloc::string::String;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
 
 /// `o[key]`, or `undefined`.
 pub fn get(o: &JsValue, key: &str) -> JsValue {
@@ -51,7 +51,53 @@ pub fn stringify(v: &JsValue) -> String {
         .unwrap_or_default()
 }
 
-/// The worker's global scope.
-pub fn scope() -> web_sys::ServiceWorkerGlobalScope {
-    js_sys::global().unchecked_into()
+// The worker's globals, reached by name as a worker script reaches them: the module needs no
+// handle on the global object (js-sys's costs four imports and a lazy static).
+#[wasm_bindgen]
+extern "C" {
+    /// `location.href`: the worker script's URL.
+    #[wasm_bindgen(js_namespace = location, js_name = toString)]
+    pub fn location_href() -> String;
+
+    /// `registration.showNotification(title, options)`.
+    #[wasm_bindgen(catch, js_namespace = registration, js_name = showNotification)]
+    pub fn show_notification(title: &str, options: &JsValue) -> Result<js_sys::Promise, JsValue>;
+
+    /// `clients.matchAll(options)`.
+    #[wasm_bindgen(js_namespace = clients, js_name = matchAll)]
+    pub fn match_all(options: &web_sys::ClientQueryOptions) -> js_sys::Promise;
+
+    /// `clients.openWindow(url)`.
+    #[wasm_bindgen(js_namespace = clients, js_name = openWindow)]
+    pub fn open_window(url: &str) -> js_sys::Promise;
+
+    /// `indexedDB.open(name, version)`.
+    #[wasm_bindgen(catch, js_namespace = indexedDB, js_name = open)]
+    pub fn open_db(name: &str, version: u32) -> Result<web_sys::IdbOpenDbRequest, JsValue>;
+
+    /// `crypto.randomUUID()`.
+    #[wasm_bindgen(catch, js_namespace = crypto, js_name = randomUUID)]
+    pub fn random_uuid() -> Result<String, JsValue>;
+
+    /// `fetch(url, init)`.
+    pub fn fetch(url: &str, init: &web_sys::RequestInit) -> js_sys::Promise;
+}
+
+/// The pieces of a string, joined. Not `[..].concat()`, whose overflow check brings in
+/// formatting: a string here is never near `usize::MAX`.
+pub fn cat(pieces: &[&str]) -> String {
+    let mut s = String::new();
+    for piece in pieces {
+        s.push_str(piece);
+    }
+    s
+}
+
+/// The host (and port) of an absolute URL such as `location.href`.
+pub fn host(href: &str) -> &str {
+    // Byte by byte: `str`'s pattern searchers would cost more than the rest of this module.
+    let scheme = href.bytes().position(|b| b == b':').map_or(0, |i| i + 1);
+    let rest = href.get(scheme..).unwrap_or(href).trim_start_matches('/');
+    let end = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+    rest.get(..end).unwrap_or(rest)
 }

@@ -13,6 +13,7 @@
 //! - `heap`: a small allocator, in place of the default one, for the module's size.
 //! - [`idb`]: the few IndexedDB calls the config and the queue need.
 //! - [`js`]: helpers over JS values; JSON is the browser's own.
+//! - [`task`]: a small executor: JS promises and IndexedDB requests as futures.
 //! - [`worker`]: the event handlers that tie the above together.
 //!
 //! # Example
@@ -34,6 +35,7 @@ pub mod idb;
 pub mod js;
 pub mod notification;
 pub mod queue;
+pub mod task;
 pub mod webhook;
 pub mod worker;
 
@@ -73,7 +75,7 @@ static ALLOCATOR: heap::Allocator = heap::Allocator::new();
 /// `message`). The promise always resolves: a failure is logged, never thrown out of the worker.
 #[wasm_bindgen]
 pub fn handle(event: web_sys::ExtendableEvent) -> js_sys::Promise {
-    wasm_bindgen_futures::future_to_promise(async move {
+    task::spawn(async move {
         if let Err(e) = worker::dispatch(event).await {
             log::warn_js("event failed: ", &e);
         }
@@ -87,11 +89,18 @@ pub mod log {
 
     /// Logs `hookline: <what><why>` as a warning.
     pub fn warn(what: &str, why: &str) {
-        web_sys::console::warn_1(&JsValue::from_str(&["hookline: ", what, why].concat()));
+        web_sys::console::warn_1(&JsValue::from_str(&crate::js::cat(&[
+            "hookline: ",
+            what,
+            why,
+        ])));
     }
 
     /// Logs `hookline: <what>` followed by a JS value (an error, usually).
     pub fn warn_js(what: &str, why: &JsValue) {
-        web_sys::console::warn_2(&JsValue::from_str(&["hookline: ", what].concat()), why);
+        web_sys::console::warn_2(
+            &JsValue::from_str(&crate::js::cat(&["hookline: ", what])),
+            why,
+        );
     }
 }

@@ -2,11 +2,11 @@
 //! mode and headers between `cors: false` and `cors: true`.
 
 use alloc::string::String;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 
 use crate::js;
 use crate::notification::Notification;
+use crate::task::Wait;
 
 /// The three events a site can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,7 +48,7 @@ pub fn body(event: Event, n: &Notification, user_id: &str, action: Option<&str>)
 /// Starts the webhook request. `cors: false` is a simple request (POST, `no-cors`, no custom
 /// header, the browser's `text/plain` content type); `cors: true` adds the JSON content type and
 /// `X-OneSignal-Event`. The future fails only when the request fails on the network.
-pub fn send(url: &str, cors: bool, event: &str, body: &str) -> JsFuture {
+pub fn send(url: &str, cors: bool, event: &str, body: &str) -> Wait {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
@@ -61,6 +61,5 @@ pub fn send(url: &str, cors: bool, event: &str, body: &str) -> JsFuture {
     } else {
         init.set_mode(web_sys::RequestMode::NoCors);
     }
-    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    JsFuture::from(scope.fetch_with_str_and_init(url, &init))
+    Wait::promise(&js::fetch(url, &init))
 }

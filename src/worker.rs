@@ -8,11 +8,11 @@ use alloc::vec::Vec;
 use core::future::Future;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{ExtendableEvent, ExtendableMessageEvent, NotificationEvent, PushEvent};
 
 use crate::config::{self, Config};
 use crate::notification::Notification;
+use crate::task::{self, Wait};
 use crate::webhook::{self, Event};
 use crate::{Local, idb, js, log, queue};
 
@@ -59,9 +59,7 @@ pub async fn on_push(text: Option<&str>) {
         }
     };
     // The config is read while the notification is being shown.
-    let saved = JsFuture::from(wasm_bindgen_futures::future_to_promise(idb::get(
-        idb::CONFIG_KEY,
-    )));
+    let saved = Wait::promise(&task::spawn(idb::get(idb::CONFIG_KEY)));
     if let Err(e) = show(n.as_ref()).await {
         log::warn_js("could not show the notification: ", &e);
         return;
@@ -76,9 +74,9 @@ pub async fn on_push(text: Option<&str>) {
 
 /// Shows `n`, or a generic notification titled with the site's host when there is none.
 async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
-    let scope = js::scope();
     let options: JsValue = js_sys::Object::new().into();
-    let mut title = scope.location().host();
+    let href = js::location_href();
+    let mut title = js::host(&href).to_owned();
     if let Some(n) = n {
         if let Some(heading) = &n.heading {
             title.clone_from(heading);
@@ -98,10 +96,8 @@ async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
         }
         js::set(&options, "actions", &actions);
     }
-    let shown = scope
-        .registration()
-        .show_notification_with_options(&title, options.unchecked_ref())?;
-    JsFuture::from(shown).await?;
+    let shown = js::show_notification(&title, &options)?;
+    Wait::promise(&shown).await?;
     Ok(())
 }
 
@@ -170,23 +166,21 @@ async fn on_close(event: &NotificationEvent) {
 
 /// Focuses a window already showing `url`, else opens one.
 async fn open(url: &str) -> Result<(), JsValue> {
-    let scope = js::scope();
-    let target = web_sys::Url::new_with_base(url, &scope.location().href())?.href();
-    let clients = scope.clients();
+    let target = web_sys::Url::new_with_base(url, &js::location_href())?.href();
     let query = web_sys::ClientQueryOptions::new();
     query.set_type(web_sys::ClientType::Window);
     query.set_include_uncontrolled(true);
-    let windows: js_sys::Array = JsFuture::from(clients.match_all_with_options(&query))
+    let windows: js_sys::Array = Wait::promise(&js::match_all(&query))
         .await?
         .unchecked_into();
     for client in windows.iter() {
         let client: web_sys::WindowClient = client.unchecked_into();
         if client.url() == target {
-            JsFuture::from(client.focus()?).await?;
+            Wait::promise(&client.focus()?).await?;
             return Ok(());
         }
     }
-    JsFuture::from(clients.open_window(&target)).await?;
+    Wait::promise(&js::open_window(&target)).await?;
     Ok(())
 }
 
@@ -242,10 +236,10 @@ async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
                     js::set_str(&reply, "userId", Some(&config.user_id));
                 }
                 Ok(Err(e)) => {
-                    log::warn("init refused: ", &[&e.field, " ", e.message].concat());
+                    log::warn("init refused: ", &js::cat(&[&e.field, " ", e.message]));
                     js::set(&reply, "ok", &JsValue::FALSE);
                     js::set_str(&reply, "field", Some(&e.field));
-                    js::set_str(&reply, "error", Some(&[&e.field, " ", e.message].concat()));
+                    js::set_str(&reply, "error", Some(&js::cat(&[&e.field, " ", e.message])));
                 }
                 // The page still gets an answer when IndexedDB fails.
                 Err(e) => {
@@ -265,8 +259,10 @@ async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
         }
         _ => return Ok(false),
     }
-    if let Ok(port) = event.ports().get(0).dyn_into::<web_sys::MessagePort>() {
-        port.post_message(&reply)?;
+    let port = event.ports().get(0);
+    if !port.is_undefined() {
+        port.unchecked_into::<web_sys::MessagePort>()
+            .post_message(&reply)?;
     }
     Ok(true)
 }
@@ -285,8 +281,7 @@ pub async fn init(options: &JsValue) -> Result<Result<Config, config::InitError>
 
 /// A random UUID (a user's id, a shown notification's key).
 fn new_id() -> String {
-    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    scope.crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| {
+    js::random_uuid().unwrap_or_else(|_| {
         let random = js_sys::Number::from(js_sys::Math::random()).to_string_with_radix(36);
         random.map(String::from).unwrap_or_default()
     })

@@ -6,10 +6,10 @@
 use hookline_worker::config::{self, Config};
 use hookline_worker::notification::Notification;
 use hookline_worker::queue::{self, MAX_AGE_MS, MAX_PENDING, Pending};
+use hookline_worker::task::Wait;
 use hookline_worker::webhook::{self, Event};
 use hookline_worker::{idb, js, worker};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_service_worker);
@@ -284,7 +284,7 @@ async fn queue_resends_keeps_failures_and_drops_what_is_past_its_bounds() {
 
 async fn notification_titles() -> Vec<String> {
     let scope: web_sys::ServiceWorkerGlobalScope = js_sys::global().unchecked_into();
-    let list = JsFuture::from(scope.registration().get_notifications().unwrap())
+    let list = Wait::promise(&scope.registration().get_notifications().unwrap())
         .await
         .unwrap();
     js_sys::Array::from(&list)
