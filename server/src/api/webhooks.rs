@@ -434,12 +434,12 @@ async fn stats(
     // Align to the step so points are stable across refreshes; the last point is the current one.
     let from = from.div_euclid(step) * step;
     let to = (to.div_euclid(step) + 1) * step;
-    let all = state.store.stats(&id, i64::MIN, i64::MAX).await?;
-    let (totals, latency) = crate::stats::totals(&all);
-    let in_range: Vec<_> = all
-        .into_iter()
-        .filter(|m| m.minute * 60 >= from && m.minute * 60 < to)
-        .collect();
+    let all_time = state.store.stats(&id, -1, 0).await?;
+    let (totals, latency) = crate::stats::totals(&all_time);
+    let in_range = state
+        .store
+        .stats(&id, from.div_euclid(60), to.div_euclid(60))
+        .await?;
     let points = crate::stats::series(&in_range, from, to, step);
     let deliveries = state.store.delivery_counts(&app_id, &id).await?;
     Ok(Json(json!({

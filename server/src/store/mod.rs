@@ -358,7 +358,8 @@ pub trait Store: Send + Sync {
         now: Millis,
     ) -> Result<u64, StoreError>;
 
-    /// Minutes in `[from_minute, to_minute)` that have attempts, in order.
+    /// Minutes in `[from_minute, to_minute)` that have attempts, in order. Minute `-1` holds
+    /// the all-time totals.
     async fn stats(
         &self,
         webhook_id: &str,

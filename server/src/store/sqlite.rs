@@ -28,6 +28,9 @@ use crate::stats::{LATENCY_BUCKETS, latency_bucket};
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 type Op = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 
+/// The `stats_minute` row that holds a webhook's all-time totals.
+pub const ALL_TIME_MINUTE: i64 = -1;
+
 /// Most operations committed together.
 const MAX_GROUP: usize = 512;
 
@@ -671,7 +674,19 @@ impl Store for SqliteStore {
                     }
                 }
             }
-            for ((webhook_id, minute), (counts, latency)) in minutes {
+            // The all-time row, so reading totals never scans a webhook's whole history.
+            let mut all_time: HashMap<&str, (Vec<u64>, Vec<u64>)> = HashMap::new();
+            for ((webhook_id, _), (counts, latency)) in &minutes {
+                let (c, l) = all_time
+                    .entry(webhook_id)
+                    .or_insert_with(|| (vec![0; Outcome::ALL.len()], vec![0; LATENCY_BUCKETS]));
+                c.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
+                l.iter_mut().zip(latency).for_each(|(a, b)| *a += b);
+            }
+            let rows = minutes
+                .into_iter()
+                .chain(all_time.into_iter().map(|(w, v)| ((w, ALL_TIME_MINUTE), v)));
+            for ((webhook_id, minute), (counts, latency)) in rows {
                 let row: Option<(String, String)> = c
                     .prepare_cached("SELECT counts, latency FROM stats_minute WHERE webhook_id = ?1 AND minute = ?2")
                     .map_err(db)?
@@ -1020,6 +1035,8 @@ mod tests {
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].attempts, 2);
         assert_eq!(s.deliveries("b", "w1", None, 10).await.unwrap().len(), 0);
+        let all_time = s.stats("w1", ALL_TIME_MINUTE, 0).await.unwrap();
+        assert_eq!(all_time[0].counts[Outcome::Server.index()], 2);
         let stats = s.stats("w1", 0, 10).await.unwrap();
         assert_eq!(stats.len(), 1);
         assert_eq!(stats[0].minute, 2);
