@@ -100,6 +100,8 @@ pub struct Queue {
     stopping: AtomicBool,
     /// Workers in flight, to wait for at shutdown.
     pub(crate) inflight: tokio::sync::Semaphore,
+    /// Jobs waiting in the webhooks' in-memory queues, bounded by `queue_in_memory`.
+    pub(crate) in_memory: std::sync::atomic::AtomicUsize,
 }
 
 /// Permits of `inflight`: far more than workers can be in flight, so acquiring never waits.
@@ -118,6 +120,7 @@ impl Queue {
             earliest: Mutex::new(None),
             stopping: AtomicBool::new(false),
             inflight: tokio::sync::Semaphore::new(INFLIGHT_PERMITS),
+            in_memory: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -221,6 +224,7 @@ impl Queue {
             .cloned()
             .collect();
         let mut room: Vec<usize> = handles.iter().map(|h| h.room()).collect();
+        let mut global = self.global_room();
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         let mut new_events = Vec::with_capacity(events.len());
         let mut hot: Vec<Vec<(usize, String)>> = Vec::with_capacity(events.len());
@@ -236,9 +240,10 @@ impl Queue {
                 // Time-ordered, so the store appends rather than writes at random places.
                 let id = uuid::Uuid::now_v7().to_string();
                 let enabled = h.enabled();
-                let leased = enabled && room[i] > 0;
+                let leased = enabled && room[i] > 0 && global > 0;
                 if leased {
                     room[i] -= 1;
+                    global -= 1;
                     event_hot.push((i, id.clone()));
                 } else if enabled {
                     waiting = true;
@@ -285,9 +290,14 @@ impl Queue {
                     attempts: 0,
                     lease_until,
                 };
-                if let Err(e) = handles[i].jobs.try_send(job) {
-                    handles[i].backlog.store(true, Ordering::Release);
-                    not_queued.push(e.into_inner().delivery_id);
+                match handles[i].jobs.try_send(job) {
+                    Ok(()) => {
+                        self.in_memory.fetch_add(1, Ordering::AcqRel);
+                    }
+                    Err(e) => {
+                        handles[i].backlog.store(true, Ordering::Release);
+                        not_queued.push(e.into_inner().delivery_id);
+                    }
                 }
             }
         }
@@ -311,6 +321,14 @@ impl Queue {
             self.wake_now();
         }
         Ok(summary)
+    }
+
+    /// How many more jobs may wait in memory, across all webhooks.
+    fn global_room(&self) -> usize {
+        self.config
+            .delivery
+            .queue_in_memory
+            .saturating_sub(self.in_memory.load(Ordering::Acquire))
     }
 
     /// Called by a worker when a job is done: room may have freed up for waiting deliveries.
@@ -367,10 +385,12 @@ impl Queue {
             .cloned()
             .collect();
         let mut wants = Vec::new();
+        let mut global = self.global_room();
         for h in &handles {
-            let room = h.room();
-            if room > 0 {
-                wants.push((h.id.clone(), room.min(1024)));
+            let take = h.room().min(1024).min(global);
+            if take > 0 {
+                wants.push((h.id.clone(), take));
+                global -= take;
             }
         }
         if !wants.is_empty() {
@@ -400,8 +420,11 @@ impl Queue {
                     attempts: d.attempts,
                     lease_until,
                 };
-                if let Err(e) = h.jobs.try_send(job) {
-                    not_queued.push(e.into_inner().delivery_id);
+                match h.jobs.try_send(job) {
+                    Ok(()) => {
+                        self.in_memory.fetch_add(1, Ordering::AcqRel);
+                    }
+                    Err(e) => not_queued.push(e.into_inner().delivery_id),
                 }
             }
             if !not_queued.is_empty() {

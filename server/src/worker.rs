@@ -26,10 +26,17 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
                 job = jobs.recv() => job,
                 _ = wait_deleted(&handle) => None,
             };
-            let Some(job) = job else { return };
-            if handle.deleted() {
-                return;
-            }
+            let job = match job {
+                Some(job) if !handle.deleted() => job,
+                other => {
+                    // Deleted: forget what is queued (its deliveries are gone from the store).
+                    let queued = usize::from(other.is_some())
+                        + std::iter::from_fn(|| jobs.try_recv().ok()).count();
+                    queue.in_memory.fetch_sub(queued, Ordering::AcqRel);
+                    return;
+                }
+            };
+            queue.in_memory.fetch_sub(1, Ordering::AcqRel);
             let Ok(inflight) = queue.inflight.try_acquire() else {
                 return;
             };
