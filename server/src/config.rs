@@ -229,10 +229,10 @@ impl Config {
                 max_body_bytes: r.integer("logs.max_body_bytes")? as usize,
             },
         };
-        if config.delivery.lease <= config.delivery.request_timeout {
+        if config.delivery.lease < config.delivery.request_timeout * 2 {
             return Err(r.invalid(
                 "delivery.lease",
-                "must be longer than delivery.request_timeout".into(),
+                "must be at least twice delivery.request_timeout".into(),
             ));
         }
         if config.delivery.poll_interval.is_zero() {
