@@ -199,6 +199,23 @@ impl std::io::Write for Limited {
 /// The fast renderer; `Ok(None)` when a bare path needs Liquid's rules (array `size`, indexing a
 /// string…) and the whole template should render on the Liquid runtime instead.
 fn render_pieces(pieces: &[Fast], out: &mut String, data: &Data) -> Result<Option<()>, String> {
+    // One runtime and one buffer for all the outputs with filters of this render.
+    let mut runtime_pieces = pieces.iter().filter(|p| matches!(p, Fast::Output(_)));
+    if runtime_pieces.next().is_none() {
+        return render_pieces_on(pieces, out, data, None);
+    }
+    runtime::with_runtime(data, |runtime| {
+        render_pieces_on(pieces, out, data, Some(runtime))
+    })
+}
+
+fn render_pieces_on(
+    pieces: &[Fast],
+    out: &mut String,
+    data: &Data,
+    runtime: Option<&dyn liquid_core::Runtime>,
+) -> Result<Option<()>, String> {
+    let mut buf = Limited(Vec::new());
     for piece in pieces {
         match piece {
             Fast::Literal(text) => out.push_str(text),
@@ -207,8 +224,11 @@ fn render_pieces(pieces: &[Fast], out: &mut String, data: &Data) -> Result<Optio
                 None => return Ok(None),
             },
             Fast::Output(template) => {
-                let mut buf = Limited(Vec::new());
-                let rendered = runtime::render_to(template, &mut buf, data);
+                let Some(runtime) = runtime else {
+                    return Ok(None);
+                };
+                buf.0.clear();
+                let rendered = liquid_core::Renderable::render_to(template, &mut buf, runtime);
                 if buf.0.len() > MAX_OUTPUT {
                     return Err(too_large());
                 }

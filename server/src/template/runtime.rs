@@ -99,12 +99,17 @@ pub fn render_to(
     writer: &mut dyn std::io::Write,
     data: &Data,
 ) -> Result<()> {
+    with_runtime(data, |runtime| template.render_to(writer, runtime))
+}
+
+/// Calls `f` with a runtime over `data`, so several templates can render on one.
+pub fn with_runtime<T>(data: &Data, f: impl FnOnce(&dyn Runtime) -> T) -> T {
     let runtime = GlobalFrame::new(LaxFrame {
         parent: RuntimeCore::default(),
         data,
         indexes: Default::default(),
     });
-    template.render_to(writer, &runtime)
+    f(&runtime)
 }
 
 /// Looks a path up in the data without copying, with Liquid's own rules (arrays answer `first`,
