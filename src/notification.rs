@@ -2,71 +2,64 @@
 //! notification it becomes.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 use wasm_bindgen::JsValue;
 
 use crate::js;
 
-/// What a notification carries from its push to its webhooks. A copy is kept on the shown
-/// notification (`notification.data.hookline`) so a click or a close hours later still has it.
-/// A field the push did not have stays `None` (`undefined` for `data`) and is absent from the
-/// webhook.
+/// What a notification carries from its push to its webhooks. It stays a JS object, the copy
+/// kept on the shown notification (`notification.data.hookline`), so a click or a close hours
+/// later still has it: `{id, heading, content, url, icon, data, key}`, each only when the push
+/// had it (`key` tells one shown notification from another, since ids may repeat or be absent;
+/// it is never sent). Kept in JS rather than as Rust strings: the fields only pass through.
 #[derive(Debug)]
 pub struct Notification {
-    pub id: Option<String>,
-    pub heading: Option<String>,
-    pub content: Option<String>,
-    pub url: Option<String>,
-    pub icon: Option<String>,
-    /// The sender's custom data, passed through as it came.
-    pub data: JsValue,
-    /// Action buttons; only needed to show the notification, so not kept on it.
-    pub buttons: Vec<Button>,
-    /// Tells one shown notification from another (ids may repeat or be absent); never sent.
-    pub key: Option<String>,
-}
-
-/// An action button: `id` comes back as the clicked webhook's `action`.
-#[derive(Debug, PartialEq)]
-pub struct Button {
-    pub id: String,
-    pub text: String,
-    pub icon: Option<String>,
+    kept: JsValue,
+    /// Action buttons as `showNotification` takes them, `[{action, title, icon}]`; only needed to
+    /// show the notification, so not kept on it.
+    pub actions: js_sys::Array,
 }
 
 const NOT_AN_OBJECT: &str = "push payload is not a JSON object";
 const NOT_A_STRING: &str = "push payload has a field that should be a string and is not";
 const BAD_BUTTONS: &str = "push payload's buttons are not a list of {id, text, icon}";
 
-/// `data` as kept: `undefined` when absent or null.
-fn data(o: &JsValue, key: &str) -> JsValue {
-    let v = js::get(o, key);
-    if v.is_null() { JsValue::UNDEFINED } else { v }
-}
+/// The text fields, in the webhook's order.
+pub const TEXT: [&str; 5] = ["id", "heading", "content", "url", "icon"];
 
-fn text(o: &JsValue, key: &str) -> Result<Option<String>, &'static str> {
-    js::opt_str(o, key).map_err(|_| NOT_A_STRING)
+/// `o[key]` when it is a string, `None` when absent or null, an error for anything else.
+fn text(o: &JsValue, key: &str) -> Result<Option<JsValue>, &'static str> {
+    let v = js::get(o, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if v.is_string() {
+        Ok(Some(v))
+    } else {
+        Err(NOT_A_STRING)
+    }
 }
 
 /// Reads a list of buttons, with the keys of the format at hand (`id, text, icon` or `i, n, p`).
-fn buttons(list: JsValue, keys: [&str; 3]) -> Result<Vec<Button>, &'static str> {
+fn actions(list: &JsValue, [id, text_key, icon]: [&str; 3]) -> Result<js_sys::Array, &'static str> {
+    let actions = js_sys::Array::new();
     if list.is_undefined() || list.is_null() {
-        return Ok(Vec::new());
+        return Ok(actions);
     }
-    if !js_sys::Array::is_array(&list) {
+    if !js_sys::Array::is_array(list) {
         return Err(BAD_BUTTONS);
     }
-    js_sys::Array::from(&list)
-        .iter()
-        .map(|b| {
-            let id = text(&b, keys[0]).ok().flatten().ok_or(BAD_BUTTONS)?;
-            Ok(Button {
-                id,
-                text: text(&b, keys[1])?.unwrap_or_default(),
-                icon: text(&b, keys[2])?,
-            })
-        })
-        .collect()
+    for b in js_sys::Array::from(list).iter() {
+        let id = text(&b, id).ok().flatten().ok_or(BAD_BUTTONS)?;
+        let title = text(&b, text_key)?.unwrap_or_else(|| JsValue::from_str(""));
+        let action: JsValue = js_sys::Object::new().into();
+        js::set(&action, "action", &id);
+        js::set(&action, "title", &title);
+        if let Some(icon) = text(&b, icon)? {
+            js::set(&action, "icon", &icon);
+        }
+        actions.push(&action);
+    }
+    Ok(actions)
 }
 
 impl Notification {
@@ -78,16 +71,13 @@ impl Notification {
             .ok_or(NOT_AN_OBJECT)?;
         let custom = js::get(&o, "custom");
         if custom.is_undefined() {
-            return Ok(Notification {
-                id: text(&o, "id")?,
-                heading: text(&o, "heading")?,
-                content: text(&o, "content")?,
-                url: text(&o, "url")?,
-                icon: text(&o, "icon")?,
-                data: data(&o, "data"),
-                buttons: buttons(js::get(&o, "buttons"), ["id", "text", "icon"])?,
-                key: None,
-            });
+            return Notification::read(
+                [&o; 5],
+                TEXT,
+                js::get(&o, "data"),
+                js::get(&o, "buttons"),
+                ["id", "text", "icon"],
+            );
         }
         // OneSignal sends `custom` as an object; some of its SDKs send it as a JSON string.
         let custom = match custom.as_string() {
@@ -97,48 +87,63 @@ impl Notification {
         if !js::is_object(&custom) {
             return Err("push payload's OneSignal `custom` field is not an object");
         }
+        Notification::read(
+            [&custom, &o, &o, &custom, &o],
+            ["i", "title", "alert", "u", "icon"],
+            js::get(&custom, "a"),
+            js::get(&o, "o"),
+            ["i", "n", "p"],
+        )
+    }
+
+    /// Reads the [`TEXT`] fields from `sources[i][keys[i]]`, the data and the buttons.
+    fn read(
+        sources: [&JsValue; 5],
+        keys: [&str; 5],
+        data: JsValue,
+        buttons: JsValue,
+        button_keys: [&str; 3],
+    ) -> Result<Notification, &'static str> {
+        let kept: JsValue = js_sys::Object::new().into();
+        for ((field, source), key) in TEXT.into_iter().zip(sources).zip(keys) {
+            if let Some(v) = text(source, key)? {
+                js::set(&kept, field, &v);
+            }
+        }
+        if !data.is_undefined() && !data.is_null() {
+            js::set(&kept, "data", &data);
+        }
         Ok(Notification {
-            id: text(&custom, "i")?,
-            heading: text(&o, "title")?,
-            content: text(&o, "alert")?,
-            url: text(&custom, "u")?,
-            icon: text(&o, "icon")?,
-            data: data(&custom, "a"),
-            buttons: buttons(js::get(&o, "o"), ["i", "n", "p"])?,
-            key: None,
+            kept,
+            actions: actions(&buttons, button_keys)?,
         })
     }
 
+    /// A text field (one of [`TEXT`], or `key`), when the notification has it.
+    pub fn text(&self, field: &str) -> Option<String> {
+        js::get(&self.kept, field).as_string()
+    }
+
+    /// The sender's custom data, as it came (`undefined` when absent or null).
+    pub fn data(&self) -> JsValue {
+        js::get(&self.kept, "data")
+    }
+
+    /// Sets the key that tells this shown notification from others.
+    pub fn set_key(&self, key: &str) {
+        js::set_str(&self.kept, "key", Some(key));
+    }
+
     /// The copy kept on the shown notification.
-    pub fn to_kept(&self) -> JsValue {
-        let o = js_sys::Object::new().into();
-        js::set_str(&o, "id", self.id.as_deref());
-        js::set_str(&o, "heading", self.heading.as_deref());
-        js::set_str(&o, "content", self.content.as_deref());
-        js::set_str(&o, "url", self.url.as_deref());
-        js::set_str(&o, "icon", self.icon.as_deref());
-        if !self.data.is_undefined() {
-            js::set(&o, "data", &self.data);
-        }
-        js::set_str(&o, "key", self.key.as_deref());
-        o
+    pub fn to_kept(&self) -> &JsValue {
+        &self.kept
     }
 
     /// Reads the copy kept on a shown notification.
     pub fn from_kept(kept: &JsValue) -> Option<Notification> {
-        if !js::is_object(kept) {
-            return None;
-        }
-        let text = |key| js::opt_str(kept, key).ok().flatten();
-        Some(Notification {
-            id: text("id"),
-            heading: text("heading"),
-            content: text("content"),
-            url: text("url"),
-            icon: text("icon"),
-            data: data(kept, "data"),
-            buttons: Vec::new(),
-            key: text("key"),
+        js::is_object(kept).then(|| Notification {
+            kept: kept.clone(),
+            actions: js_sys::Array::new(),
         })
     }
 }

@@ -91,6 +91,8 @@ fn settle(shared: &Rc<Shared>) -> (js_sys::Function, js_sys::Function) {
 impl Future for Wait {
     type Output = Outcome;
 
+    // Not inlined: every `.await` on a `Wait` would carry a copy.
+    #[inline(never)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         match self.shared.outcome.take() {
             Some(Ok(value)) => Poll::Ready(match &self.request {

@@ -5,7 +5,7 @@ use alloc::string::String;
 use wasm_bindgen::JsValue;
 
 use crate::js;
-use crate::notification::Notification;
+use crate::notification::{Notification, TEXT};
 use crate::task::Wait;
 
 /// The three events a site can subscribe to.
@@ -32,14 +32,15 @@ impl Event {
 pub fn body(event: Event, n: &Notification, user_id: &str, action: Option<&str>) -> String {
     let o: JsValue = js_sys::Object::new().into();
     js::set_str(&o, "event", Some(event.name()));
-    js::set_str(&o, "id", n.id.as_deref());
+    let [id, rest @ ..] = TEXT;
+    js::set_str(&o, id, n.text(id).as_deref());
     js::set_str(&o, "userId", Some(user_id));
-    js::set_str(&o, "heading", n.heading.as_deref());
-    js::set_str(&o, "content", n.content.as_deref());
-    js::set_str(&o, "url", n.url.as_deref());
-    js::set_str(&o, "icon", n.icon.as_deref());
-    if !n.data.is_undefined() {
-        js::set(&o, "data", &n.data);
+    for field in rest {
+        js::set_str(&o, field, n.text(field).as_deref());
+    }
+    let data = n.data();
+    if !data.is_undefined() {
+        js::set(&o, "data", &data);
     }
     js::set_str(&o, "action", action.filter(|_| event == Event::Clicked));
     js::stringify(&o)

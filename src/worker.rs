@@ -49,8 +49,8 @@ pub async fn on_push(text: Option<&str>) {
         .ok_or("push has no data")
         .and_then(Notification::from_push);
     let n = match parsed {
-        Ok(mut n) => {
-            n.key = Some(new_id());
+        Ok(n) => {
+            n.set_key(&new_id());
             Some(n)
         }
         Err(why) => {
@@ -78,23 +78,15 @@ async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
     let href = js::location_href();
     let mut title = js::host(&href).to_owned();
     if let Some(n) = n {
-        if let Some(heading) = &n.heading {
-            title.clone_from(heading);
+        if let Some(heading) = n.text("heading") {
+            title = heading;
         }
-        js::set_str(&options, "body", n.content.as_deref());
-        js::set_str(&options, "icon", n.icon.as_deref());
+        js::set_str(&options, "body", n.text("content").as_deref());
+        js::set_str(&options, "icon", n.text("icon").as_deref());
         let data: JsValue = js_sys::Object::new().into();
-        js::set(&data, "hookline", &n.to_kept());
+        js::set(&data, "hookline", n.to_kept());
         js::set(&options, "data", &data);
-        let actions = js_sys::Array::new();
-        for b in &n.buttons {
-            let action: JsValue = js_sys::Object::new().into();
-            js::set_str(&action, "action", Some(&b.id));
-            js::set_str(&action, "title", Some(&b.text));
-            js::set_str(&action, "icon", b.icon.as_deref());
-            actions.push(&action);
-        }
-        js::set(&options, "actions", &actions);
+        js::set(&options, "actions", &n.actions);
     }
     let shown = js::show_notification(&title, &options)?;
     Wait::promise(&shown).await?;
@@ -122,19 +114,19 @@ async fn on_click(event: &NotificationEvent) {
     let Some(n) = kept(&notification) else {
         return;
     };
-    if let Some(key) = &n.key {
+    if let Some(key) = n.text("key") {
         CLICKED.with(|c| {
             if c.len() >= 32 {
                 c.clear();
             }
-            c.push(key.clone());
+            c.push(key);
         });
     }
     // `action` is "" for a body click, the button's id otherwise.
     let action = js::get(event, "action").as_string().unwrap_or_default();
     let sending = start(saved_config().await, Event::Clicked, &n, Some(&action));
-    if let Some(url) = &n.url
-        && let Err(e) = open(url).await
+    if let Some(url) = n.text("url")
+        && let Err(e) = open(&url).await
     {
         log::warn_js("could not open the notification's url: ", &e);
     }
@@ -153,9 +145,8 @@ async fn on_close(event: &NotificationEvent) {
         return;
     };
     let clicked = n
-        .key
-        .as_ref()
-        .is_some_and(|key| CLICKED.with(|c| c.contains(key)));
+        .text("key")
+        .is_some_and(|key| CLICKED.with(|c| c.contains(&key)));
     if clicked {
         return;
     }
