@@ -11,12 +11,11 @@
 //! the OS's cache), not of the machine.
 //!
 //! Checkpoints (copying the WAL into the database file, with its own fsyncs) run on a second
-//! connection and thread every second, never inside a commit that a caller waits on.
+//! connection and thread when the WAL passes 32 MiB, never inside a commit that a caller waits on.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -34,14 +33,35 @@ pub const ALL_TIME_MINUTE: i64 = -1;
 /// Most operations committed together.
 const MAX_GROUP: usize = 512;
 
+/// WAL pages (4 KiB) after which a checkpoint is asked for: rarely enough that the checkpoint's
+/// fsync of the database file seldom lands next to a commit's.
+const CHECKPOINT_PAGES: i32 = 8192;
+
 pub struct SqliteStore {
     ops: mpsc::Sender<Op>,
-    closed: Arc<AtomicBool>,
+    checkpoint: Arc<CheckpointSignal>,
+}
+
+/// Wakes the checkpoint thread: `(due, closed)`.
+#[derive(Default)]
+struct CheckpointSignal {
+    state: Mutex<(bool, bool)>,
+    wake: Condvar,
+}
+
+impl CheckpointSignal {
+    fn set(&self, due: bool, closed: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.0 |= due;
+            s.1 |= closed;
+        }
+        self.wake.notify_one();
+    }
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.closed.store(true, Ordering::Release);
+        self.checkpoint.set(false, true);
     }
 }
 
@@ -87,10 +107,23 @@ impl SqliteStore {
         let checkpoint_path = path.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (ops, rx) = mpsc::channel::<Op>();
+        let checkpoint = Arc::new(CheckpointSignal::default());
+        let signal = checkpoint.clone();
         std::thread::Builder::new()
             .name("hookline-store".into())
             .spawn(move || {
-                let conn = match open_connection(&path, sync_commits) {
+                let opened = open_connection(&path, sync_commits).and_then(|mut conn| {
+                    // Called after each commit with the WAL's size; asks for a checkpoint.
+                    conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+                        if pages >= CHECKPOINT_PAGES {
+                            signal.set(true, false);
+                        }
+                        Ok(())
+                    }))
+                    .map_err(db)?;
+                    Ok(conn)
+                });
+                let conn = match opened {
                     Ok(conn) => {
                         let _ = ready_tx.send(Ok(()));
                         conn
@@ -104,15 +137,14 @@ impl SqliteStore {
             })
             .map_err(|e| StoreError::Database(format!("cannot start the store thread: {e}")))?;
         ready_rx.await.map_err(|_| StoreError::Closed)??;
-        let closed = Arc::new(AtomicBool::new(false));
-        let flag = closed.clone();
+        let signal = checkpoint.clone();
         std::thread::Builder::new()
             .name("hookline-checkpoint".into())
-            .spawn(move || checkpoints(&checkpoint_path, &flag))
+            .spawn(move || checkpoints(&checkpoint_path, &signal))
             .map_err(|e| {
                 StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
             })?;
-        Ok(SqliteStore { ops, closed })
+        Ok(SqliteStore { ops, checkpoint })
     }
 
     async fn call<T: Send + 'static>(
@@ -146,17 +178,29 @@ fn open_connection(path: &Path, sync_commits: bool) -> Result<Connection, StoreE
     Ok(conn)
 }
 
-/// The checkpoint thread: a passive checkpoint (it never blocks the writer) now and then, until
-/// the store is dropped.
-fn checkpoints(path: &Path, closed: &AtomicBool) {
+/// The checkpoint thread: a passive checkpoint (it never blocks the writer) when the WAL has
+/// grown past `CHECKPOINT_PAGES`, or after a minute of quiet, until the store is dropped.
+fn checkpoints(path: &Path, signal: &CheckpointSignal) {
     let Ok(conn) = Connection::open(path) else {
         return;
     };
     let _ = conn.execute_batch("PRAGMA busy_timeout = 1000;");
-    while !closed.load(Ordering::Acquire) {
-        // Each checkpoint fsyncs the database file, which competes with the commits' fsyncs:
-        // not too often.
-        std::thread::sleep(std::time::Duration::from_secs(1));
+    loop {
+        let Ok(state) = signal.state.lock() else {
+            return;
+        };
+        let Ok((mut state, _)) =
+            signal
+                .wake
+                .wait_timeout_while(state, std::time::Duration::from_secs(60), |s| !s.0 && !s.1)
+        else {
+            return;
+        };
+        if state.1 {
+            return;
+        }
+        state.0 = false;
+        drop(state);
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
