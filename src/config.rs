@@ -13,43 +13,41 @@ use crate::webhook::Event;
 /// The version of [`Config`] this module writes; a config with another is not used.
 pub const VERSION: u32 = 1;
 
-/// The config the worker reads when an event fires.
-#[derive(Debug, Clone, PartialEq)]
+/// The config the worker reads when an event fires. It stays the JS object saved in IndexedDB,
+/// `{v, appId, userId, cors, webhooks: {"notification.displayed": url, …}}`: its fields only pass
+/// through to requests, so they are read when needed rather than copied into Rust strings.
+#[derive(Debug, Clone)]
 pub struct Config {
-    pub app_id: String,
-    pub user_id: String,
-    pub cors: bool,
-    /// One URL per event, as the seed allows: displayed, clicked, dismissed.
-    pub webhooks: [Option<String>; 3],
+    saved: JsValue,
 }
 
 const EVENTS: [Event; 3] = [Event::Displayed, Event::Clicked, Event::Dismissed];
 
 impl Config {
-    /// The URL set for `event`, if any.
-    pub fn url(&self, event: Event) -> Option<&str> {
-        let [displayed, clicked, dismissed] = &self.webhooks;
-        match event {
-            Event::Displayed => displayed,
-            Event::Clicked => clicked,
-            Event::Dismissed => dismissed,
-        }
-        .as_deref()
+    pub fn app_id(&self) -> String {
+        js::get(&self.saved, "appId")
+            .as_string()
+            .unwrap_or_default()
     }
 
-    /// The saved form: `{v, appId, userId, cors, webhooks: {"notification.displayed": url, …}}`.
-    pub fn to_saved(&self) -> JsValue {
-        let o: JsValue = js_sys::Object::new().into();
-        js::set(&o, "v", &JsValue::from(VERSION));
-        js::set_str(&o, "appId", Some(&self.app_id));
-        js::set_str(&o, "userId", Some(&self.user_id));
-        js::set(&o, "cors", &JsValue::from_bool(self.cors));
-        let hooks: JsValue = js_sys::Object::new().into();
-        for event in EVENTS {
-            js::set_str(&hooks, event.name(), self.url(event));
-        }
-        js::set(&o, "webhooks", &hooks);
-        o
+    pub fn user_id(&self) -> String {
+        js::get(&self.saved, "userId")
+            .as_string()
+            .unwrap_or_default()
+    }
+
+    pub fn cors(&self) -> bool {
+        js::get(&self.saved, "cors").is_truthy()
+    }
+
+    /// The URL set for `event`, if any (one URL per event, as the seed allows).
+    pub fn url(&self, event: Event) -> Option<String> {
+        js::get(&js::get(&self.saved, "webhooks"), event.name()).as_string()
+    }
+
+    /// The saved form.
+    pub fn to_saved(&self) -> &JsValue {
+        &self.saved
     }
 
     /// Reads a saved config; the error says why it cannot be used (an older version, say).
@@ -61,15 +59,14 @@ impl Config {
         }
         let bad = "saved config is incomplete; webhooks are off until init runs again";
         let hooks = js::get(saved, "webhooks");
-        let mut webhooks = [None, None, None];
         for event in EVENTS {
-            *slot(&mut webhooks, event) = js::opt_str(&hooks, event.name()).map_err(|_| bad)?;
+            js::opt_str(&hooks, event.name()).map_err(|_| bad)?;
         }
+        js::opt_str(saved, "appId").ok().flatten().ok_or(bad)?;
+        Config::saved_user_id(saved).ok_or(bad)?;
+        js::get(saved, "cors").as_bool().ok_or(bad)?;
         Ok(Config {
-            app_id: js::opt_str(saved, "appId").ok().flatten().ok_or(bad)?,
-            user_id: Config::saved_user_id(saved).ok_or(bad)?,
-            cors: js::get(saved, "cors").as_bool().ok_or(bad)?,
-            webhooks,
+            saved: saved.clone(),
         })
     }
 
@@ -82,13 +79,10 @@ impl Config {
     }
 }
 
-/// The URL slot of `event` (by pattern, not index: no bounds check to panic).
-fn slot(webhooks: &mut [Option<String>; 3], event: Event) -> &mut Option<String> {
-    let [displayed, clicked, dismissed] = webhooks;
-    match event {
-        Event::Displayed => displayed,
-        Event::Clicked => clicked,
-        Event::Dismissed => dismissed,
+/// Two configs are the same when they save the same.
+impl PartialEq for Config {
+    fn eq(&self, other: &Config) -> bool {
+        js::stringify(&self.saved) == js::stringify(&other.saved)
     }
 }
 
@@ -124,7 +118,7 @@ pub fn validate(options: &JsValue, user_id: impl FnOnce() -> String) -> Result<C
         _ => return Err(refuse("userId", "must be a non-empty string")),
     };
     let mut cors = false;
-    let mut webhooks = [None, None, None];
+    let mut urls: [Option<String>; 3] = [None, None, None];
     let hooks = js::get(options, "webhooks");
     if !hooks.is_undefined() {
         if !js::is_object(&hooks) {
@@ -140,12 +134,17 @@ pub fn validate(options: &JsValue, user_id: impl FnOnce() -> String) -> Result<C
                     .ok_or_else(|| refuse(&field, "must be true or false"))?;
                 continue;
             }
-            let event = EVENTS.into_iter().find(|e| e.name() == name).ok_or_else(|| {
-                refuse(
-                    &field,
-                    "is not an event hookline knows (notification.displayed, notification.clicked, notification.dismissed)",
-                )
-            })?;
+            let slot = EVENTS
+                .into_iter()
+                .zip(urls.iter_mut())
+                .find(|(e, _)| e.name() == name)
+                .map(|(_, slot)| slot)
+                .ok_or_else(|| {
+                    refuse(
+                        &field,
+                        "is not an event hookline knows (notification.displayed, notification.clicked, notification.dismissed)",
+                    )
+                })?;
             let url = value
                 .as_string()
                 .ok_or_else(|| refuse(&field, "must be a URL string"))?;
@@ -157,15 +156,24 @@ pub fn validate(options: &JsValue, user_id: impl FnOnce() -> String) -> Result<C
                     "must be an https: URL (http: only for localhost, 127.0.0.1 or [::1])",
                 ));
             }
-            *slot(&mut webhooks, event) = Some(url);
+            *slot = Some(url);
         }
     }
-    Ok(Config {
-        app_id,
-        user_id: given_user_id.unwrap_or_else(user_id),
-        cors,
-        webhooks,
-    })
+    let saved: JsValue = js_sys::Object::new().into();
+    js::set(&saved, "v", &JsValue::from(VERSION));
+    js::set_str(&saved, "appId", Some(&app_id));
+    js::set_str(
+        &saved,
+        "userId",
+        Some(&given_user_id.unwrap_or_else(user_id)),
+    );
+    js::set(&saved, "cors", &JsValue::from_bool(cors));
+    let webhooks: JsValue = js_sys::Object::new().into();
+    for (event, url) in EVENTS.into_iter().zip(urls) {
+        js::set_str(&webhooks, event.name(), url.as_deref());
+    }
+    js::set(&saved, "webhooks", &webhooks);
+    Ok(Config { saved })
 }
 
 /// A webhook URL must be `https:`; loopback `http:` is allowed as browsers treat it as secure.

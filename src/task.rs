@@ -23,6 +23,12 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn bind(this: &Settle, this_arg: &JsValue, ok: bool) -> js_sys::Function;
 
+    /// A promise made here, by `new Promise(executor)`.
+    #[wasm_bindgen(js_name = Promise)]
+    type Made;
+    #[wasm_bindgen(constructor, js_class = Promise)]
+    fn new(executor: &js_sys::Function) -> Made;
+
     /// A promise, as far as a [`Wait`] uses it.
     type Thenable;
     /// `promise.then(ok, err)`.
@@ -160,15 +166,20 @@ unsafe fn drop_waker(task: *const ()) {
 
 /// Runs `future` to its end; the promise settles as it does.
 pub fn spawn(future: impl Future<Output = Outcome> + 'static) -> js_sys::Promise {
-    let mut settle = None;
-    let promise = js_sys::Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-    if let Some((resolve, reject)) = settle {
+    // The executor is a settle function too (one kind of closure fewer): called at once with
+    // `resolve` as its value.
+    let shared = Rc::<Shared>::default();
+    let promise: js_sys::Promise = Made::new(&settle(&shared).0).unchecked_into();
+    if let Some(Ok(resolve)) = shared.outcome.take() {
+        let resolve: js_sys::Function = resolve.unchecked_into();
         let task = Rc::new(Task {
             future: Cell::new(Some(Box::pin(async move {
-                let _ = match future.await {
-                    Ok(value) => resolve.call1(&JsValue::UNDEFINED, &value),
-                    Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
+                // A failure is given as a rejected promise, which `resolve` passes on.
+                let value = match future.await {
+                    Ok(value) => value,
+                    Err(e) => js_sys::Promise::reject(&e).into(),
                 };
+                let _ = resolve.call1(&JsValue::UNDEFINED, &value);
             }))),
         });
         run(&task);

@@ -185,8 +185,8 @@ fn start(
 ) -> Option<impl Future<Output = ()> + use<>> {
     let config = config?;
     let url = config.url(event)?;
-    let body = webhook::body(event, n, &config.user_id, action);
-    Some(queue::send(url.to_owned(), config.cors, event.name(), body))
+    let body = webhook::body(event, n, &config.user_id(), action);
+    Some(queue::send(url, config.cors(), event.name(), body))
 }
 
 /// The saved config, or `None` with the reason logged.
@@ -224,7 +224,7 @@ async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
             match init(&options).await {
                 Ok(Ok(config)) => {
                     js::set(&reply, "ok", &JsValue::TRUE);
-                    js::set_str(&reply, "userId", Some(&config.user_id));
+                    js::set_str(&reply, "userId", Some(&config.user_id()));
                 }
                 Ok(Err(e)) => {
                     log::warn("init refused: ", &js::cat(&[&e.field, " ", e.message]));
@@ -265,7 +265,7 @@ pub async fn init(options: &JsValue) -> Result<Result<Config, config::InitError>
     let user_id = Config::saved_user_id(&saved);
     let checked = config::validate(options, || user_id.unwrap_or_else(new_id));
     if let Ok(config) = &checked {
-        idb::put(idb::CONFIG_KEY, &config.to_saved()).await?;
+        idb::put(idb::CONFIG_KEY, config.to_saved()).await?;
     }
     Ok(checked)
 }

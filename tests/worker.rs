@@ -116,18 +116,21 @@ fn init_accepts_https_and_loopback_http() {
         r#"{"appId":"app","serviceWorkerPath":"/sw.js","webhooks":{"cors":true,"notification.displayed":"https://a.test/d","notification.clicked":"http://127.0.0.1:9/c","notification.dismissed":"http://[::1]/x"}}"#,
     )
     .unwrap();
-    assert_eq!(c.app_id, "app");
-    assert_eq!(c.user_id, "generated");
-    assert!(c.cors);
-    assert_eq!(c.url(Event::Displayed), Some("https://a.test/d"));
-    assert_eq!(c.url(Event::Clicked), Some("http://127.0.0.1:9/c"));
-    assert_eq!(c.url(Event::Dismissed), Some("http://[::1]/x"));
+    assert_eq!(c.app_id(), "app");
+    assert_eq!(c.user_id(), "generated");
+    assert!(c.cors());
+    assert_eq!(c.url(Event::Displayed).as_deref(), Some("https://a.test/d"));
+    assert_eq!(
+        c.url(Event::Clicked).as_deref(),
+        Some("http://127.0.0.1:9/c")
+    );
+    assert_eq!(c.url(Event::Dismissed).as_deref(), Some("http://[::1]/x"));
     let c = check(
         r#"{"appId":"app","userId":"u1","webhooks":{"notification.clicked":"http://localhost/c"}}"#,
     )
     .unwrap();
-    assert!(!c.cors, "cors defaults to false");
-    assert_eq!(c.user_id, "u1");
+    assert!(!c.cors(), "cors defaults to false");
+    assert_eq!(c.user_id(), "u1");
     assert_eq!(c.url(Event::Displayed), None);
 }
 
@@ -177,10 +180,10 @@ fn saved_config_round_trips_and_an_older_one_is_refused() {
     .unwrap();
     let saved = c.to_saved();
     assert_eq!(
-        js::stringify(&saved),
+        js::stringify(saved),
         r#"{"v":1,"appId":"a","userId":"u","cors":false,"webhooks":{"notification.clicked":"https://a.test/c"}}"#
     );
-    assert_eq!(Config::from_saved(&saved).unwrap(), c);
+    assert_eq!(Config::from_saved(saved).unwrap(), c);
     let old = json(r#"{"appId":"a","userId":"old","hooks":{}}"#);
     assert!(Config::from_saved(&old).is_err());
     assert!(Config::from_saved(&json(r#"{"v":2}"#)).is_err());
@@ -194,12 +197,12 @@ async fn init_saves_keeps_the_user_id_and_saves_nothing_when_refused() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(first.user_id.len(), 36, "a generated UUID");
+    assert_eq!(first.user_id().len(), 36, "a generated UUID");
     let again = worker::init(&json(r#"{"appId":"b"}"#))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(again.user_id, first.user_id, "generated once and kept");
+    assert_eq!(again.user_id(), first.user_id(), "generated once and kept");
     let refused = worker::init(&json(r#"{"appId":"c","webhooks":{"cors":1}}"#))
         .await
         .unwrap();
