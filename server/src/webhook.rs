@@ -17,7 +17,10 @@
 //!   JSON-escaped and a value outside one is written as a JSON literal (`null` when missing, numbers as
 //!   numbers, strings quoted); `{{ x | json }}` is the explicit form. A rendered custom body that is not
 //!   valid JSON is an error that says where.
-//! - A missing value renders empty (or `null` as a JSON value), never an error.
+//! - A missing value renders empty (or `null` as a JSON value), never an error; this holds for
+//!   `event`, `message` and loop items. Two Liquid rules remain: a property of a number or string
+//!   (`{{ event.timestamp.x }}` inside a loop) and a missing property of an `assign`ed copy of an
+//!   object are errors, and `.size` of an event object reads as a missing property.
 //! - An object or array written as text (a header, a pair, inside a JSON string) is written as JSON,
 //!   with object keys sorted so the text never changes between renders.
 //! - Filters: the Liquid standard library, `json`, and `date` extended to unix seconds
