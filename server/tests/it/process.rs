@@ -87,7 +87,7 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
     let db = dir.path().join("crash.db");
     let r = TestReceiver::start().await;
     // Slower than intake, so deliveries are queued and in flight when the process dies.
-    r.set_default(Mode::Slow(Duration::from_millis(20)));
+    r.set_default(Mode::Slow(Duration::from_millis(100)));
     let port = free_port();
     let mut p = spawn(&db, port).await;
     let (app, key) = setup(&p, &r).await;
