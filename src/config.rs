@@ -3,9 +3,8 @@
 //! The page script sends its options to the worker, which validates them here and saves the
 //! result in IndexedDB: page and worker share this one validation.
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::js;
 use crate::webhook::Event;
@@ -94,83 +93,91 @@ pub struct InitError {
     pub message: &'static str,
 }
 
-fn refuse(field: &str, message: &'static str) -> InitError {
-    InitError {
-        field: field.to_owned(),
-        message,
-    }
-}
-
 /// Validates init options. `user_id` gives the id to use when the options give none (the saved
 /// one, or a new one). A webhook URL must parse (the browser's `URL`) and be [`secure`].
 pub fn validate(options: &JsValue, user_id: impl FnOnce() -> String) -> Result<Config, InitError> {
-    if !js::is_object(options) {
-        return Err(refuse("options", "must be an object"));
-    }
-    let app_id = js::opt_str(options, "appId")
-        .ok()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| refuse("appId", "must be a non-empty string"))?;
-    let given_user_id = match js::opt_str(options, "userId") {
-        Ok(None) => None,
-        Ok(Some(id)) if !id.is_empty() => Some(id),
-        _ => return Err(refuse("userId", "must be a non-empty string")),
+    let mut field = String::new();
+    check(options, user_id, &mut field).map_err(|message| InitError { field, message })
+}
+
+const NOT_AN_OBJECT: &str = "must be an object";
+const NOT_A_NAME: &str = "must be a non-empty string";
+
+/// [`validate`]'s checks. `field` names the field being checked, for the error: one place makes
+/// the error, whatever the check.
+fn check(
+    options: &JsValue,
+    user_id: impl FnOnce() -> String,
+    field: &mut String,
+) -> Result<Config, &'static str> {
+    let mut name = |name: &str| {
+        field.clear();
+        field.push_str(name);
     };
+    name("options");
+    if !js::is_object(options) {
+        return Err(NOT_AN_OBJECT);
+    }
+    // A string is truthy when it is not empty.
+    let app_id = js::get(options, "appId");
+    name("appId");
+    if !(app_id.is_string() && app_id.is_truthy()) {
+        return Err(NOT_A_NAME);
+    }
+    let given_user_id = js::get(options, "userId");
+    name("userId");
+    if !(given_user_id.is_undefined()
+        || given_user_id.is_null()
+        || given_user_id.is_string() && given_user_id.is_truthy())
+    {
+        return Err(NOT_A_NAME);
+    }
     let mut cors = false;
-    let mut urls: [Option<String>; 3] = [None, None, None];
+    let mut urls: [JsValue; 3] = Default::default();
     let hooks = js::get(options, "webhooks");
+    name("webhooks");
     if !hooks.is_undefined() {
         if !js::is_object(&hooks) {
-            return Err(refuse("webhooks", "must be an object"));
+            return Err(NOT_AN_OBJECT);
         }
-        for name in js_sys::Object::keys(&hooks.clone().into()).iter() {
-            let name = name.as_string().unwrap_or_default();
-            let field = js::cat(&["webhooks.", &name]);
-            let value = js::get(&hooks, &name);
-            if name == "cors" {
-                cors = value
-                    .as_bool()
-                    .ok_or_else(|| refuse(&field, "must be true or false"))?;
+        for key in js_sys::Object::keys(hooks.unchecked_ref::<js_sys::Object>()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            name(&js::cat(&["webhooks.", &key]));
+            let value = js::get(&hooks, &key);
+            if key == "cors" {
+                cors = value.as_bool().ok_or("must be true or false")?;
                 continue;
             }
             let slot = EVENTS
                 .into_iter()
                 .zip(urls.iter_mut())
-                .find(|(e, _)| e.name() == name)
+                .find(|(e, _)| e.name() == key)
                 .map(|(_, slot)| slot)
-                .ok_or_else(|| {
-                    refuse(
-                        &field,
-                        "is not an event hookline knows (notification.displayed, notification.clicked, notification.dismissed)",
-                    )
-                })?;
-            let url = value
-                .as_string()
-                .ok_or_else(|| refuse(&field, "must be a URL string"))?;
-            let parsed =
-                web_sys::Url::new(&url).map_err(|_| refuse(&field, "is not a valid URL"))?;
+                .ok_or(
+                    "is not an event hookline knows (notification.displayed, notification.clicked, notification.dismissed)",
+                )?;
+            let url = value.as_string().ok_or("must be a URL string")?;
+            let parsed = web_sys::Url::new(&url).map_err(|_| "is not a valid URL")?;
             if !secure(&parsed.protocol(), &parsed.hostname()) {
-                return Err(refuse(
-                    &field,
-                    "must be an https: URL (http: only for localhost, 127.0.0.1 or [::1])",
-                ));
+                return Err("must be an https: URL (http: only for localhost, 127.0.0.1 or [::1])");
             }
-            *slot = Some(url);
+            *slot = value;
         }
     }
     let saved: JsValue = js_sys::Object::new().into();
     js::set(&saved, "v", &JsValue::from(VERSION));
-    js::set_str(&saved, "appId", Some(&app_id));
-    js::set_str(
-        &saved,
-        "userId",
-        Some(&given_user_id.unwrap_or_else(user_id)),
-    );
+    js::set(&saved, "appId", &app_id);
+    if given_user_id.is_string() {
+        js::set(&saved, "userId", &given_user_id);
+    } else {
+        js::set_str(&saved, "userId", Some(&user_id()));
+    }
     js::set(&saved, "cors", &JsValue::from_bool(cors));
     let webhooks: JsValue = js_sys::Object::new().into();
     for (event, url) in EVENTS.into_iter().zip(urls) {
-        js::set_str(&webhooks, event.name(), url.as_deref());
+        if !url.is_undefined() {
+            js::set(&webhooks, event.name(), &url);
+        }
     }
     js::set(&saved, "webhooks", &webhooks);
     Ok(Config { saved })

@@ -221,21 +221,23 @@ async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
         Some("init") => {
             let options = js::get(&message, "options").as_string().unwrap_or_default();
             let options = js::parse(&options).unwrap_or(JsValue::NULL);
-            match init(&options).await {
-                Ok(Ok(config)) => {
-                    js::set(&reply, "ok", &JsValue::TRUE);
-                    js::set_str(&reply, "userId", Some(&config.user_id()));
-                }
+            let answer = init(&options).await;
+            js::set(
+                &reply,
+                "ok",
+                &JsValue::from_bool(matches!(answer, Ok(Ok(_)))),
+            );
+            match answer {
+                Ok(Ok(config)) => js::set(&reply, "userId", &js::get(config.to_saved(), "userId")),
                 Ok(Err(e)) => {
-                    log::warn("init refused: ", &js::cat(&[&e.field, " ", e.message]));
-                    js::set(&reply, "ok", &JsValue::FALSE);
+                    let error = js::cat(&[&e.field, " ", e.message]);
+                    log::warn("init refused: ", &error);
                     js::set_str(&reply, "field", Some(&e.field));
-                    js::set_str(&reply, "error", Some(&js::cat(&[&e.field, " ", e.message])));
+                    js::set_str(&reply, "error", Some(&error));
                 }
                 // The page still gets an answer when IndexedDB fails.
                 Err(e) => {
                     log::warn_js("could not save the config: ", &e);
-                    js::set(&reply, "ok", &JsValue::FALSE);
                     js::set_str(
                         &reply,
                         "error",
