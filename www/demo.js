@@ -2,6 +2,8 @@
 // the webhooks the local receiver got. Query parameters prefill the form:
 // ?hooks=<base URL> (each event posts to <base>/<event name>), or ?hook=<URL> (every event posts
 // there, e.g. a hookline server's bridge: /v1/apps/<appId>/browser-events), and ?cors=1.
+// Served by `hookline serve` through scripts/run.sh, the page finds /demo-config.json: its webhooks
+// then default to the server's bridge and it lists what the demo app's event webhook delivered.
 (function () {
   'use strict';
   var $ = document.querySelector.bind(document);
@@ -84,5 +86,38 @@
           '(run scripts/serve-demo.sh for a local receiver that lists them here).';
       });
   }
-  poll();
+  // Served by hookline (scripts/run.sh): the bridge and the event webhook's delivery logs.
+  function showServerLog(demo) {
+    $('#server-section').hidden = false;
+    var route = '/v1/apps/' + demo.appId + '/webhooks/' + demo.webhookId + '/logs?limit=20';
+    fetch(route, { cache: 'no-store', headers: { authorization: 'Bearer ' + demo.apiKey } })
+      .then(function (r) { if (!r.ok) throw new Error('logs: HTTP ' + r.status); return r.json(); })
+      .then(function (body) {
+        var list = $('#server-log');
+        list.textContent = '';
+        body.logs.forEach(function (entry) {
+          var li = document.createElement('li');
+          var request = entry.request || {};
+          li.textContent = new Date(entry.at).toISOString() + '  ' + (request.method || '') + ' ' +
+            (request.url || '') + '  →  ' + (entry.status || entry.error_code) + ' in ' +
+            entry.duration_ms.toFixed(1) + ' ms (attempt ' + entry.attempt + ')\n' + (request.body || '');
+          list.appendChild(li);
+        });
+      })
+      .catch(function (err) { $('#server-log').textContent = err.message; })
+      .then(function () { setTimeout(function () { showServerLog(demo); }, 1000); });
+  }
+  fetch('/demo-config.json', { cache: 'no-store' })
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (demo) {
+      if (!demo) return poll();
+      $('#log-hint').textContent = 'Served by hookline: the webhooks above go to its bridge, and ' +
+        'what it made of them is listed in 4.';
+      form.elements.appId.value = demo.appId;
+      if (!params.get('hook') && !params.get('hooks')) {
+        events.forEach(function (event) { form.elements[event].value = demo.bridge; });
+      }
+      showServerLog(demo);
+    })
+    .catch(poll);
 })();
