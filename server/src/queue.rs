@@ -57,6 +57,8 @@ pub struct WebhookHandle {
     pub(crate) successes: AtomicU64,
     /// Deleted: workers drop its jobs.
     deleted: AtomicBool,
+    /// Wakes the worker loop when the webhook is deleted.
+    pub(crate) on_delete: Notify,
 }
 
 impl WebhookHandle {
@@ -157,6 +159,7 @@ impl Queue {
             failures: Mutex::new(Default::default()),
             successes: AtomicU64::new(0),
             deleted: AtomicBool::new(false),
+            on_delete: Notify::new(),
         });
         self.write().insert(record.id.clone(), handle.clone());
         crate::worker::spawn(self.clone(), handle, rx);
@@ -182,6 +185,7 @@ impl Queue {
     pub fn remove(&self, webhook_id: &str) {
         if let Some(h) = self.write().remove(webhook_id) {
             h.deleted.store(true, Ordering::Release);
+            h.on_delete.notify_one();
         }
     }
 

@@ -51,9 +51,8 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
 }
 
 async fn wait_deleted(handle: &WebhookHandle) {
-    // Deletion is rare: a slow check is enough to end an idle worker loop.
     while !handle.deleted() {
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        handle.on_delete.notified().await;
     }
 }
 
