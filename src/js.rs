@@ -80,7 +80,7 @@ extern "C" {
     pub fn random_uuid() -> Result<String, JsValue>;
 
     /// `fetch(url, init)`.
-    pub fn fetch(url: &str, init: &web_sys::RequestInit) -> js_sys::Promise;
+    pub fn fetch(url: &JsValue, init: &JsValue) -> js_sys::Promise;
 }
 
 /// The pieces of a string, joined. Not `[..].concat()`, whose overflow check brings in

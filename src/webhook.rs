@@ -49,18 +49,20 @@ pub fn body(event: Event, n: &Notification, user_id: &str, action: Option<&str>)
 /// Starts the webhook request. `cors: false` is a simple request (POST, `no-cors`, no custom
 /// header, the browser's `text/plain` content type); `cors: true` adds the JSON content type and
 /// `X-OneSignal-Event`. The future fails only when the request fails on the network.
-pub fn send(url: &str, cors: bool, event: &str, body: &str) -> Wait {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
+pub fn send(url: &JsValue, cors: bool, event: &JsValue, body: &JsValue) -> Wait {
+    // The init is a plain object: what `fetch` reads of it is its `method`, `body`, `mode` and
+    // `headers`.
+    let init: JsValue = js_sys::Object::new().into();
+    js::set_str(&init, "method", Some("POST"));
+    js::set(&init, "body", body);
     if cors {
-        init.set_mode(web_sys::RequestMode::Cors);
+        js::set_str(&init, "mode", Some("cors"));
         let headers: JsValue = js_sys::Object::new().into();
         js::set_str(&headers, "Content-Type", Some("application/json"));
-        js::set_str(&headers, "X-OneSignal-Event", Some(event));
-        init.set_headers(&headers);
+        js::set(&headers, "X-OneSignal-Event", event);
+        js::set(&init, "headers", &headers);
     } else {
-        init.set_mode(web_sys::RequestMode::NoCors);
+        js::set_str(&init, "mode", Some("no-cors"));
     }
     Wait::promise(&js::fetch(url, &init))
 }

@@ -12,6 +12,7 @@ use web_sys::{ExtendableEvent, ExtendableMessageEvent, NotificationEvent, PushEv
 
 use crate::config::{self, Config};
 use crate::notification::Notification;
+use crate::queue::Pending;
 use crate::task::{self, Wait};
 use crate::webhook::{self, Event};
 use crate::{Local, idb, js, log, queue};
@@ -186,7 +187,14 @@ fn start(
     let config = config?;
     let url = config.url(event)?;
     let body = webhook::body(event, n, &config.user_id(), action);
-    Some(queue::send(url, config.cors(), event.name(), body))
+    // `at` is set if it fails.
+    Some(queue::send(Pending::new(
+        &url,
+        config.cors(),
+        event.name(),
+        &body,
+        0.0,
+    )))
 }
 
 /// The saved config, or `None` with the reason logged.

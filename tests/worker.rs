@@ -216,14 +216,13 @@ async fn init_saves_keeps_the_user_id_and_saves_nothing_when_refused() {
 }
 
 fn pending(url: &str, at: f64) -> Pending {
-    Pending {
-        url: url.into(),
-        cors: false,
-        event: "notification.displayed".into(),
-        body: r#"{"event":"notification.displayed","userId":"u"}"#.into(),
+    Pending::new(
+        url,
+        false,
+        "notification.displayed",
+        r#"{"event":"notification.displayed","userId":"u"}"#,
         at,
-        tries: 1,
-    }
+    )
 }
 
 async fn kept() -> Vec<Pending> {
@@ -255,19 +254,22 @@ async fn queue_resends_keeps_failures_and_drops_what_is_past_its_bounds() {
     queue::flush().await.unwrap();
     let left = kept().await;
     assert_eq!(left.len(), 1, "{left:?}");
-    assert_eq!(left[0].url, unreachable);
-    assert_eq!(left[0].tries, 2, "a failure is counted");
+    assert_eq!(left[0].url(), unreachable);
+    assert_eq!(left[0].tries(), 2, "a failure is counted");
 
     // A failing send is kept, and the queue never holds more than MAX_PENDING.
     clear_queue().await;
-    queue::send(
-        unreachable.into(),
+    queue::send(Pending::new(
+        unreachable,
         true,
         "notification.clicked",
-        "{}".into(),
-    )
+        "{}",
+        0.0,
+    ))
     .await;
-    assert_eq!(kept().await[0].event, "notification.clicked");
+    let failed = &kept().await[0];
+    assert_eq!(failed.event(), "notification.clicked");
+    assert!(failed.at() >= now, "when it failed");
     for i in 0..MAX_PENDING + 2 {
         queue::push(&pending(unreachable, now + f64::from(i)))
             .await
@@ -275,7 +277,7 @@ async fn queue_resends_keeps_failures_and_drops_what_is_past_its_bounds() {
     }
     let left = kept().await;
     assert_eq!(left.len(), MAX_PENDING as usize);
-    assert_eq!(left[0].at, now + 2.0, "the oldest went first");
+    assert_eq!(left[0].at(), now + 2.0, "the oldest went first");
     clear_queue().await;
 }
 
