@@ -56,14 +56,20 @@ impl Config {
                 "saved config was written by another version of hookline; webhooks are off until init runs again",
             );
         }
-        let bad = "saved config is incomplete; webhooks are off until init runs again";
+        // Checked for their types only, with nothing copied out.
         let hooks = js::get(saved, "webhooks");
-        for event in EVENTS {
-            js::opt_str(&hooks, event.name()).map_err(|_| bad)?;
+        let absent_or_string = |v: JsValue| v.is_undefined() || v.is_null() || v.is_string();
+        let user_id = js::get(saved, "userId");
+        let complete = EVENTS
+            .into_iter()
+            .all(|event| absent_or_string(js::get(&hooks, event.name())))
+            && js::get(saved, "appId").is_string()
+            && user_id.is_string()
+            && user_id.is_truthy()
+            && js::get(saved, "cors").as_bool().is_some();
+        if !complete {
+            return Err("saved config is incomplete; webhooks are off until init runs again");
         }
-        js::opt_str(saved, "appId").ok().flatten().ok_or(bad)?;
-        Config::saved_user_id(saved).ok_or(bad)?;
-        js::get(saved, "cors").as_bool().ok_or(bad)?;
         Ok(Config {
             saved: saved.clone(),
         })

@@ -65,11 +65,11 @@ extern "C" {
 
     /// `clients.matchAll(options)`.
     #[wasm_bindgen(js_namespace = clients, js_name = matchAll)]
-    pub fn match_all(options: &web_sys::ClientQueryOptions) -> js_sys::Promise;
+    pub fn match_all(options: &JsValue) -> js_sys::Promise;
 
     /// `clients.openWindow(url)`.
     #[wasm_bindgen(js_namespace = clients, js_name = openWindow)]
-    pub fn open_window(url: &str) -> js_sys::Promise;
+    pub fn open_window(url: &JsValue) -> js_sys::Promise;
 
     /// `indexedDB.open(name, version)`.
     #[wasm_bindgen(catch, js_namespace = indexedDB, js_name = open)]

@@ -158,16 +158,18 @@ async fn on_close(event: &NotificationEvent) {
 
 /// Focuses a window already showing `url`, else opens one.
 async fn open(url: &str) -> Result<(), JsValue> {
-    let target = web_sys::Url::new_with_base(url, &js::location_href())?.href();
-    let query = web_sys::ClientQueryOptions::new();
-    query.set_type(web_sys::ClientType::Window);
-    query.set_include_uncontrolled(true);
+    // URLs are compared as JS strings, as the browser normalised them.
+    let target = web_sys::Url::new_with_base(url, &js::location_href())?;
+    let target = js::get(&target, "href");
+    let query: JsValue = js_sys::Object::new().into();
+    js::set_str(&query, "type", Some("window"));
+    js::set(&query, "includeUncontrolled", &JsValue::TRUE);
     let windows: js_sys::Array = Wait::promise(&js::match_all(&query))
         .await?
         .unchecked_into();
     for client in windows.iter() {
-        let client: web_sys::WindowClient = client.unchecked_into();
-        if client.url() == target {
+        if js::get(&client, "url") == target {
+            let client: web_sys::WindowClient = client.unchecked_into();
             Wait::promise(&client.focus()?).await?;
             return Ok(());
         }
