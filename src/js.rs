@@ -61,7 +61,10 @@ extern "C" {
 
     /// `registration.showNotification(title, options)`.
     #[wasm_bindgen(catch, js_namespace = registration, js_name = showNotification)]
-    pub fn show_notification(title: &str, options: &JsValue) -> Result<js_sys::Promise, JsValue>;
+    pub fn show_notification(
+        title: &JsValue,
+        options: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
 
     /// `clients.matchAll(options)`.
     #[wasm_bindgen(js_namespace = clients, js_name = matchAll)]

@@ -124,6 +124,14 @@ impl Notification {
         js::get(&self.kept, field).as_string()
     }
 
+    /// Copies a field it has (one of [`TEXT`], `data` or `key`) to `to[key]`, as it is.
+    pub fn copy_to(&self, to: &JsValue, key: &str, field: &str) {
+        let v = js::get(&self.kept, field);
+        if !v.is_undefined() {
+            js::set(to, key, &v);
+        }
+    }
+
     /// The sender's custom data, as it came (`undefined` when absent or null).
     pub fn data(&self) -> JsValue {
         js::get(&self.kept, "data")

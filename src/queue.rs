@@ -121,13 +121,18 @@ pub async fn push(pending: &Pending) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Every entry with its key, oldest first.
-pub async fn entries() -> Result<Vec<(JsValue, Option<Pending>)>, JsValue> {
+/// The keys of the entries and the entries, oldest first.
+async fn all() -> Result<(js_sys::Array, js_sys::Array), JsValue> {
     let db = idb::open().await?;
     let store = idb::store(&db, idb::QUEUE, false)?;
     let keys = idb::done(&store.get_all_keys()?);
-    let values: js_sys::Array = idb::done(&store.get_all()?).await?.unchecked_into();
-    let keys: js_sys::Array = keys.await?.unchecked_into();
+    let values = idb::done(&store.get_all()?).await?.unchecked_into();
+    Ok((keys.await?.unchecked_into(), values))
+}
+
+/// Every entry with its key, oldest first.
+pub async fn entries() -> Result<Vec<(JsValue, Option<Pending>)>, JsValue> {
+    let (keys, values) = all().await?;
     Ok(keys
         .iter()
         .zip(values.iter())
@@ -147,25 +152,29 @@ pub async fn flush() -> Result<(), JsValue> {
 }
 
 async fn flush_all() -> Result<(), JsValue> {
-    let entries = entries().await?;
-    if entries.is_empty() {
+    let (keys, values) = all().await?;
+    if keys.length() == 0 {
         return Ok(());
     }
     let db = idb::open().await?;
-    for (key, pending) in entries {
-        let Some(p) = pending.filter(|p| p.keep(js_sys::Date::now())) else {
-            log::warn("dropped a kept webhook past its bounds (age or tries)", "");
-            idb::done(&idb::store(&db, idb::QUEUE, true)?.delete(&key)?).await?;
-            continue;
+    for i in 0..keys.length() {
+        let pending = Pending::from_js(&values.get(i)).filter(|p| p.keep(js_sys::Date::now()));
+        let failed = match &pending {
+            Some(p) => p.send().await.is_err(),
+            None => {
+                log::warn("dropped a kept webhook past its bounds (age or tries)", "");
+                false
+            }
         };
-        let sent = p.send().await;
         // The transaction is opened after the send: one cannot stay open across a network wait.
         let store = idb::store(&db, idb::QUEUE, true)?;
-        let request = if sent.is_ok() {
-            store.delete(&key)?
-        } else {
-            js::set(&p.0, "tries", &JsValue::from(p.tries() + 1));
-            store.put_with_key(p.to_js(), &key)?
+        let key = keys.get(i);
+        let request = match pending {
+            Some(p) if failed => {
+                js::set(&p.0, "tries", &JsValue::from(p.tries() + 1));
+                store.put_with_key(p.to_js(), &key)?
+            }
+            _ => store.delete(&key)?,
         };
         idb::done(&request).await?;
     }

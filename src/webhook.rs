@@ -5,7 +5,7 @@ use alloc::string::String;
 use wasm_bindgen::JsValue;
 
 use crate::js;
-use crate::notification::{Notification, TEXT};
+use crate::notification::Notification;
 use crate::task::Wait;
 
 /// The three events a site can subscribe to.
@@ -32,15 +32,10 @@ impl Event {
 pub fn body(event: Event, n: &Notification, user_id: &str, action: Option<&str>) -> String {
     let o: JsValue = js_sys::Object::new().into();
     js::set_str(&o, "event", Some(event.name()));
-    let [id, rest @ ..] = TEXT;
-    js::set_str(&o, id, n.text(id).as_deref());
+    n.copy_to(&o, "id", "id");
     js::set_str(&o, "userId", Some(user_id));
-    for field in rest {
-        js::set_str(&o, field, n.text(field).as_deref());
-    }
-    let data = n.data();
-    if !data.is_undefined() {
-        js::set(&o, "data", &data);
+    for field in ["heading", "content", "url", "icon", "data"] {
+        n.copy_to(&o, field, field);
     }
     js::set_str(&o, "action", action.filter(|_| event == Event::Clicked));
     js::stringify(&o)

@@ -2,7 +2,6 @@
 //! reported then opens its URL, a close is reported as dismissed, and the page's messages save
 //! the config (init) or run a demo push through the same path as a real one.
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
@@ -77,13 +76,14 @@ pub async fn on_push(text: Option<&str>) {
 async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
     let options: JsValue = js_sys::Object::new().into();
     let href = js::location_href();
-    let mut title = js::host(&href).to_owned();
+    let mut title = JsValue::from_str(js::host(&href));
     if let Some(n) = n {
-        if let Some(heading) = n.text("heading") {
+        let heading = js::get(n.to_kept(), "heading");
+        if !heading.is_undefined() {
             title = heading;
         }
-        js::set_str(&options, "body", n.text("content").as_deref());
-        js::set_str(&options, "icon", n.text("icon").as_deref());
+        n.copy_to(&options, "body", "content");
+        n.copy_to(&options, "icon", "icon");
         let data: JsValue = js_sys::Object::new().into();
         js::set(&data, "hookline", n.to_kept());
         js::set(&options, "data", &data);
