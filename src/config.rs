@@ -4,6 +4,7 @@
 //! result in IndexedDB: page and worker share this one validation.
 
 use alloc::string::String;
+use js_sys::JsString;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::js;
@@ -20,19 +21,21 @@ pub struct Config {
     saved: JsValue,
 }
 
+/// `o[key]` when it is a string.
+fn text(o: &JsValue, key: &str) -> Option<JsString> {
+    let v = js::get(o, key);
+    v.is_string().then(|| v.unchecked_into())
+}
+
 const EVENTS: [Event; 3] = [Event::Displayed, Event::Clicked, Event::Dismissed];
 
 impl Config {
-    pub fn app_id(&self) -> String {
-        js::get(&self.saved, "appId")
-            .as_string()
-            .unwrap_or_default()
+    pub fn app_id(&self) -> JsString {
+        text(&self.saved, "appId").unwrap_or_default()
     }
 
-    pub fn user_id(&self) -> String {
-        js::get(&self.saved, "userId")
-            .as_string()
-            .unwrap_or_default()
+    pub fn user_id(&self) -> JsString {
+        text(&self.saved, "userId").unwrap_or_default()
     }
 
     pub fn cors(&self) -> bool {
@@ -40,8 +43,8 @@ impl Config {
     }
 
     /// The URL set for `event`, if any (one URL per event, as the seed allows).
-    pub fn url(&self, event: Event) -> Option<String> {
-        js::get(&js::get(&self.saved, "webhooks"), event.name()).as_string()
+    pub fn url(&self, event: Event) -> Option<JsString> {
+        text(&js::get(&self.saved, "webhooks"), event.name())
     }
 
     /// The saved form.

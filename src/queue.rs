@@ -22,12 +22,18 @@ pub struct Pending(JsValue);
 
 impl Pending {
     /// A webhook tried once, at `at`.
-    pub fn new(url: &str, cors: bool, event: &str, body: &str, at: f64) -> Pending {
+    pub fn new(
+        url: impl Into<JsValue>,
+        cors: bool,
+        event: &str,
+        body: impl Into<JsValue>,
+        at: f64,
+    ) -> Pending {
         let o: JsValue = js_sys::Object::new().into();
-        js::set_str(&o, "url", Some(url));
+        js::set(&o, "url", &url.into());
         js::set(&o, "cors", &JsValue::from_bool(cors));
         js::set_str(&o, "event", Some(event));
-        js::set_str(&o, "body", Some(body));
+        js::set(&o, "body", &body.into());
         js::set(&o, "at", &JsValue::from_f64(at));
         js::set(&o, "tries", &JsValue::from(1));
         Pending(o)

@@ -1,7 +1,7 @@
 //! The webhook: its JSON body (exactly the seed's fields) and its request, which differs only in
 //! mode and headers between `cors: false` and `cors: true`.
 
-use alloc::string::String;
+use js_sys::JsString;
 use wasm_bindgen::JsValue;
 
 use crate::js;
@@ -29,16 +29,16 @@ impl Event {
 /// The webhook body, keys in the seed's order: `event, id, userId, heading, content, url, icon,
 /// data, action`. A field the notification does not have is absent; `action` is given for
 /// `notification.clicked` only: `""` for the body, else the button's id.
-pub fn body(event: Event, n: &Notification, user_id: &str, action: Option<&str>) -> String {
+pub fn body(event: Event, n: &Notification, user_id: &JsValue, action: Option<&str>) -> JsString {
     let o: JsValue = js_sys::Object::new().into();
     js::set_str(&o, "event", Some(event.name()));
     n.copy_to(&o, "id", "id");
-    js::set_str(&o, "userId", Some(user_id));
+    js::set(&o, "userId", user_id);
     for field in ["heading", "content", "url", "icon", "data"] {
         n.copy_to(&o, field, field);
     }
     js::set_str(&o, "action", action.filter(|_| event == Event::Clicked));
-    js::stringify(&o)
+    js_sys::JSON::stringify(&o).unwrap_or_default()
 }
 
 /// Starts the webhook request. `cors: false` is a simple request (POST, `no-cors`, no custom

@@ -191,10 +191,10 @@ fn start(
     let body = webhook::body(event, n, &config.user_id(), action);
     // `at` is set if it fails.
     Some(queue::send(Pending::new(
-        &url,
+        url,
         config.cors(),
         event.name(),
-        &body,
+        body,
         0.0,
     )))
 }

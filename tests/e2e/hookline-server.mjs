@@ -209,6 +209,8 @@ export async function startDemoScript(server, { timeout = 30000 } = {}) {
 
   const demo = {
     child, receiverPort, stateDir, requests, lines, output,
+    /** Resolves with what `check()` returns once it is truthy; rejects after `ms`. */
+    waitUntil: (check, ms = 10000, what = 'the demo receiver') => until(check, ms, what),
     /** The first receiver request matching `pred`. */
     waitFor: (pred, ms = 10000, what = 'a request at the demo receiver') =>
       until(() => requests.find(pred), ms, what),
