@@ -64,7 +64,7 @@ impl Config {
         let absent_or_string = |v: JsValue| v.is_undefined() || v.is_null() || v.is_string();
         let user_id = js::get(saved, "userId");
         let complete = EVENTS
-            .into_iter()
+            .iter()
             .all(|event| absent_or_string(js::get(&hooks, event.name())))
             && js::get(saved, "appId").is_string()
             && user_id.is_string()
@@ -149,7 +149,10 @@ fn check(
         if !js::is_object(&hooks) {
             return Err(NOT_AN_OBJECT);
         }
-        for key in js_sys::Object::keys(hooks.unchecked_ref::<js_sys::Object>()).iter() {
+        let keys = js_sys::Object::keys(hooks.unchecked_ref::<js_sys::Object>());
+        // By index: js-sys's array iterator brings generic iterator code along.
+        for i in 0..keys.length() {
+            let key = keys.get(i);
             let key = key.as_string().unwrap_or_default();
             name(&js::cat(&["webhooks.", &key]));
             let value = js::get(&hooks, &key);
@@ -158,7 +161,7 @@ fn check(
                 continue;
             }
             let slot = EVENTS
-                .into_iter()
+                .iter()
                 .zip(urls.iter_mut())
                 .find(|(e, _)| e.name() == key)
                 .map(|(_, slot)| slot)
@@ -183,9 +186,9 @@ fn check(
     }
     js::set(&saved, "cors", &JsValue::from_bool(cors));
     let webhooks: JsValue = js_sys::Object::new().into();
-    for (event, url) in EVENTS.into_iter().zip(urls) {
+    for (event, url) in EVENTS.iter().zip(urls.iter()) {
         if !url.is_undefined() {
-            js::set(&webhooks, event.name(), &url);
+            js::set(&webhooks, event.name(), url);
         }
     }
     js::set(&saved, "webhooks", &webhooks);

@@ -2,7 +2,7 @@
 //! notification it becomes.
 
 use alloc::string::String;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::js;
 
@@ -48,7 +48,9 @@ fn actions(list: &JsValue, [id, text_key, icon]: [&str; 3]) -> Result<js_sys::Ar
     if !js_sys::Array::is_array(list) {
         return Err(BAD_BUTTONS);
     }
-    for b in js_sys::Array::from(list).iter() {
+    let list: &js_sys::Array = list.unchecked_ref();
+    for i in 0..list.length() {
+        let b = list.get(i);
         let id = text(&b, id).ok().flatten().ok_or(BAD_BUTTONS)?;
         let title = text(&b, text_key)?.unwrap_or_else(|| JsValue::from_str(""));
         let action: JsValue = js_sys::Object::new().into();
@@ -105,7 +107,7 @@ impl Notification {
         button_keys: [&str; 3],
     ) -> Result<Notification, &'static str> {
         let kept: JsValue = js_sys::Object::new().into();
-        for ((field, source), key) in TEXT.into_iter().zip(sources).zip(keys) {
+        for (field, (source, key)) in TEXT.iter().zip(sources.iter().zip(keys.iter())) {
             if let Some(v) = text(source, key)? {
                 js::set(&kept, field, &v);
             }

@@ -68,7 +68,7 @@ impl Pending {
     /// Reads the stored form; `None` for anything else (an entry from another version, say).
     pub fn from_js(v: &JsValue) -> Option<Pending> {
         let ok = ["url", "event", "body"]
-            .into_iter()
+            .iter()
             .all(|key| js::get(v, key).is_string())
             && js::get(v, "cors").as_bool().is_some()
             && js::get(v, "at").as_f64().is_some()
@@ -120,7 +120,8 @@ pub async fn push(pending: &Pending) -> Result<(), JsValue> {
     idb::done(&store.add(pending.to_js())?).await?;
     let keys: js_sys::Array = idb::done(&store.get_all_keys()?).await?.unchecked_into();
     let excess = keys.length().saturating_sub(MAX_PENDING);
-    for key in keys.iter().take(excess as usize) {
+    for i in 0..excess {
+        let key = keys.get(i);
         log::warn("retry queue full, dropped the oldest webhook", "");
         store.delete(&key)?;
     }

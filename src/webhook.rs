@@ -34,7 +34,7 @@ pub fn body(event: Event, n: &Notification, user_id: &JsValue, action: Option<&s
     js::set_str(&o, "event", Some(event.name()));
     n.copy_to(&o, "id", "id");
     js::set(&o, "userId", user_id);
-    for field in ["heading", "content", "url", "icon", "data"] {
+    for field in &["heading", "content", "url", "icon", "data"] {
         n.copy_to(&o, field, field);
     }
     js::set_str(&o, "action", action.filter(|_| event == Event::Clicked));

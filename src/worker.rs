@@ -3,7 +3,6 @@
 //! the config (init) or run a demo push through the same path as a real one.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::future::Future;
 
 use wasm_bindgen::prelude::*;
@@ -115,13 +114,13 @@ async fn on_click(event: &NotificationEvent) {
     let Some(n) = kept(&notification) else {
         return;
     };
-    if let Some(key) = n.text("key") {
-        CLICKED.with(|c| {
-            if c.len() >= 32 {
-                c.clear();
-            }
-            c.push(key);
-        });
+    let key = js::get(n.to_kept(), "key");
+    if !key.is_undefined() {
+        let clicked = clicked();
+        if clicked.length() >= 32 {
+            clicked.set_length(0);
+        }
+        clicked.push(&key);
     }
     // `action` is "" for a body click, the button's id otherwise.
     let action = js::get(event, "action").as_string().unwrap_or_default();
@@ -138,17 +137,20 @@ async fn on_click(event: &NotificationEvent) {
 
 /// Notifications clicked lately. Firefox also fires `notificationclose` for a clicked
 /// notification; the seed says a click is not a dismissal.
-static CLICKED: Local<Vec<String>> = Local::new(Vec::new());
+static CLICKED: Local<Option<js_sys::Array>> = Local::new(None);
+
+/// The keys of the notifications clicked lately (a JS array: it only holds and finds them).
+fn clicked() -> js_sys::Array {
+    CLICKED.with(|c| c.get_or_insert_with(js_sys::Array::new).clone())
+}
 
 /// Sends `notification.dismissed`, unless the notification was just clicked.
 async fn on_close(event: &NotificationEvent) {
     let Some(n) = kept(&event.notification()) else {
         return;
     };
-    let clicked = n
-        .text("key")
-        .is_some_and(|key| CLICKED.with(|c| c.contains(&key)));
-    if clicked {
+    let key = js::get(n.to_kept(), "key");
+    if !key.is_undefined() && clicked().includes(&key, 0) {
         return;
     }
     if let Some(sending) = start(saved_config().await, Event::Dismissed, &n, None) {
@@ -167,7 +169,8 @@ async fn open(url: &str) -> Result<(), JsValue> {
     let windows: js_sys::Array = Wait::promise(&js::match_all(&query))
         .await?
         .unchecked_into();
-    for client in windows.iter() {
+    for i in 0..windows.length() {
+        let client = windows.get(i);
         if js::get(&client, "url") == target {
             let client: web_sys::WindowClient = client.unchecked_into();
             Wait::promise(&client.focus()?).await?;
