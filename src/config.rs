@@ -3,7 +3,6 @@
 //! The page script sends its options to the worker, which validates them here and saves the
 //! result in IndexedDB: page and worker share this one validation.
 
-use alloc::string::String;
 use js_sys::JsString;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -79,11 +78,8 @@ impl Config {
     }
 
     /// The `userId` of a saved config of any version, so an upgrade keeps the user's id.
-    pub fn saved_user_id(saved: &JsValue) -> Option<String> {
-        js::opt_str(saved, "userId")
-            .ok()
-            .flatten()
-            .filter(|id| !id.is_empty())
+    pub fn saved_user_id(saved: &JsValue) -> Option<JsString> {
+        text(saved, "userId").filter(|id| id.length() > 0)
     }
 }
 
@@ -98,14 +94,17 @@ impl PartialEq for Config {
 /// `webhooks.notification.clicked`, …), `message` says what is wrong.
 #[derive(Debug, PartialEq)]
 pub struct InitError {
-    pub field: String,
+    pub field: JsString,
     pub message: &'static str,
 }
 
 /// Validates init options. `user_id` gives the id to use when the options give none (the saved
 /// one, or a new one). A webhook URL must parse (the browser's `URL`) and be [`secure`].
-pub fn validate(options: &JsValue, user_id: impl FnOnce() -> String) -> Result<Config, InitError> {
-    let mut field = String::new();
+pub fn validate(
+    options: &JsValue,
+    user_id: impl FnOnce() -> JsString,
+) -> Result<Config, InitError> {
+    let mut field = JsString::from("");
     check(options, user_id, &mut field).map_err(|message| InitError { field, message })
 }
 
@@ -116,25 +115,23 @@ const NOT_A_NAME: &str = "must be a non-empty string";
 /// the error, whatever the check.
 fn check(
     options: &JsValue,
-    user_id: impl FnOnce() -> String,
-    field: &mut String,
+    user_id: impl FnOnce() -> JsString,
+    field: &mut JsString,
 ) -> Result<Config, &'static str> {
-    let mut name = |name: &str| {
-        field.clear();
-        field.push_str(name);
-    };
-    name("options");
+    // JS strings: joined by the browser, with no string building in the module.
+    let mut name = |name: JsString| *field = name;
+    name("options".into());
     if !js::is_object(options) {
         return Err(NOT_AN_OBJECT);
     }
     // A string is truthy when it is not empty.
     let app_id = js::get(options, "appId");
-    name("appId");
+    name("appId".into());
     if !(app_id.is_string() && app_id.is_truthy()) {
         return Err(NOT_A_NAME);
     }
     let given_user_id = js::get(options, "userId");
-    name("userId");
+    name("userId".into());
     if !(given_user_id.is_undefined()
         || given_user_id.is_null()
         || given_user_id.is_string() && given_user_id.is_truthy())
@@ -144,7 +141,7 @@ fn check(
     let mut cors = false;
     let mut urls: [JsValue; 3] = Default::default();
     let hooks = js::get(options, "webhooks");
-    name("webhooks");
+    name("webhooks".into());
     if !hooks.is_undefined() {
         if !js::is_object(&hooks) {
             return Err(NOT_AN_OBJECT);
@@ -153,8 +150,8 @@ fn check(
         // By index: js-sys's array iterator brings generic iterator code along.
         for i in 0..keys.length() {
             let key = keys.get(i);
+            name(JsString::from("webhooks.").concat(&key));
             let key = key.as_string().unwrap_or_default();
-            name(&js::cat(&["webhooks.", &key]));
             let value = js::get(&hooks, &key);
             if key == "cors" {
                 cors = value.as_bool().ok_or("must be true or false")?;
@@ -182,7 +179,7 @@ fn check(
     if given_user_id.is_string() {
         js::set(&saved, "userId", &given_user_id);
     } else {
-        js::set_str(&saved, "userId", Some(&user_id()));
+        js::set(&saved, "userId", &user_id());
     }
     js::set(&saved, "cors", &JsValue::from_bool(cors));
     let webhooks: JsValue = js_sys::Object::new().into();

@@ -80,20 +80,10 @@ extern "C" {
 
     /// `crypto.randomUUID()`.
     #[wasm_bindgen(catch, js_namespace = crypto, js_name = randomUUID)]
-    pub fn random_uuid() -> Result<String, JsValue>;
+    pub fn random_uuid() -> Result<js_sys::JsString, JsValue>;
 
     /// `fetch(url, init)`.
     pub fn fetch(url: &JsValue, init: &JsValue) -> js_sys::Promise;
-}
-
-/// The pieces of a string, joined. Not `[..].concat()`, whose overflow check brings in
-/// formatting: a string here is never near `usize::MAX`.
-pub fn cat(pieces: &[&str]) -> String {
-    let mut s = String::new();
-    for piece in pieces {
-        s.push_str(piece);
-    }
-    s
 }
 
 /// The host (and port) of an absolute URL such as `location.href`.

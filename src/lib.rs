@@ -85,22 +85,26 @@ pub fn handle(event: web_sys::ExtendableEvent) -> js_sys::Promise {
 
 /// Console output, prefixed so a site can tell hookline's lines from its own.
 pub mod log {
+    use js_sys::JsString;
     use wasm_bindgen::JsValue;
+
+    /// `hookline: <what>`, joined by the browser.
+    fn line(what: &str) -> JsString {
+        JsString::from("hookline: ").concat(&what.into())
+    }
 
     /// Logs `hookline: <what><why>` as a warning.
     pub fn warn(what: &str, why: &str) {
-        web_sys::console::warn_1(&JsValue::from_str(&crate::js::cat(&[
-            "hookline: ",
-            what,
-            why,
-        ])));
+        warn_text(what, &why.into());
+    }
+
+    /// Logs `hookline: <what><why>` as a warning, `why` being a JS string.
+    pub fn warn_text(what: &str, why: &JsValue) {
+        web_sys::console::warn_1(&line(what).concat(why));
     }
 
     /// Logs `hookline: <what>` followed by a JS value (an error, usually).
     pub fn warn_js(what: &str, why: &JsValue) {
-        web_sys::console::warn_2(
-            &JsValue::from_str(&crate::js::cat(&["hookline: ", what])),
-            why,
-        );
+        web_sys::console::warn_2(&line(what), why);
     }
 }

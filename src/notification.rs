@@ -140,8 +140,8 @@ impl Notification {
     }
 
     /// Sets the key that tells this shown notification from others.
-    pub fn set_key(&self, key: &str) {
-        js::set_str(&self.kept, "key", Some(key));
+    pub fn set_key(&self, key: &JsValue) {
+        js::set(&self.kept, "key", key);
     }
 
     /// The copy kept on the shown notification.

@@ -2,7 +2,6 @@
 //! reported then opens its URL, a close is reported as dismissed, and the page's messages save
 //! the config (init) or run a demo push through the same path as a real one.
 
-use alloc::string::String;
 use core::future::Future;
 
 use wasm_bindgen::prelude::*;
@@ -243,10 +242,10 @@ async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
             match answer {
                 Ok(Ok(config)) => js::set(&reply, "userId", &js::get(config.to_saved(), "userId")),
                 Ok(Err(e)) => {
-                    let error = js::cat(&[&e.field, " ", e.message]);
-                    log::warn("init refused: ", &error);
-                    js::set_str(&reply, "field", Some(&e.field));
-                    js::set_str(&reply, "error", Some(&error));
+                    let error = e.field.concat(&" ".into()).concat(&e.message.into());
+                    log::warn_text("init refused: ", &error);
+                    js::set(&reply, "field", &e.field);
+                    js::set(&reply, "error", &error);
                 }
                 // The page still gets an answer when IndexedDB fails.
                 Err(e) => {
@@ -286,9 +285,10 @@ pub async fn init(options: &JsValue) -> Result<Result<Config, config::InitError>
 }
 
 /// A random UUID (a user's id, a shown notification's key).
-fn new_id() -> String {
+fn new_id() -> js_sys::JsString {
     js::random_uuid().unwrap_or_else(|_| {
-        let random = js_sys::Number::from(js_sys::Math::random()).to_string_with_radix(36);
-        random.map(String::from).unwrap_or_default()
+        js_sys::Number::from(js_sys::Math::random())
+            .to_string_with_radix(36)
+            .unwrap_or_default()
     })
 }

@@ -195,7 +195,7 @@ fn saved_config_round_trips_and_an_older_one_is_refused() {
     assert!(Config::from_saved(&old).is_err());
     assert!(Config::from_saved(&json(r#"{"v":2}"#)).is_err());
     assert!(Config::from_saved(&JsValue::UNDEFINED).is_err());
-    assert_eq!(Config::saved_user_id(&old).as_deref(), Some("old"));
+    assert_eq!(Config::saved_user_id(&old).unwrap(), "old");
 }
 
 #[wasm_bindgen_test]
