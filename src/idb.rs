@@ -2,7 +2,7 @@
 //! auto-numbered store for the retry queue.
 
 use wasm_bindgen::prelude::*;
-use web_sys::{IdbDatabase, IdbObjectStore, IdbRequest, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbObjectStore, IdbRequest};
 
 use crate::Local;
 use crate::task::Wait;
@@ -47,15 +47,26 @@ pub async fn open() -> Result<IdbDatabase, JsValue> {
     Ok(db)
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A database, as far as [`store`] uses it.
+    type Database;
+    /// `db.transaction(name, mode)`, the mode by its name: web-sys's enum brings a table of
+    /// every mode into the glue.
+    #[wasm_bindgen(method, catch)]
+    fn transaction(
+        this: &Database,
+        name: &str,
+        mode: &str,
+    ) -> Result<web_sys::IdbTransaction, JsValue>;
+}
+
 /// One store in a new transaction.
 pub fn store(db: &IdbDatabase, name: &str, write: bool) -> Result<IdbObjectStore, JsValue> {
-    let mode = if write {
-        IdbTransactionMode::Readwrite
-    } else {
-        IdbTransactionMode::Readonly
-    };
+    let mode = if write { "readwrite" } else { "readonly" };
     let transaction = db
-        .transaction_with_str_and_mode(name, mode)
+        .unchecked_ref::<Database>()
+        .transaction(name, mode)
         .inspect_err(|_| {
             // The connection was closed under us (storage cleared, say): open anew next time.
             DB.with(|slot| *slot = None);

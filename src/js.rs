@@ -21,27 +21,14 @@ pub fn set_str(o: &JsValue, key: &str, value: Option<&str>) {
     }
 }
 
-/// A field that holds a value of the wrong type.
-#[derive(Debug)]
-pub struct WrongType;
-
-/// An optional string field: `Ok(None)` when absent or null.
-pub fn opt_str(o: &JsValue, key: &str) -> Result<Option<String>, WrongType> {
-    let v = get(o, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.as_string().map(Some).ok_or(WrongType)
-}
-
 /// Whether `v` is a plain object (not null, not an array).
 pub fn is_object(v: &JsValue) -> bool {
     v.is_object() && !js_sys::Array::is_array(v)
 }
 
 /// `JSON.parse(text)`, or `None`.
-pub fn parse(text: &str) -> Option<JsValue> {
-    js_sys::JSON::parse(text).ok()
+pub fn parse(text: &JsValue) -> Option<JsValue> {
+    parse_js(text).ok()
 }
 
 /// `JSON.stringify(v)`.
@@ -81,6 +68,10 @@ extern "C" {
     /// `crypto.randomUUID()`.
     #[wasm_bindgen(catch, js_namespace = crypto, js_name = randomUUID)]
     pub fn random_uuid() -> Result<js_sys::JsString, JsValue>;
+
+    /// `JSON.parse(text)`, the text a JS string.
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    fn parse_js(text: &JsValue) -> Result<JsValue, JsValue>;
 
     /// `fetch(url, init)`.
     pub fn fetch(url: &JsValue, init: &JsValue) -> js_sys::Promise;

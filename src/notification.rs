@@ -68,7 +68,7 @@ impl Notification {
     /// Reads a push payload in either format; OneSignal's is recognised by its `custom` field.
     /// The error is a reason fit for the console.
     pub fn from_push(payload: &str) -> Result<Notification, &'static str> {
-        let o = js::parse(payload)
+        let o = js::parse(&payload.into())
             .filter(js::is_object)
             .ok_or(NOT_AN_OBJECT)?;
         let custom = js::get(&o, "custom");
@@ -82,9 +82,10 @@ impl Notification {
             );
         }
         // OneSignal sends `custom` as an object; some of its SDKs send it as a JSON string.
-        let custom = match custom.as_string() {
-            Some(inner) => js::parse(&inner).unwrap_or(JsValue::NULL),
-            None => custom,
+        let custom = if custom.is_string() {
+            js::parse(&custom).unwrap_or(JsValue::NULL)
+        } else {
+            custom
         };
         if !js::is_object(&custom) {
             return Err("push payload's OneSignal `custom` field is not an object");

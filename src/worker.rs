@@ -231,8 +231,7 @@ async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
     let reply: JsValue = js_sys::Object::new().into();
     match js::get(&message, "hookline").as_string().as_deref() {
         Some("init") => {
-            let options = js::get(&message, "options").as_string().unwrap_or_default();
-            let options = js::parse(&options).unwrap_or(JsValue::NULL);
+            let options = js::parse(&js::get(&message, "options")).unwrap_or(JsValue::NULL);
             let answer = init(&options).await;
             js::set(
                 &reply,

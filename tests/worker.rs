@@ -15,7 +15,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_service_worker);
 
 fn json(text: &str) -> JsValue {
-    js::parse(text).expect("test JSON parses")
+    js::parse(&text.into()).expect("test JSON parses")
 }
 
 #[wasm_bindgen_test]
