@@ -107,6 +107,57 @@
       .catch(function (err) { $('#server-log').textContent = err.message; })
       .then(function () { setTimeout(function () { showServerLog(demo); }, 1000); });
   }
+  // A stacked bar per minute of the webhook's attempts by outcome, from its stats series.
+  var outcomes = ['2xx', '4xx', '5xx', 'timeout', 'network_error', 'render_error'];
+  function drawChart(stats) {
+    var svg = $('#chart');
+    var points = stats.series.points;
+    var totals = stats.all_time.counts;
+    $('#server-totals').textContent = outcomes.map(function (k) { return k + ' ' + totals[k]; }).join(', ') +
+      '; latency p50 ' + fmtMs(stats.all_time.latency_ms.p50) + ', p99 ' + fmtMs(stats.all_time.latency_ms.p99);
+    var max = 1;
+    points.forEach(function (p) {
+      var sum = outcomes.reduce(function (a, k) { return a + p[k]; }, 0);
+      if (sum > max) max = sum;
+    });
+    var width = 600, height = 120, bar = width / Math.max(points.length, 1);
+    var ns = 'http://www.w3.org/2000/svg';
+    svg.textContent = '';
+    points.forEach(function (p, i) {
+      var y = height;
+      outcomes.forEach(function (k) {
+        var n = p[k];
+        if (!n) return;
+        var h = (n / max) * (height - 10);
+        var rect = document.createElementNS(ns, 'rect');
+        rect.setAttribute('x', (i * bar + 1).toFixed(1));
+        rect.setAttribute('width', Math.max(bar - 2, 1).toFixed(1));
+        rect.setAttribute('y', (y - h).toFixed(1));
+        rect.setAttribute('height', h.toFixed(1));
+        rect.setAttribute('class', 'k' + k);
+        var title = document.createElementNS(ns, 'title');
+        title.textContent = new Date(p.t * 1000).toISOString().slice(11, 16) + ' ' + k + ': ' + n;
+        rect.appendChild(title);
+        svg.appendChild(rect);
+        y -= h;
+      });
+    });
+    var axis = document.createElementNS(ns, 'text');
+    axis.setAttribute('x', '2');
+    axis.setAttribute('y', '136');
+    axis.textContent = 'max ' + max + '/min';
+    svg.appendChild(axis);
+  }
+  function fmtMs(v) { return v == null ? '–' : v.toFixed(1) + ' ms'; }
+  function showServerStats(demo) {
+    var route = '/v1/apps/' + demo.appId + '/webhooks/' + demo.webhookId + '/stats?range=30m';
+    fetch(route, { cache: 'no-store', headers: { authorization: 'Bearer ' + demo.apiKey } })
+      .then(function (r) { if (!r.ok) throw new Error('stats: HTTP ' + r.status); return r.json(); })
+      .then(drawChart)
+      .catch(function (err) { $('#server-totals').textContent = err.message; })
+      .then(function () { setTimeout(function () { showServerStats(demo); }, 2000); });
+  }
+
   fetch('/demo-config.json', { cache: 'no-store' })
     .then(function (r) { return r.ok ? r.json() : null; })
     .then(function (demo) {
@@ -118,6 +169,7 @@
         events.forEach(function (event) { form.elements[event].value = demo.bridge; });
       }
       showServerLog(demo);
+      showServerStats(demo);
     })
     .catch(poll);
 })();

@@ -162,6 +162,11 @@ for (const cors of [false, true]) {
         assert.equal(stats.all_time.counts[k], 0, `${k}: ${JSON.stringify(stats.all_time)}`);
       }
       assert.deepEqual(stats.deliveries, { pending: 0, succeeded: before + 6, failed: 0, skipped: 0 });
+      // The page charts the same stats: its totals line catches up, and this minute has a 2xx bar.
+      await page.waitForFunction(
+        (n) => document.querySelector('#server-totals').textContent.startsWith(`2xx ${n},`),
+        before + 6, { timeout: 10000 });
+      assert.ok(await page.$('#chart rect.k2xx'), 'the chart draws a 2xx bar');
 
       // The browser's side: one webhook per event, in the form `cors` asks for, each accepted.
       const posts = toBridge.filter((r) => r.method() === 'POST');
