@@ -23,9 +23,12 @@ trap 'rm -rf "$work"' EXIT
 
 say "building the wasm module"
 # `--cfg hookline_bundle`: the module without std (src/lib.rs); in a target directory of its own,
-# so these flags do not rebuild the tests' dependencies and back.
+# so these flags do not rebuild the tests' dependencies and back. The remap keeps the build
+# machine's paths (a dependency's, in a panic location) out of the shipped wasm.
 bundle_dir="$target_dir/bundle"
-RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle" CARGO_TARGET_DIR="$bundle_dir" \
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle --remap-path-prefix=$cargo_home/registry/src/=" \
+  CARGO_TARGET_DIR="$bundle_dir" \
   cargo build --quiet --profile wasm \
   --target wasm32-unknown-unknown -p hookline-worker --lib
 wasm-bindgen --target no-modules --no-typescript --remove-name-section \
@@ -42,7 +45,8 @@ features=(--enable-reference-types --enable-bulk-memory --enable-sign-ext --enab
 wasm_opt="$HOOKLINE_ROOT/node_modules/.bin/wasm-opt"
 "$wasm_opt" -Oz --converge "${features[@]}" --strip-debug --strip-producers \
   "$work/hookline_worker_bg.wasm" -o "$work/opt.wasm"
-"$wasm_opt" "${features[@]}" --minify-imports-and-exports-and-modules \
+# The target_features section is only for tools that link the module further; it goes too.
+"$wasm_opt" "${features[@]}" --strip-target-features --minify-imports-and-exports-and-modules \
   "$work/opt.wasm" -o "$dist/hookline-sw.wasm" > "$work/names.json"
 node "$HOOKLINE_ROOT/scripts/wasm-names.mjs" "$work/names.json" "$dist/hookline-sw.wasm" \
   "$work/hookline_worker.js"

@@ -33,10 +33,12 @@ pub async fn open() -> Result<IdbDatabase, JsValue> {
         let request = request.clone();
         Closure::once(move || {
             if let Ok(db) = request.result().map(IdbDatabase::unchecked_from_js) {
-                let _ = db.create_object_store(KV);
-                let params = web_sys::IdbObjectStoreParameters::new();
-                params.set_auto_increment(true);
-                let _ = db.create_object_store_with_optional_parameters(QUEUE, &params);
+                // One `createObjectStore` call for both, its parameters a plain object.
+                let params: JsValue = js_sys::Object::new().into();
+                let _ = db.create_object_store_with_optional_parameters(KV, params.unchecked_ref());
+                crate::js::set(&params, "autoIncrement", &JsValue::TRUE);
+                let _ =
+                    db.create_object_store_with_optional_parameters(QUEUE, params.unchecked_ref());
             }
         })
     };

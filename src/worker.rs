@@ -94,7 +94,7 @@ async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
 
 /// The payload kept on a notification hookline showed; `None` (logged) for any other.
 fn kept(notification: &web_sys::Notification) -> Option<Notification> {
-    let kept = Notification::from_kept(&js::get(&notification.data(), "hookline"));
+    let kept = Notification::from_kept(&js::get(&js::get(notification, "data"), "hookline"));
     if kept.is_none() {
         log::warn(
             "notification has no hookline data (not shown by hookline); no webhook",
@@ -227,7 +227,7 @@ fn read_config(saved: Result<JsValue, JsValue>) -> Option<Config> {
 /// `{hookline: "demo", payload: "<json>"}` runs that payload as a push; the answer goes back on
 /// the message's port. `Ok(false)` when the message is not for hookline.
 async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
-    let message = event.data();
+    let message = js::get(event, "data");
     let reply: JsValue = js_sys::Object::new().into();
     match js::get(&message, "hookline").as_string().as_deref() {
         Some("init") => {
