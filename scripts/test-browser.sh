@@ -64,4 +64,10 @@ done
 echo "npm pack: $(grep -c '"path"' <<<"$packed") files, all four package files present"
 
 say "browser: end to end in Chromium and Firefox"
+# together.test.mjs runs both halves: it needs the `hookline` binary (up to date: a no-op after
+# test.sh's server tests).
+if [ -z "${HOOKLINE_BIN:-}" ]; then
+  cargo build --quiet -p hookline-server
+  export HOOKLINE_BIN="${CARGO_TARGET_DIR:-$HOOKLINE_ROOT/target}/debug/hookline"
+fi
 node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/
