@@ -287,6 +287,12 @@ impl Event {
         Value::Object(obj)
     }
 
+    /// `to_json()` as JSON text, written straight from the event (no `Value` built on the way):
+    /// the form the store keeps. The same text as `to_json().to_string()`, key for key.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string(&Stored(self)).unwrap_or_else(|_| self.to_json().to_string())
+    }
+
     fn build_data(&self) -> Data {
         let s = |v: &Option<String>| Data::opt_string(v.as_deref());
         let mut event = vec![
@@ -364,6 +370,67 @@ impl Message {
             message.push((liquid_core::model::KString::from_ref(k), Data::from_json(v)));
         }
         Data::Object(message)
+    }
+}
+
+/// An event serialized in `to_json`'s order: known fields (absent ones left out), then extras.
+struct Stored<'a>(&'a Event);
+
+impl serde::Serialize for Stored<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let e = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &e.id)?;
+        map.serialize_entry("kind", &e.kind)?;
+        put_entry(&mut map, "app_id", &e.app_id)?;
+        put_entry(
+            &mut map,
+            "subscription_device_type",
+            &e.subscription_device_type,
+        )?;
+        map.serialize_entry("timestamp", &timestamp_json(e.timestamp_ms))?;
+        map.serialize_entry("datetime", &e.datetime())?;
+        put_entry(&mut map, "subscription_id", &e.subscription_id)?;
+        put_entry(&mut map, "onesignal_id", &e.onesignal_id)?;
+        put_entry(&mut map, "external_id", &e.external_id)?;
+        if let Some(m) = &e.message {
+            map.serialize_entry("message", &StoredMessage(m))?;
+        }
+        for (k, v) in &e.extra {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+struct StoredMessage<'a>(&'a Message);
+
+impl serde::Serialize for StoredMessage<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let m = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        put_entry(&mut map, "id", &m.id)?;
+        put_entry(&mut map, "name", &m.name)?;
+        put_entry(&mut map, "title", &m.title)?;
+        put_entry(&mut map, "contents", &m.contents)?;
+        put_entry(&mut map, "template_id", &m.template_id)?;
+        for (k, v) in &m.extra {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+fn put_entry<M: serde::ser::SerializeMap>(
+    map: &mut M,
+    key: &str,
+    value: &Option<String>,
+) -> Result<(), M::Error> {
+    match value {
+        Some(v) => map.serialize_entry(key, v),
+        None => Ok(()),
     }
 }
 
@@ -462,6 +529,23 @@ mod tests {
         assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso8601_ms(MAX_TIMESTAMP_MS), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn stored_text_is_the_json_form() {
+        for text in [
+            r#"{"id":"e1","kind":"message.push.sent"}"#,
+            r#"{"id":"e\"2\u0001","kind":"k","app_id":"a","subscription_device_type":"Chrome",
+                "timestamp":1708559115.228,"subscription_id":"s","onesignal_id":"o",
+                "external_user_id":"u\u00e9","datetime":"ignored","zeta":[1,2.5,null,{"b":1,"a":true}],
+                "alpha":{"y":"z"},"message":{"title":"T\n","contents":"héllo","template_id":"t",
+                "z":1,"a":"x","name":"n","id":"m"}}"#,
+            r#"{"id":"e3","kind":"k","timestamp":0,"message":{},"n":-3,"big":18446744073709551615}"#,
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let event = Event::from_json(&value).unwrap();
+            assert_eq!(event.to_json_string(), event.to_json().to_string());
+        }
     }
 
     #[test]

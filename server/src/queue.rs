@@ -267,7 +267,7 @@ impl Queue {
             new_events.push(NewEvent {
                 id: event.id().to_string(),
                 kind: event.kind().to_string(),
-                body: event.to_json().to_string(),
+                body: event.to_json_string(),
                 deliveries: ds,
             });
             hot.push(event_hot);
