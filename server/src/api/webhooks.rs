@@ -85,6 +85,17 @@ async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<WebhookReco
         .ok_or_else(|| ApiError::not_found("webhook"))
 }
 
+/// The app's key checked, then its webhook `id` (a webhook of another app does not exist: `404`).
+async fn authorized(
+    state: &AppState,
+    headers: &HeaderMap,
+    app_id: &str,
+    id: &str,
+) -> ApiResult<WebhookRecord> {
+    state.authorize_app(headers, app_id)?;
+    find(state, app_id, id).await
+}
+
 async fn create(
     state: State,
     Path(app_id): Path<String>,
@@ -127,8 +138,9 @@ async fn read(
     Path((app_id, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    state.authorize_app(&headers, &app_id)?;
-    Ok(Json(view(&find(&state, &app_id, &id).await?)))
+    Ok(Json(view(
+        &authorized(&state, &headers, &app_id, &id).await?,
+    )))
 }
 
 /// `PUT`/`PATCH`: the whole definition again (a missing `enabled` keeps the current state).
@@ -138,8 +150,7 @@ async fn update(
     headers: HeaderMap,
     JsonBody(mut body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    state.authorize_app(&headers, &app_id)?;
-    let current = find(&state, &app_id, &id).await?;
+    let current = authorized(&state, &headers, &app_id, &id).await?;
     if let Some(o) = body.as_object_mut() {
         o.entry("enabled").or_insert(current.enabled.into());
     }
@@ -260,8 +271,7 @@ async fn preview(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> ApiResult<Json<Value>> {
-    state.authorize_app(&headers, &app_id)?;
-    find(&state, &app_id, &id).await?;
+    authorized(&state, &headers, &app_id, &id).await?;
     let handle = state
         .queue
         .handle(&id)
@@ -280,8 +290,7 @@ async fn preview_get(
     Query(q): Query<KindQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    state.authorize_app(&headers, &app_id)?;
-    find(&state, &app_id, &id).await?;
+    authorized(&state, &headers, &app_id, &id).await?;
     let handle = state
         .queue
         .handle(&id)
@@ -317,8 +326,7 @@ async fn test_send(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> ApiResult<Json<Value>> {
-    state.authorize_app(&headers, &app_id)?;
-    find(&state, &app_id, &id).await?;
+    authorized(&state, &headers, &app_id, &id).await?;
     let handle = state
         .queue
         .handle(&id)
@@ -385,8 +393,7 @@ async fn stats(
     Query(q): Query<StatsQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    state.authorize_app(&headers, &app_id)?;
-    let record = find(&state, &app_id, &id).await?;
+    let record = authorized(&state, &headers, &app_id, &id).await?;
     let now = now_ms() / 1000;
     let (from, to) = match (q.from, q.to) {
         (Some(f), Some(t)) if f < t => (f, t),
@@ -464,8 +471,7 @@ async fn logs(
     Query(q): Query<LogsQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    state.authorize_app(&headers, &app_id)?;
-    find(&state, &app_id, &id).await?;
+    authorized(&state, &headers, &app_id, &id).await?;
     let logs = state
         .store
         .logs(&id, q.limit.unwrap_or(50).min(500), q.before)
@@ -486,8 +492,7 @@ async fn deliveries(
     Query(q): Query<DeliveriesQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    state.authorize_app(&headers, &app_id)?;
-    find(&state, &app_id, &id).await?;
+    authorized(&state, &headers, &app_id, &id).await?;
     let filter = match q.state.as_deref() {
         None | Some("") | Some("all") => None,
         Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
@@ -510,8 +515,7 @@ async fn replay_all(
     Path((app_id, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    state.authorize_app(&headers, &app_id)?;
-    find(&state, &app_id, &id).await?;
+    authorized(&state, &headers, &app_id, &id).await?;
     let n = state.store.replay(&app_id, &id, None, now_ms()).await?;
     state.queue.mark_backlog(&id);
     Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))
@@ -524,8 +528,7 @@ async fn replay_one(
     Path((app_id, id, delivery_id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    state.authorize_app(&headers, &app_id)?;
-    find(&state, &app_id, &id).await?;
+    authorized(&state, &headers, &app_id, &id).await?;
     let n = state
         .store
         .replay(&app_id, &id, Some(&delivery_id), now_ms())
