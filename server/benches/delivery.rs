@@ -7,7 +7,8 @@
 //!
 //! `scripts/bench-server.sh` (or `cargo bench -p hookline-server --bench delivery`).
 //! Sizes: `HOOKLINE_BENCH_EVENTS` (default 20000), `HOOKLINE_BENCH_RATE` (1000/s),
-//! `HOOKLINE_BENCH_SECONDS` (5).
+//! `HOOKLINE_BENCH_SECONDS` (5). `HOOKLINE_BENCH_BIN` runs another `hookline` binary than the one
+//! built with the bench (to compare two builds against the same load generator).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -126,7 +127,9 @@ async fn start_server(db: &std::path::Path, sync_commits: bool) -> Server {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hookline"))
+    let bin = std::env::var_os("HOOKLINE_BENCH_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_hookline").into());
+    let child = Command::new(bin)
         .arg("serve")
         .env("HOOKLINE_LISTEN", format!("127.0.0.1:{port}"))
         .env("HOOKLINE_DATABASE", format!("sqlite://{}", db.display()))
