@@ -3,10 +3,9 @@
 //! The page script sends its options to the worker, which validates them here and saves the
 //! result in IndexedDB: page and worker share this one validation.
 
-use js_sys::JsString;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
-use crate::js;
+use crate::js::{self, Is};
 use crate::webhook::Event;
 
 /// The version of [`Config`] this module writes; a config with another is not used.
@@ -21,19 +20,19 @@ pub struct Config {
 }
 
 /// `o[key]` when it is a string.
-fn text(o: &JsValue, key: &str) -> Option<JsString> {
+fn text(o: &JsValue, key: &str) -> Option<JsValue> {
     let v = js::get(o, key);
-    v.is_string().then(|| v.unchecked_into())
+    v.is_string().then_some(v)
 }
 
 const EVENTS: [Event; 3] = [Event::Displayed, Event::Clicked, Event::Dismissed];
 
 impl Config {
-    pub fn app_id(&self) -> JsString {
+    pub fn app_id(&self) -> JsValue {
         text(&self.saved, "appId").unwrap_or_default()
     }
 
-    pub fn user_id(&self) -> JsString {
+    pub fn user_id(&self) -> JsValue {
         text(&self.saved, "userId").unwrap_or_default()
     }
 
@@ -42,7 +41,7 @@ impl Config {
     }
 
     /// The URL set for `event`, if any (one URL per event, as the seed allows).
-    pub fn url(&self, event: Event) -> Option<JsString> {
+    pub fn url(&self, event: Event) -> Option<JsValue> {
         text(&js::get(&self.saved, "webhooks"), event.name())
     }
 
@@ -60,14 +59,12 @@ impl Config {
         }
         // Checked for their types only, with nothing copied out.
         let hooks = js::get(saved, "webhooks");
-        let absent_or_string = |v: JsValue| v.is_undefined() || v.is_null() || v.is_string();
-        let user_id = js::get(saved, "userId");
+        let absent_or_string = |v: JsValue| js::is_none(&v) || v.is_string();
         let complete = EVENTS
             .iter()
             .all(|event| absent_or_string(js::get(&hooks, event.name())))
             && js::get(saved, "appId").is_string()
-            && user_id.is_string()
-            && user_id.is_truthy()
+            && js::is_name(&js::get(saved, "userId"))
             && js::get(saved, "cors").as_bool().is_some();
         if !complete {
             return Err("saved config is incomplete; webhooks are off until init runs again");
@@ -78,8 +75,9 @@ impl Config {
     }
 
     /// The `userId` of a saved config of any version, so an upgrade keeps the user's id.
-    pub fn saved_user_id(saved: &JsValue) -> Option<JsString> {
-        text(saved, "userId").filter(|id| id.length() > 0)
+    pub fn saved_user_id(saved: &JsValue) -> Option<JsValue> {
+        let id = js::get(saved, "userId");
+        js::is_name(&id).then_some(id)
     }
 }
 
@@ -94,17 +92,14 @@ impl PartialEq for Config {
 /// `webhooks.notification.clicked`, …), `message` says what is wrong.
 #[derive(Debug, PartialEq)]
 pub struct InitError {
-    pub field: JsString,
+    pub field: JsValue,
     pub message: &'static str,
 }
 
 /// Validates init options. `user_id` gives the id to use when the options give none (the saved
 /// one, or a new one). A webhook URL must parse (the browser's `URL`) and be [`secure`].
-pub fn validate(
-    options: &JsValue,
-    user_id: impl FnOnce() -> JsString,
-) -> Result<Config, InitError> {
-    let mut field = JsString::from("");
+pub fn validate(options: &JsValue, user_id: impl FnOnce() -> JsValue) -> Result<Config, InitError> {
+    let mut field = JsValue::UNDEFINED;
     check(options, user_id, &mut field).map_err(|message| InitError { field, message })
 }
 
@@ -115,65 +110,62 @@ const NOT_A_NAME: &str = "must be a non-empty string";
 /// the error, whatever the check.
 fn check(
     options: &JsValue,
-    user_id: impl FnOnce() -> JsString,
-    field: &mut JsString,
+    user_id: impl FnOnce() -> JsValue,
+    field: &mut JsValue,
 ) -> Result<Config, &'static str> {
     // JS strings: joined by the browser, with no string building in the module.
-    let mut name = |name: JsString| *field = name;
-    name("options".into());
+    let mut name = |name: JsValue| *field = name;
+    name(js::text("options"));
     if !js::is_object(options) {
         return Err(NOT_AN_OBJECT);
     }
     // A string is truthy when it is not empty.
     let app_id = js::get(options, "appId");
-    name("appId".into());
-    if !(app_id.is_string() && app_id.is_truthy()) {
+    name(js::text("appId"));
+    if !js::is_name(&app_id) {
         return Err(NOT_A_NAME);
     }
     let given_user_id = js::get(options, "userId");
-    name("userId".into());
-    if !(given_user_id.is_undefined()
-        || given_user_id.is_null()
-        || given_user_id.is_string() && given_user_id.is_truthy())
-    {
+    name(js::text("userId"));
+    if !(js::is_none(&given_user_id) || js::is_name(&given_user_id)) {
         return Err(NOT_A_NAME);
     }
     let mut cors = false;
     let mut urls: [JsValue; 3] = Default::default();
     let hooks = js::get(options, "webhooks");
-    name("webhooks".into());
+    name(js::text("webhooks"));
     if !hooks.is_undefined() {
         if !js::is_object(&hooks) {
             return Err(NOT_AN_OBJECT);
         }
-        let keys = js_sys::Object::keys(hooks.unchecked_ref::<js_sys::Object>());
-        // By index: js-sys's array iterator brings generic iterator code along.
-        for i in 0..keys.length() {
-            let key = keys.get(i);
-            name(JsString::from("webhooks.").concat(&key));
-            let key = key.as_string().unwrap_or_default();
-            let value = js::get(&hooks, &key);
-            if key == "cors" {
+        let keys = js::keys(&hooks);
+        for i in 0..js::length(&keys) {
+            let key = js::at(&keys, i);
+            name(js::concat(&js::text("webhooks."), &key));
+            let value = js::get_key(&hooks, &key);
+            if key.is("cors") {
                 cors = value.as_bool().ok_or("must be true or false")?;
                 continue;
             }
             let slot = EVENTS
                 .iter()
                 .zip(urls.iter_mut())
-                .find(|(e, _)| e.name() == key)
+                .find(|(e, _)| key.is(e.name()))
                 .map(|(_, slot)| slot)
                 .ok_or(
                     "is not an event hookline knows (notification.displayed, notification.clicked, notification.dismissed)",
                 )?;
-            let url = value.as_string().ok_or("must be a URL string")?;
-            let parsed = web_sys::Url::new(&url).map_err(|_| "is not a valid URL")?;
-            if !secure(&parsed.protocol(), &parsed.hostname()) {
+            if !value.is_string() {
+                return Err("must be a URL string");
+            }
+            let parsed = js::url(&value, &JsValue::UNDEFINED).map_err(|_| "is not a valid URL")?;
+            if !secure(&js::get(&parsed, "protocol"), &js::get(&parsed, "hostname")) {
                 return Err("must be an https: URL (http: only for localhost, 127.0.0.1 or [::1])");
             }
             *slot = value;
         }
     }
-    let saved: JsValue = js_sys::Object::new().into();
+    let saved = js::object();
     js::set(&saved, "v", &JsValue::from(VERSION));
     js::set(&saved, "appId", &app_id);
     if given_user_id.is_string() {
@@ -182,7 +174,7 @@ fn check(
         js::set(&saved, "userId", &user_id());
     }
     js::set(&saved, "cors", &JsValue::from_bool(cors));
-    let webhooks: JsValue = js_sys::Object::new().into();
+    let webhooks = js::object();
     for (event, url) in EVENTS.iter().zip(urls.iter()) {
         if !url.is_undefined() {
             js::set(&webhooks, event.name(), url);
@@ -193,9 +185,13 @@ fn check(
 }
 
 /// A webhook URL must be `https:`; loopback `http:` is allowed as browsers treat it as secure.
-pub fn secure(protocol: &str, hostname: &str) -> bool {
-    protocol == "https:"
-        || (protocol == "http:" && matches!(hostname, "localhost" | "127.0.0.1" | "[::1]"))
+/// The URL's parts are JS strings in the module, Rust strings in the unit tests.
+pub fn secure<T: Is + ?Sized>(protocol: &T, hostname: &T) -> bool {
+    protocol.is("https:")
+        || (protocol.is("http:")
+            && ["localhost", "127.0.0.1", "[::1]"]
+                .iter()
+                .any(|host| hostname.is(host)))
 }
 
 #[cfg(test)]

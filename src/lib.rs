@@ -74,7 +74,7 @@ static ALLOCATOR: heap::Allocator = heap::Allocator::new();
 /// Handles one service-worker event (`push`, `notificationclick`, `notificationclose`,
 /// `message`). The promise always resolves: a failure is logged, never thrown out of the worker.
 #[wasm_bindgen]
-pub fn handle(event: web_sys::ExtendableEvent) -> js_sys::Promise {
+pub fn handle(event: JsValue) -> JsValue {
     task::spawn(async move {
         if let Err(e) = worker::dispatch(event).await {
             log::warn_js("event failed: ", &e);
@@ -85,26 +85,27 @@ pub fn handle(event: web_sys::ExtendableEvent) -> js_sys::Promise {
 
 /// Console output, prefixed so a site can tell hookline's lines from its own.
 pub mod log {
-    use js_sys::JsString;
     use wasm_bindgen::JsValue;
 
+    use crate::js;
+
     /// `hookline: <what>`, joined by the browser.
-    fn line(what: &str) -> JsString {
-        JsString::from("hookline: ").concat(&what.into())
+    fn line(what: &str) -> JsValue {
+        js::concat(&js::text("hookline: "), &js::text(what))
     }
 
     /// Logs `hookline: <what><why>` as a warning.
     pub fn warn(what: &str, why: &str) {
-        warn_text(what, &why.into());
+        warn_text(what, &js::text(why));
     }
 
     /// Logs `hookline: <what><why>` as a warning, `why` being a JS string.
     pub fn warn_text(what: &str, why: &JsValue) {
-        web_sys::console::warn_1(&line(what).concat(why));
+        js::warn1(&js::concat(&line(what), why));
     }
 
     /// Logs `hookline: <what>` followed by a JS value (an error, usually).
     pub fn warn_js(what: &str, why: &JsValue) {
-        web_sys::console::warn_2(&line(what), why);
+        js::warn2(&line(what), why);
     }
 }

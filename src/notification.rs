@@ -2,7 +2,7 @@
 //! notification it becomes.
 
 use alloc::string::String;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use crate::js;
 
@@ -16,7 +16,7 @@ pub struct Notification {
     kept: JsValue,
     /// Action buttons as `showNotification` takes them, `[{action, title, icon}]`; only needed to
     /// show the notification, so not kept on it.
-    pub actions: js_sys::Array,
+    pub actions: JsValue,
 }
 
 const NOT_AN_OBJECT: &str = "push payload is not a JSON object";
@@ -29,7 +29,7 @@ pub const TEXT: [&str; 5] = ["id", "heading", "content", "url", "icon"];
 /// `o[key]` when it is a string, `None` when absent or null, an error for anything else.
 fn text(o: &JsValue, key: &str) -> Result<Option<JsValue>, &'static str> {
     let v = js::get(o, key);
-    if v.is_undefined() || v.is_null() {
+    if js::is_none(&v) {
         return Ok(None);
     }
     if v.is_string() {
@@ -40,26 +40,25 @@ fn text(o: &JsValue, key: &str) -> Result<Option<JsValue>, &'static str> {
 }
 
 /// Reads a list of buttons, with the keys of the format at hand (`id, text, icon` or `i, n, p`).
-fn actions(list: &JsValue, [id, text_key, icon]: [&str; 3]) -> Result<js_sys::Array, &'static str> {
-    let actions = js_sys::Array::new();
-    if list.is_undefined() || list.is_null() {
+fn actions(list: &JsValue, [id, text_key, icon]: [&str; 3]) -> Result<JsValue, &'static str> {
+    let actions = js::array();
+    if js::is_none(list) {
         return Ok(actions);
     }
-    if !js_sys::Array::is_array(list) {
+    if !js::is_array(list) {
         return Err(BAD_BUTTONS);
     }
-    let list: &js_sys::Array = list.unchecked_ref();
-    for i in 0..list.length() {
-        let b = list.get(i);
+    for i in 0..js::length(list) {
+        let b = js::at(list, i);
         let id = text(&b, id).ok().flatten().ok_or(BAD_BUTTONS)?;
-        let title = text(&b, text_key)?.unwrap_or_else(|| JsValue::from_str(""));
-        let action: JsValue = js_sys::Object::new().into();
+        let title = text(&b, text_key)?.unwrap_or_else(|| js::text(""));
+        let action = js::object();
         js::set(&action, "action", &id);
         js::set(&action, "title", &title);
         if let Some(icon) = text(&b, icon)? {
             js::set(&action, "icon", &icon);
         }
-        actions.push(&action);
+        let _ = js::call(&actions, "push", &action);
     }
     Ok(actions)
 }
@@ -67,7 +66,7 @@ fn actions(list: &JsValue, [id, text_key, icon]: [&str; 3]) -> Result<js_sys::Ar
 impl Notification {
     /// Reads a push payload in either format; OneSignal's is recognised by its `custom` field.
     /// The error is a reason fit for the console.
-    pub fn from_push(payload: &str) -> Result<Notification, &'static str> {
+    pub fn from_push(payload: impl Into<JsValue>) -> Result<Notification, &'static str> {
         let o = js::parse(&payload.into())
             .filter(js::is_object)
             .ok_or(NOT_AN_OBJECT)?;
@@ -107,13 +106,13 @@ impl Notification {
         buttons: JsValue,
         button_keys: [&str; 3],
     ) -> Result<Notification, &'static str> {
-        let kept: JsValue = js_sys::Object::new().into();
+        let kept = js::object();
         for (field, (source, key)) in TEXT.iter().zip(sources.iter().zip(keys.iter())) {
             if let Some(v) = text(source, key)? {
                 js::set(&kept, field, &v);
             }
         }
-        if !data.is_undefined() && !data.is_null() {
+        if !js::is_none(&data) {
             js::set(&kept, "data", &data);
         }
         Ok(Notification {
@@ -124,7 +123,12 @@ impl Notification {
 
     /// A text field (one of [`TEXT`], or `key`), when the notification has it.
     pub fn text(&self, field: &str) -> Option<String> {
-        js::get(&self.kept, field).as_string()
+        self.field(field).as_string()
+    }
+
+    /// A field, as it is (`undefined` when absent).
+    pub fn field(&self, field: &str) -> JsValue {
+        js::get(&self.kept, field)
     }
 
     /// Copies a field it has (one of [`TEXT`], `data` or `key`) to `to[key]`, as it is.
@@ -154,7 +158,7 @@ impl Notification {
     pub fn from_kept(kept: &JsValue) -> Option<Notification> {
         js::is_object(kept).then(|| Notification {
             kept: kept.clone(),
-            actions: js_sys::Array::new(),
+            actions: js::array(),
         })
     }
 }

@@ -29,7 +29,7 @@ impl Pending {
         body: impl Into<JsValue>,
         at: f64,
     ) -> Pending {
-        let o: JsValue = js_sys::Object::new().into();
+        let o = js::object();
         js::set(&o, "url", &url.into());
         js::set(&o, "cors", &JsValue::from_bool(cors));
         js::set_str(&o, "event", Some(event));
@@ -48,11 +48,11 @@ impl Pending {
     }
 
     pub fn at(&self) -> f64 {
-        js::get(&self.0, "at").as_f64().unwrap_or_default()
+        js::number(&js::get(&self.0, "at"))
     }
 
     pub fn tries(&self) -> u32 {
-        js::get(&self.0, "tries").as_f64().unwrap_or_default() as u32
+        js::number(&js::get(&self.0, "tries")) as u32
     }
 
     /// Whether it is still worth sending at `now`.
@@ -71,8 +71,8 @@ impl Pending {
             .iter()
             .all(|key| js::get(v, key).is_string())
             && js::get(v, "cors").as_bool().is_some()
-            && js::get(v, "at").as_f64().is_some()
-            && js::get(v, "tries").as_f64().is_some();
+            && js::is_number(&js::get(v, "at"))
+            && js::is_number(&js::get(v, "tries"));
         ok.then(|| Pending(v.clone()))
     }
 
@@ -106,7 +106,7 @@ pub fn send(pending: Pending) -> impl Future<Output = ()> {
             return;
         };
         log::warn_js("webhook failed, kept to send again: ", &e);
-        js::set(&pending.0, "at", &JsValue::from_f64(js_sys::Date::now()));
+        js::set(&pending.0, "at", &JsValue::from_f64(js::now()));
         if let Err(e) = push(&pending).await {
             log::warn_js("could not keep a failed webhook: ", &e);
         }
@@ -117,33 +117,31 @@ pub fn send(pending: Pending) -> impl Future<Output = ()> {
 pub async fn push(pending: &Pending) -> Result<(), JsValue> {
     let db = idb::open().await?;
     let store = idb::store(&db, idb::QUEUE, true)?;
-    idb::done(&store.add(pending.to_js())?).await?;
-    let keys: js_sys::Array = idb::done(&store.get_all_keys()?).await?.unchecked_into();
-    let excess = keys.length().saturating_sub(MAX_PENDING);
+    // In one transaction: a failed `add` fails the keys' request after it too.
+    js::call(&store, "add", pending.to_js())?;
+    let keys = idb::done(&js::call(&store, "getAllKeys", &JsValue::UNDEFINED)?).await?;
+    let excess = js::length(&keys).saturating_sub(MAX_PENDING);
     for i in 0..excess {
-        let key = keys.get(i);
         log::warn("retry queue full, dropped the oldest webhook", "");
-        store.delete(&key)?;
+        js::call(&store, "delete", &js::at(&keys, i))?;
     }
     Ok(())
 }
 
 /// The keys of the entries and the entries, oldest first.
-async fn all() -> Result<(js_sys::Array, js_sys::Array), JsValue> {
+async fn all() -> Result<(JsValue, JsValue), JsValue> {
     let db = idb::open().await?;
     let store = idb::store(&db, idb::QUEUE, false)?;
-    let keys = idb::done(&store.get_all_keys()?);
-    let values = idb::done(&store.get_all()?).await?.unchecked_into();
-    Ok((keys.await?.unchecked_into(), values))
+    let keys = idb::done(&js::call(&store, "getAllKeys", &JsValue::UNDEFINED)?);
+    let values = idb::done(&js::call(&store, "getAll", &JsValue::UNDEFINED)?).await?;
+    Ok((keys.await?, values))
 }
 
 /// Every entry with its key, oldest first.
 pub async fn entries() -> Result<Vec<(JsValue, Option<Pending>)>, JsValue> {
     let (keys, values) = all().await?;
-    Ok(keys
-        .iter()
-        .zip(values.iter())
-        .map(|(k, v)| (k, Pending::from_js(&v)))
+    Ok((0..js::length(&keys))
+        .map(|i| (js::at(&keys, i), Pending::from_js(&js::at(&values, i))))
         .collect())
 }
 
@@ -160,12 +158,13 @@ pub async fn flush() -> Result<(), JsValue> {
 
 async fn flush_all() -> Result<(), JsValue> {
     let (keys, values) = all().await?;
-    if keys.length() == 0 {
+    let count = js::length(&keys);
+    if count == 0 {
         return Ok(());
     }
     let db = idb::open().await?;
-    for i in 0..keys.length() {
-        let pending = Pending::from_js(&values.get(i)).filter(|p| p.keep(js_sys::Date::now()));
+    for i in 0..count {
+        let pending = Pending::from_js(&js::at(&values, i)).filter(|p| p.keep(js::now()));
         let failed = match &pending {
             Some(p) => p.send().await.is_err(),
             None => {
@@ -175,13 +174,13 @@ async fn flush_all() -> Result<(), JsValue> {
         };
         // The transaction is opened after the send: one cannot stay open across a network wait.
         let store = idb::store(&db, idb::QUEUE, true)?;
-        let key = keys.get(i);
+        let key = js::at(&keys, i);
         let request = match pending {
             Some(p) if failed => {
                 js::set(&p.0, "tries", &JsValue::from(p.tries() + 1));
-                store.put_with_key(p.to_js(), &key)?
+                js::call_2(&store, "put", p.to_js(), &key)?
             }
-            _ => store.delete(&key)?,
+            _ => js::call(&store, "delete", &key)?,
         };
         idb::done(&request).await?;
     }

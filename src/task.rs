@@ -2,6 +2,9 @@
 //! queue, promise adapter and `RefCell`s cost more than the handlers' own code). A task is polled
 //! when it starts and again whenever a promise or IndexedDB request it waits on settles; it
 //! never needs a queue, since a settlement always arrives in a job of its own.
+//!
+//! Settlements come back through one exported function, [`settle`], bound to the waiter it
+//! settles: no `Closure`, whose glue and per-signature shims cost more than this whole module.
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -13,28 +16,9 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use wasm_bindgen::prelude::*;
 
+use crate::js;
+
 type Outcome = Result<JsValue, JsValue>;
-
-#[wasm_bindgen]
-extern "C" {
-    /// The function that settles a [`Wait`], before it is given its first argument.
-    type Settle;
-    /// `settle.bind(null, ok)`.
-    #[wasm_bindgen(method)]
-    fn bind(this: &Settle, this_arg: &JsValue, ok: bool) -> js_sys::Function;
-
-    /// A promise made here, by `new Promise(executor)`.
-    #[wasm_bindgen(js_name = Promise)]
-    type Made;
-    #[wasm_bindgen(constructor, js_class = Promise)]
-    fn new(executor: &js_sys::Function) -> Made;
-
-    /// A promise, as far as a [`Wait`] uses it.
-    type Thenable;
-    /// `promise.then(ok, err)`.
-    #[wasm_bindgen(method)]
-    fn then(this: &Thenable, ok: &js_sys::Function, err: &js_sys::Function);
-}
 
 /// What a [`Wait`] shares with the callback that settles it.
 #[derive(Default)]
@@ -47,51 +31,59 @@ struct Shared {
 /// Its callbacks are attached at once, so things started together can be awaited in any order.
 pub struct Wait {
     shared: Rc<Shared>,
-    request: Option<web_sys::IdbRequest>,
+    /// The request whose `result` is the value; `undefined` for a promise.
+    request: JsValue,
 }
 
 impl Wait {
     /// Waits for `promise`.
-    pub fn promise(promise: &js_sys::Promise) -> Wait {
+    pub fn promise(promise: &JsValue) -> Wait {
         let shared = Rc::<Shared>::default();
-        let (ok, err) = settle(&shared);
-        promise.unchecked_ref::<Thenable>().then(&ok, &err);
+        let (ok, err) = settlers(&shared);
+        let _ = js::call_2(promise, "then", &ok, &err);
         Wait {
             shared,
-            request: None,
+            request: JsValue::UNDEFINED,
         }
     }
 
-    /// Waits for `request`.
-    pub fn request(request: &web_sys::IdbRequest) -> Wait {
+    /// Waits for an IndexedDB `request`.
+    pub fn request(request: &JsValue) -> Wait {
         let shared = Rc::<Shared>::default();
-        let (ok, err) = settle(&shared);
-        request.set_onsuccess(Some(&ok));
-        request.set_onerror(Some(&err));
+        let (ok, err) = settlers(&shared);
+        js::set(request, "onsuccess", &ok);
+        js::set(request, "onerror", &err);
         Wait {
             shared,
-            request: Some(request.clone()),
+            request: request.clone(),
         }
     }
 }
 
-/// One callback that stores an outcome and wakes its waiter, as two functions: the first settles
-/// with success, the second with failure. Only one is ever called, and that call frees both.
-fn settle(shared: &Rc<Shared>) -> (js_sys::Function, js_sys::Function) {
-    let shared = shared.clone();
-    let settled = Closure::once_into_js(move |ok: bool, value: JsValue| {
-        shared
-            .outcome
-            .set(Some(if ok { Ok(value) } else { Err(value) }));
-        if let Some(waker) = shared.waker.take() {
-            waker.wake();
-        }
-    });
-    let settled: &Settle = settled.unchecked_ref();
-    (
-        settled.bind(&JsValue::NULL, true),
-        settled.bind(&JsValue::NULL, false),
-    )
+/// The two functions that settle `shared`, with success and with failure, when called with a
+/// value: [`settle`] bound to the waiter. Only one of them is ever called, and that call gives
+/// back the count of `shared` the pair holds.
+fn settlers(shared: &Rc<Shared>) -> (JsValue, JsValue) {
+    // The pointer is aligned: its low bit is free for the outcome.
+    let code = Rc::into_raw(shared.clone()) as u32;
+    let settle = js::get(&wasm_bindgen::exports(), "settle");
+    let bind = |code: u32| {
+        js::call_2(&settle, "bind", &JsValue::NULL, &JsValue::from(code)).unwrap_or_default()
+    };
+    (bind(code | 1), bind(code))
+}
+
+/// Settles a waiter (see [`settlers`]); called by JS only, through the functions made there.
+#[wasm_bindgen]
+pub fn settle(code: u32, value: JsValue) {
+    // SAFETY: `code` carries a pointer from `Rc::into_raw` whose count the caller gives back.
+    let shared = unsafe { Rc::from_raw((code & !1) as *const Shared) };
+    shared
+        .outcome
+        .set(Some(if code & 1 == 1 { Ok(value) } else { Err(value) }));
+    if let Some(waker) = shared.waker.take() {
+        waker.wake();
+    }
 }
 
 impl Future for Wait {
@@ -101,10 +93,11 @@ impl Future for Wait {
     #[inline(never)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         match self.shared.outcome.take() {
-            Some(Ok(value)) => Poll::Ready(match &self.request {
-                Some(request) => request.result(),
-                None => Ok(value),
-            }),
+            Some(Ok(value)) => Poll::Ready(Ok(if self.request.is_undefined() {
+                value
+            } else {
+                js::get(&self.request, "result")
+            })),
             Some(Err(e)) => Poll::Ready(Err(e)),
             None => {
                 self.shared.waker.set(Some(cx.waker().clone()));
@@ -165,21 +158,19 @@ unsafe fn drop_waker(task: *const ()) {
 }
 
 /// Runs `future` to its end; the promise settles as it does.
-pub fn spawn(future: impl Future<Output = Outcome> + 'static) -> js_sys::Promise {
-    // The executor is a settle function too (one kind of closure fewer): called at once with
-    // `resolve` as its value.
+pub fn spawn(future: impl Future<Output = Outcome> + 'static) -> JsValue {
+    // The promise's executor is a settler too: called at once with `resolve` as its value.
     let shared = Rc::<Shared>::default();
-    let promise: js_sys::Promise = Made::new(&settle(&shared).0).unchecked_into();
+    let promise = js::promise(&settlers(&shared).0);
     if let Some(Ok(resolve)) = shared.outcome.take() {
-        let resolve: js_sys::Function = resolve.unchecked_into();
         let task = Rc::new(Task {
             future: Cell::new(Some(Box::pin(async move {
                 // A failure is given as a rejected promise, which `resolve` passes on.
                 let value = match future.await {
                     Ok(value) => value,
-                    Err(e) => js_sys::Promise::reject(&e).into(),
+                    Err(e) => js::reject(&e),
                 };
-                let _ = resolve.call1(&JsValue::UNDEFINED, &value);
+                let _ = js::apply(&resolve, &value);
             }))),
         });
         run(&task);

@@ -1,7 +1,6 @@
 //! The webhook: its JSON body (exactly the seed's fields) and its request, which differs only in
 //! mode and headers between `cors: false` and `cors: true`.
 
-use js_sys::JsString;
 use wasm_bindgen::JsValue;
 
 use crate::js;
@@ -29,16 +28,23 @@ impl Event {
 /// The webhook body, keys in the seed's order: `event, id, userId, heading, content, url, icon,
 /// data, action`. A field the notification does not have is absent; `action` is given for
 /// `notification.clicked` only: `""` for the body, else the button's id.
-pub fn body(event: Event, n: &Notification, user_id: &JsValue, action: Option<&str>) -> JsString {
-    let o: JsValue = js_sys::Object::new().into();
+pub fn body(
+    event: Event,
+    n: &Notification,
+    user_id: &JsValue,
+    action: Option<&JsValue>,
+) -> JsValue {
+    let o = js::object();
     js::set_str(&o, "event", Some(event.name()));
     n.copy_to(&o, "id", "id");
     js::set(&o, "userId", user_id);
     for field in &["heading", "content", "url", "icon", "data"] {
         n.copy_to(&o, field, field);
     }
-    js::set_str(&o, "action", action.filter(|_| event == Event::Clicked));
-    js_sys::JSON::stringify(&o).unwrap_or_default()
+    if let Some(action) = action.filter(|_| event == Event::Clicked) {
+        js::set(&o, "action", action);
+    }
+    js::stringify_js(&o)
 }
 
 /// Starts the webhook request. `cors: false` is a simple request (POST, `no-cors`, no custom
@@ -47,12 +53,12 @@ pub fn body(event: Event, n: &Notification, user_id: &JsValue, action: Option<&s
 pub fn send(url: &JsValue, cors: bool, event: &JsValue, body: &JsValue) -> Wait {
     // The init is a plain object: what `fetch` reads of it is its `method`, `body`, `mode` and
     // `headers`.
-    let init: JsValue = js_sys::Object::new().into();
+    let init = js::object();
     js::set_str(&init, "method", Some("POST"));
     js::set(&init, "body", body);
     if cors {
         js::set_str(&init, "mode", Some("cors"));
-        let headers: JsValue = js_sys::Object::new().into();
+        let headers = js::object();
         js::set_str(&headers, "Content-Type", Some("application/json"));
         js::set(&headers, "X-OneSignal-Event", event);
         js::set(&init, "headers", &headers);

@@ -5,9 +5,9 @@
 use core::future::Future;
 
 use wasm_bindgen::prelude::*;
-use web_sys::{ExtendableEvent, ExtendableMessageEvent, NotificationEvent, PushEvent};
 
 use crate::config::{self, Config};
+use crate::js::Is;
 use crate::notification::Notification;
 use crate::queue::Pending;
 use crate::task::{self, Wait};
@@ -15,23 +15,24 @@ use crate::webhook::{self, Event};
 use crate::{Local, idb, js, log, queue};
 
 /// Runs the handler for `event`, then sends any webhook kept from an earlier failure.
-pub async fn dispatch(event: ExtendableEvent) -> Result<(), JsValue> {
-    let ours = match event.type_().as_str() {
-        "push" => {
-            let text = event.unchecked_ref::<PushEvent>().data().map(|d| d.text());
-            on_push(text.as_deref()).await;
-            true
-        }
-        "notificationclick" => {
-            on_click(event.unchecked_ref()).await;
-            true
-        }
-        "notificationclose" => {
-            on_close(event.unchecked_ref()).await;
-            true
-        }
-        "message" => on_message(event.unchecked_ref()).await?,
-        _ => false,
+pub async fn dispatch(event: JsValue) -> Result<(), JsValue> {
+    let kind = js::get(&event, "type");
+    let ours = if kind.is("push") {
+        let data = js::get(&event, "data");
+        let text = (!js::is_none(&data))
+            .then(|| js::call(&data, "text", &JsValue::UNDEFINED).unwrap_or_default());
+        on_push(text).await;
+        true
+    } else if kind.is("notificationclick") {
+        on_click(&event).await;
+        true
+    } else if kind.is("notificationclose") {
+        on_close(&event).await;
+        true
+    } else if kind.is("message") {
+        on_message(&event).await?
+    } else {
+        false
     };
     if ours {
         queue::flush().await?;
@@ -39,10 +40,10 @@ pub async fn dispatch(event: ExtendableEvent) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Shows the notification for a push payload (`None`: a push without data), then sends
-/// `notification.displayed`. A payload that is not ours still shows a notification, since
+/// Shows the notification for a push payload, a JS string (`None`: a push without data), then
+/// sends `notification.displayed`. A payload that is not ours still shows a notification, since
 /// browsers penalise pushes that show none, and sends no webhook.
-pub async fn on_push(text: Option<&str>) {
+pub async fn on_push(text: Option<JsValue>) {
     let parsed = text
         .ok_or("push has no data")
         .and_then(Notification::from_push);
@@ -72,17 +73,16 @@ pub async fn on_push(text: Option<&str>) {
 
 /// Shows `n`, or a generic notification titled with the site's host when there is none.
 async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
-    let options: JsValue = js_sys::Object::new().into();
-    let href = js::location_href();
-    let mut title = JsValue::from_str(js::host(&href));
+    let options = js::object();
+    let mut title = js::get(&js::url(&js::location_href(), &JsValue::UNDEFINED)?, "host");
     if let Some(n) = n {
-        let heading = js::get(n.to_kept(), "heading");
+        let heading = n.field("heading");
         if !heading.is_undefined() {
             title = heading;
         }
         n.copy_to(&options, "body", "content");
         n.copy_to(&options, "icon", "icon");
-        let data: JsValue = js_sys::Object::new().into();
+        let data = js::object();
         js::set(&data, "hookline", n.to_kept());
         js::set(&options, "data", &data);
         js::set(&options, "actions", &n.actions);
@@ -93,7 +93,7 @@ async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
 }
 
 /// The payload kept on a notification hookline showed; `None` (logged) for any other.
-fn kept(notification: &web_sys::Notification) -> Option<Notification> {
+fn kept(notification: &JsValue) -> Option<Notification> {
     let kept = Notification::from_kept(&js::get(&js::get(notification, "data"), "hookline"));
     if kept.is_none() {
         log::warn(
@@ -107,24 +107,28 @@ fn kept(notification: &web_sys::Notification) -> Option<Notification> {
 /// Sends `notification.clicked` (`action` is `""` for the body, else the button's id), then opens
 /// or focuses the notification's URL. The request is on its way before the URL opens; a failing
 /// webhook never stops the URL from opening.
-async fn on_click(event: &NotificationEvent) {
-    let notification = event.notification();
-    notification.close();
+async fn on_click(event: &JsValue) {
+    let notification = js::get(event, "notification");
+    let _ = js::call(&notification, "close", &JsValue::UNDEFINED);
     let Some(n) = kept(&notification) else {
         return;
     };
-    let key = js::get(n.to_kept(), "key");
+    let key = n.field("key");
     if !key.is_undefined() {
         let clicked = clicked();
-        if clicked.length() >= 32 {
-            clicked.set_length(0);
+        if js::length(&clicked) >= 32 {
+            js::set(&clicked, "length", &JsValue::from(0));
         }
-        clicked.push(&key);
+        let _ = js::call(&clicked, "push", &key);
     }
     // `action` is "" for a body click, the button's id otherwise.
-    let action = js::get(event, "action").as_string().unwrap_or_default();
+    let mut action = js::get(event, "action");
+    if !action.is_string() {
+        action = js::text("");
+    }
     let sending = start(saved_config().await, Event::Clicked, &n, Some(&action));
-    if let Some(url) = n.text("url")
+    let url = n.field("url");
+    if url.is_string()
         && let Err(e) = open(&url).await
     {
         log::warn_js("could not open the notification's url: ", &e);
@@ -136,20 +140,24 @@ async fn on_click(event: &NotificationEvent) {
 
 /// Notifications clicked lately. Firefox also fires `notificationclose` for a clicked
 /// notification; the seed says a click is not a dismissal.
-static CLICKED: Local<Option<js_sys::Array>> = Local::new(None);
+static CLICKED: Local<Option<JsValue>> = Local::new(None);
 
 /// The keys of the notifications clicked lately (a JS array: it only holds and finds them).
-fn clicked() -> js_sys::Array {
-    CLICKED.with(|c| c.get_or_insert_with(js_sys::Array::new).clone())
+fn clicked() -> JsValue {
+    CLICKED.with(|c| c.get_or_insert_with(js::array).clone())
 }
 
 /// Sends `notification.dismissed`, unless the notification was just clicked.
-async fn on_close(event: &NotificationEvent) {
-    let Some(n) = kept(&event.notification()) else {
+async fn on_close(event: &JsValue) {
+    let Some(n) = kept(&js::get(event, "notification")) else {
         return;
     };
-    let key = js::get(n.to_kept(), "key");
-    if !key.is_undefined() && clicked().includes(&key, 0) {
+    let key = n.field("key");
+    if !key.is_undefined()
+        && js::call(&clicked(), "includes", &key)
+            .unwrap_or_default()
+            .is_truthy()
+    {
         return;
     }
     if let Some(sending) = start(saved_config().await, Event::Dismissed, &n, None) {
@@ -158,25 +166,23 @@ async fn on_close(event: &NotificationEvent) {
 }
 
 /// Focuses a window already showing `url`, else opens one.
-async fn open(url: &str) -> Result<(), JsValue> {
+async fn open(url: &JsValue) -> Result<(), JsValue> {
     // URLs are compared as JS strings, as the browser normalised them.
-    let target = web_sys::Url::new_with_base(url, &js::location_href())?;
-    let target = js::get(&target, "href");
-    let query: JsValue = js_sys::Object::new().into();
+    let target = js::get(&js::url(url, &js::location_href())?, "href");
+    let query = js::object();
     js::set_str(&query, "type", Some("window"));
     js::set(&query, "includeUncontrolled", &JsValue::TRUE);
-    let windows: js_sys::Array = Wait::promise(&js::match_all(&query))
-        .await?
-        .unchecked_into();
-    for i in 0..windows.length() {
-        let client = windows.get(i);
+    let windows = Wait::promise(&js::match_all(&query)).await?;
+    let mut opened = None;
+    for i in 0..js::length(&windows) {
+        let client = js::at(&windows, i);
         if js::get(&client, "url") == target {
-            let client: web_sys::WindowClient = client.unchecked_into();
-            Wait::promise(&client.focus()?).await?;
-            return Ok(());
+            opened = Some(js::call(&client, "focus", &JsValue::UNDEFINED)?);
+            break;
         }
     }
-    Wait::promise(&js::open_window(&target)).await?;
+    let opened = opened.unwrap_or_else(|| js::open_window(&target));
+    Wait::promise(&opened).await?;
     Ok(())
 }
 
@@ -186,7 +192,7 @@ fn start(
     config: Option<Config>,
     event: Event,
     n: &Notification,
-    action: Option<&str>,
+    action: Option<&JsValue>,
 ) -> Option<impl Future<Output = ()> + use<>> {
     let config = config?;
     let url = config.url(event)?;
@@ -226,47 +232,46 @@ fn read_config(saved: Result<JsValue, JsValue>) -> Option<Config> {
 /// Handles a page's message: `{hookline: "init", options: "<json>"}` saves the config,
 /// `{hookline: "demo", payload: "<json>"}` runs that payload as a push; the answer goes back on
 /// the message's port. `Ok(false)` when the message is not for hookline.
-async fn on_message(event: &ExtendableMessageEvent) -> Result<bool, JsValue> {
+async fn on_message(event: &JsValue) -> Result<bool, JsValue> {
     let message = js::get(event, "data");
-    let reply: JsValue = js_sys::Object::new().into();
-    match js::get(&message, "hookline").as_string().as_deref() {
-        Some("init") => {
-            let options = js::parse(&js::get(&message, "options")).unwrap_or(JsValue::NULL);
-            let answer = init(&options).await;
-            js::set(
-                &reply,
-                "ok",
-                &JsValue::from_bool(matches!(answer, Ok(Ok(_)))),
-            );
-            match answer {
-                Ok(Ok(config)) => js::set(&reply, "userId", &js::get(config.to_saved(), "userId")),
-                Ok(Err(e)) => {
-                    let error = e.field.concat(&" ".into()).concat(&e.message.into());
-                    log::warn_text("init refused: ", &error);
-                    js::set(&reply, "field", &e.field);
-                    js::set(&reply, "error", &error);
-                }
-                // The page still gets an answer when IndexedDB fails.
-                Err(e) => {
-                    log::warn_js("could not save the config: ", &e);
-                    js::set_str(
-                        &reply,
-                        "error",
-                        Some("could not save the config (IndexedDB)"),
-                    );
-                }
+    let reply = js::object();
+    let kind = js::get(&message, "hookline");
+    if kind.is("init") {
+        let options = js::parse(&js::get(&message, "options")).unwrap_or(JsValue::NULL);
+        let answer = init(&options).await;
+        js::set(
+            &reply,
+            "ok",
+            &JsValue::from_bool(matches!(answer, Ok(Ok(_)))),
+        );
+        match answer {
+            Ok(Ok(config)) => js::set(&reply, "userId", &js::get(config.to_saved(), "userId")),
+            Ok(Err(e)) => {
+                let error = js::concat(&js::concat(&e.field, &js::text(" ")), &js::text(e.message));
+                log::warn_text("init refused: ", &error);
+                js::set(&reply, "field", &e.field);
+                js::set(&reply, "error", &error);
+            }
+            // The page still gets an answer when IndexedDB fails.
+            Err(e) => {
+                log::warn_js("could not save the config: ", &e);
+                js::set_str(
+                    &reply,
+                    "error",
+                    Some("could not save the config (IndexedDB)"),
+                );
             }
         }
-        Some("demo") => {
-            on_push(js::get(&message, "payload").as_string().as_deref()).await;
-            js::set(&reply, "ok", &JsValue::TRUE);
-        }
-        _ => return Ok(false),
+    } else if kind.is("demo") {
+        let payload = js::get(&message, "payload");
+        on_push(payload.is_string().then_some(payload)).await;
+        js::set(&reply, "ok", &JsValue::TRUE);
+    } else {
+        return Ok(false);
     }
-    let port = event.ports().get(0);
+    let port = js::at(&js::get(event, "ports"), 0);
     if !port.is_undefined() {
-        port.unchecked_into::<web_sys::MessagePort>()
-            .post_message(&reply)?;
+        js::call(&port, "postMessage", &reply)?;
     }
     Ok(true)
 }
@@ -284,10 +289,13 @@ pub async fn init(options: &JsValue) -> Result<Result<Config, config::InitError>
 }
 
 /// A random UUID (a user's id, a shown notification's key).
-fn new_id() -> js_sys::JsString {
+fn new_id() -> JsValue {
     js::random_uuid().unwrap_or_else(|_| {
-        js_sys::Number::from(js_sys::Math::random())
-            .to_string_with_radix(36)
-            .unwrap_or_default()
+        js::call(
+            &JsValue::from_f64(js::random()),
+            "toString",
+            &JsValue::from(36),
+        )
+        .unwrap_or_default()
     })
 }

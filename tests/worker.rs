@@ -82,16 +82,21 @@ fn webhook_body_is_the_seeds_with_absent_fields_absent() {
     )
     .unwrap();
     assert_eq!(
-        webhook::body(Event::Clicked, &n, &"8086231d".into(), Some("")),
+        webhook::body(Event::Clicked, &n, &"8086231d".into(), Some(&"".into())),
         r#"{"event":"notification.clicked","id":"ed46884e","userId":"8086231d","heading":"Notification title","content":"Notification message","url":"https://site.com/launch","icon":"https://site.com/logo.png","data":{"key1":"value1","key2":"value2"},"action":""}"#
     );
     let bare = Notification::from_push(r#"{"content":"c \"q\"","data":null}"#).unwrap();
     assert_eq!(
-        webhook::body(Event::Displayed, &bare, &"u".into(), Some("ignored")),
+        webhook::body(
+            Event::Displayed,
+            &bare,
+            &"u".into(),
+            Some(&"ignored".into())
+        ),
         r#"{"event":"notification.displayed","userId":"u","content":"c \"q\""}"#
     );
     assert_eq!(
-        webhook::body(Event::Clicked, &bare, &"u".into(), Some("like")),
+        webhook::body(Event::Clicked, &bare, &"u".into(), Some(&"like".into())),
         r#"{"event":"notification.clicked","userId":"u","content":"c \"q\"","action":"like"}"#
     );
     assert_eq!(
@@ -107,7 +112,7 @@ fn webhook_body_is_the_seeds_with_absent_fields_absent() {
 }
 
 fn url(c: &Config, event: Event) -> Option<String> {
-    c.url(event).map(String::from)
+    c.url(event).and_then(|url| url.as_string())
 }
 
 fn check(options: &str) -> Result<Config, config::InitError> {
@@ -138,7 +143,7 @@ fn init_accepts_https_and_loopback_http() {
     .unwrap();
     assert!(!c.cors(), "cors defaults to false");
     assert_eq!(c.user_id(), "u1");
-    assert_eq!(c.url(Event::Displayed), None);
+    assert_eq!(url(&c, Event::Displayed), None);
 }
 
 #[wasm_bindgen_test]
@@ -204,7 +209,7 @@ async fn init_saves_keeps_the_user_id_and_saves_nothing_when_refused() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(first.user_id().length(), 36, "a generated UUID");
+    assert_eq!(js::length(&first.user_id()), 36, "a generated UUID");
     let again = worker::init(&json(r#"{"appId":"b"}"#))
         .await
         .unwrap()
@@ -240,7 +245,8 @@ async fn kept() -> Vec<Pending> {
 async fn clear_queue() {
     let db = idb::open().await.unwrap();
     let store = idb::store(&db, idb::QUEUE, true).unwrap();
-    idb::done(&store.clear().unwrap()).await.unwrap();
+    let cleared = js::call(&store, "clear", &JsValue::UNDEFINED).unwrap();
+    idb::done(&cleared).await.unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -290,7 +296,7 @@ async fn queue_resends_keeps_failures_and_drops_what_is_past_its_bounds() {
 
 async fn notification_titles() -> Vec<String> {
     let scope: web_sys::ServiceWorkerGlobalScope = js_sys::global().unchecked_into();
-    let list = Wait::promise(&scope.registration().get_notifications().unwrap())
+    let list = Wait::promise(&scope.registration().get_notifications().unwrap().into())
         .await
         .unwrap();
     js_sys::Array::from(&list)
@@ -301,8 +307,11 @@ async fn notification_titles() -> Vec<String> {
 
 #[wasm_bindgen_test]
 async fn push_shows_a_notification_even_for_bad_input() {
-    worker::on_push(Some(r#"{"id":"t1","heading":"From a test","content":"c"}"#)).await;
-    worker::on_push(Some("not json")).await;
+    worker::on_push(Some(
+        r#"{"id":"t1","heading":"From a test","content":"c"}"#.into(),
+    ))
+    .await;
+    worker::on_push(Some("not json".into())).await;
     worker::on_push(None).await;
     let titles = notification_titles().await;
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
