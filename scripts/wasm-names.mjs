@@ -2,14 +2,14 @@
 // the module (--minify-imports-and-exports-and-modules, whose mapping it prints), checks that the
 // glue and the module still agree, name for name, and puts a loader for the package's one way of
 // loading in place of wasm-bindgen's general one. Used by build-package.sh.
-// The module looks one export up by its own name (`settle`, src/task.rs): that one gets its name
+// The module looks one export up by its own name (`step`, src/task.rs): that one gets its name
 // back in the module (rewritten in place).
 //   node scripts/wasm-names.mjs <mapping.json> <module.wasm> <glue.js>   (rewrites glue.js)
 import fs from 'node:fs';
 
 const [mappingFile, wasmFile, glueFile] = process.argv.slice(2);
 const { imports, exports: minified } = JSON.parse(fs.readFileSync(mappingFile, 'utf8'));
-const KEPT = ['settle'];
+const KEPT = ['step'];
 const exports = minified.filter(([name]) => !KEPT.includes(name));
 
 // Renames exports in a module's export section (id 7): entries `name, kind, index`.

@@ -1,10 +1,11 @@
 //! The few IndexedDB calls hookline needs: one database, a key-value store for the config and an
-//! auto-numbered store for the retry queue.
+//! auto-numbered store for the retry queue. Requests are given as promises.
 
 use wasm_bindgen::prelude::*;
 
-use crate::task::Wait;
-use crate::{Local, js};
+use crate::Local;
+use crate::js::{self, Is};
+use crate::task::{self, Outcome};
 
 const NAME: &str = "hookline";
 /// Holds the config under [`CONFIG_KEY`].
@@ -13,37 +14,61 @@ pub const KV: &str = "kv";
 pub const QUEUE: &str = "queue";
 pub const CONFIG_KEY: &str = "config";
 
-/// The open database, kept for the life of the worker instance.
+/// The promise of the open database, kept for the life of the worker instance.
 static DB: Local<Option<JsValue>> = Local::new(None);
 
-/// Waits for a request and gives its result. The request's handlers are attached at once, so
-/// requests made together can be awaited in any order.
-pub fn done(request: &JsValue) -> Wait {
-    Wait::request(request)
+/// A promise of a request's result; it rejects with the error event. The request's handlers are
+/// attached at once, so requests made together can be waited for in any order.
+pub fn done(request: &JsValue) -> JsValue {
+    let event = js::promise(&task::bind(attach, request));
+    task::then(&event, Some(result), None, request)
 }
 
-/// Opens (creating it the first time) hookline's database.
-pub async fn open() -> Result<JsValue, JsValue> {
+/// A promise's executor: the request's success or error event settles it.
+fn attach(request: &JsValue, resolve: JsValue) -> Outcome {
+    js::set(request, "onsuccess", &resolve);
+    js::set(request, "onerror", &resolve);
+    Ok(JsValue::UNDEFINED)
+}
+
+fn result(request: &JsValue, event: JsValue) -> Outcome {
+    if js::get(&event, "type").is("success") {
+        Ok(js::get(request, "result"))
+    } else {
+        Err(event)
+    }
+}
+
+/// A promise of hookline's database, opened (and created, the first time) once.
+pub fn open() -> JsValue {
     if let Some(db) = DB.with(|db| db.clone()) {
-        return Ok(db);
+        return db;
     }
-    let request = js::open_db(NAME, 1)?;
-    // The first of `upgradeneeded` and `success` settles this wait; the handlers are replaced
-    // (below) before the other can come.
-    let first = done(&request);
-    js::set(&request, "onupgradeneeded", &js::get(&request, "onsuccess"));
-    let mut db = first.await?;
-    if !js::is_none(&js::get(&request, "transaction")) {
-        // A new database, in its upgrade: its stores are made now, then it opens. One
-        // `createObjectStore` call for both, its parameters a plain object.
-        let params = js::object();
-        let _ = js::call_2(&db, "createObjectStore", &js::text(KV), &params);
-        js::set(&params, "autoIncrement", &JsValue::TRUE);
-        let _ = js::call_2(&db, "createObjectStore", &js::text(QUEUE), &params);
-        db = done(&request).await?;
-    }
+    let request = match js::open_db(NAME, 1) {
+        Ok(request) => request,
+        Err(e) => return js::reject(&e),
+    };
+    js::set(&request, "onupgradeneeded", &task::bind(upgrade, &request));
+    let db = task::then(&done(&request), None, Some(forget), &JsValue::UNDEFINED);
     DB.with(|slot| *slot = Some(db.clone()));
-    Ok(db)
+    db
+}
+
+/// A new database, in its upgrade: its stores. One `createObjectStore` call for both, its
+/// parameters a plain object.
+fn upgrade(request: &JsValue, _: JsValue) -> Outcome {
+    let db = js::get(request, "result");
+    let params = js::object();
+    let _ = js::call_2(&db, "createObjectStore", &js::text(KV), &params);
+    js::set(&params, "autoIncrement", &JsValue::TRUE);
+    let _ = js::call_2(&db, "createObjectStore", &js::text(QUEUE), &params);
+    Ok(JsValue::UNDEFINED)
+}
+
+/// A database that failed to open is opened anew next time.
+fn forget(_: &JsValue, e: JsValue) -> Outcome {
+    DB.with(|slot| *slot = None);
+    Err(e)
 }
 
 /// One store in a new transaction.
@@ -57,16 +82,25 @@ pub fn store(db: &JsValue, name: &str, write: bool) -> Result<JsValue, JsValue> 
     js::call(&transaction, "objectStore", &name)
 }
 
-/// The value saved under `key` in the key-value store (`undefined` when none).
-pub async fn get(key: &str) -> Result<JsValue, JsValue> {
-    let db = open().await?;
-    done(&js::call(&store(&db, KV, false)?, "get", &js::text(key))?).await
+/// A promise of the value saved under `key` in the key-value store (`undefined` when none).
+pub fn get(key: &str) -> JsValue {
+    task::then(&open(), Some(get_from), None, &js::text(key))
 }
 
-/// Saves `value` under `key` in the key-value store.
-pub async fn put(key: &str, value: &JsValue) -> Result<(), JsValue> {
-    let db = open().await?;
+fn get_from(key: &JsValue, db: JsValue) -> Outcome {
+    Ok(done(&js::call(&store(&db, KV, false)?, "get", key)?))
+}
+
+/// Saves `value` under `key` in the key-value store; the promise settles when it is saved.
+pub fn put(key: &str, value: &JsValue) -> JsValue {
+    let entry = js::object();
+    js::set(&entry, "k", &js::text(key));
+    js::set(&entry, "v", value);
+    task::then(&open(), Some(put_into), None, &entry)
+}
+
+fn put_into(entry: &JsValue, db: JsValue) -> Outcome {
     let store = store(&db, KV, true)?;
-    done(&js::call_2(&store, "put", value, &js::text(key))?).await?;
-    Ok(())
+    let request = js::call_2(&store, "put", &js::get(entry, "v"), &js::get(entry, "k"))?;
+    Ok(done(&request))
 }

@@ -23,6 +23,15 @@ extern "C" {
         a: &JsValue,
         b: &JsValue,
     ) -> Result<JsValue, JsValue>;
+    /// `f.call(this, a, b, c)`.
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn call3(
+        this: &Callable,
+        this_arg: &JsValue,
+        a: &JsValue,
+        b: &JsValue,
+        c: &JsValue,
+    ) -> Result<JsValue, JsValue>;
 
     /// `o[key]`: unlike `Reflect.get`, it also reads a string's properties.
     #[wasm_bindgen(method, catch, structural, indexing_getter)]
@@ -70,6 +79,9 @@ extern "C" {
     /// `Promise.reject(e)`.
     #[wasm_bindgen(js_namespace = Promise, js_name = reject)]
     pub fn reject(e: &JsValue) -> JsValue;
+    /// `Promise.resolve(v)`.
+    #[wasm_bindgen(js_namespace = Promise, js_name = resolve)]
+    pub fn resolved(v: &JsValue) -> JsValue;
 
     /// `Date.now()`.
     #[wasm_bindgen(js_namespace = Date)]
@@ -156,6 +168,17 @@ pub fn call(o: &JsValue, method: &str, a: &JsValue) -> Result<JsValue, JsValue> 
 /// `o.method(a, b)`.
 pub fn call_2(o: &JsValue, method: &str, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue> {
     get(o, method).unchecked_ref::<Callable>().call2(o, a, b)
+}
+
+/// `o.method(a, b, c)`.
+pub fn call_3(
+    o: &JsValue,
+    method: &str,
+    a: &JsValue,
+    b: &JsValue,
+    c: &JsValue,
+) -> Result<JsValue, JsValue> {
+    get(o, method).unchecked_ref::<Callable>().call3(o, a, b, c)
 }
 
 /// `f(a)`.

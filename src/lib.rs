@@ -13,7 +13,7 @@
 //! - `heap`: a small allocator, in place of the default one, for the module's size.
 //! - [`idb`]: the few IndexedDB calls the config and the queue need.
 //! - [`js`]: helpers over JS values; JSON is the browser's own.
-//! - [`task`]: a small executor: JS promises and IndexedDB requests as futures.
+//! - [`task`]: how handlers wait: promise chains whose steps are Rust functions.
 //! - [`worker`]: the event handlers that tie the above together.
 //!
 //! # Example
@@ -75,12 +75,17 @@ static ALLOCATOR: heap::Allocator = heap::Allocator::new();
 /// `message`). The promise always resolves: a failure is logged, never thrown out of the worker.
 #[wasm_bindgen]
 pub fn handle(event: JsValue) -> JsValue {
-    task::spawn(async move {
-        if let Err(e) = worker::dispatch(event).await {
-            log::warn_js("event failed: ", &e);
-        }
-        Ok(JsValue::UNDEFINED)
-    })
+    task::then(
+        &worker::dispatch(&event),
+        Some(task::nothing),
+        Some(failed),
+        &JsValue::UNDEFINED,
+    )
+}
+
+fn failed(_: &JsValue, e: JsValue) -> task::Outcome {
+    log::warn_js("event failed: ", &e);
+    Ok(JsValue::UNDEFINED)
 }
 
 /// Console output, prefixed so a site can tell hookline's lines from its own.

@@ -4,10 +4,10 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::future::Future;
 
 use wasm_bindgen::prelude::*;
 
+use crate::task::{self, Outcome, Wait};
 use crate::{Local, idb, js, log, webhook};
 
 pub const MAX_PENDING: u32 = 50;
@@ -76,8 +76,8 @@ impl Pending {
         ok.then(|| Pending(v.clone()))
     }
 
-    /// Starts its request.
-    fn send(&self) -> crate::task::Wait {
+    /// Starts its request: a promise of the response.
+    fn send(&self) -> JsValue {
         let field = |key| js::get(&self.0, key);
         webhook::send(
             &field("url"),
@@ -97,94 +97,164 @@ pub fn keep(at: f64, tries: u32, now: f64) -> bool {
 /// One flush at a time per worker instance, so no entry is sent twice by overlapping events.
 static FLUSHING: Local<bool> = Local::new(false);
 
-/// Sends a webhook: the request is issued now; the returned future settles it, keeping it for a
-/// later event when it fails on the network.
-pub fn send(pending: Pending) -> impl Future<Output = ()> {
-    let request = pending.send();
-    async move {
-        let Err(e) = request.await else {
-            return;
-        };
-        log::warn_js("webhook failed, kept to send again: ", &e);
-        js::set(&pending.0, "at", &JsValue::from_f64(js::now()));
-        if let Err(e) = push(&pending).await {
-            log::warn_js("could not keep a failed webhook: ", &e);
-        }
-    }
+/// Sends a webhook: the request is issued now; the promise settles (never rejecting) once it
+/// is sent, or kept for a later event when it failed on the network.
+pub fn send(pending: Pending) -> JsValue {
+    task::then(
+        &pending.send(),
+        Some(task::nothing),
+        Some(failed),
+        &pending.0,
+    )
 }
 
-/// Adds an entry, dropping the oldest beyond [`MAX_PENDING`].
-pub async fn push(pending: &Pending) -> Result<(), JsValue> {
-    let db = idb::open().await?;
+fn failed(pending: &JsValue, e: JsValue) -> Outcome {
+    log::warn_js("webhook failed, kept to send again: ", &e);
+    js::set(pending, "at", &JsValue::from_f64(js::now()));
+    Ok(task::then(
+        &push(&Pending(pending.clone())),
+        None,
+        Some(not_kept),
+        &JsValue::UNDEFINED,
+    ))
+}
+
+fn not_kept(_: &JsValue, e: JsValue) -> Outcome {
+    log::warn_js("could not keep a failed webhook: ", &e);
+    Ok(JsValue::UNDEFINED)
+}
+
+/// Adds an entry, dropping the oldest beyond [`MAX_PENDING`]; a promise.
+pub fn push(pending: &Pending) -> JsValue {
+    task::then(&idb::open(), Some(push_into), None, &pending.0)
+}
+
+fn push_into(pending: &JsValue, db: JsValue) -> Outcome {
     let store = idb::store(&db, idb::QUEUE, true)?;
     // In one transaction: a failed `add` fails the keys' request after it too.
-    js::call(&store, "add", pending.to_js())?;
-    let keys = idb::done(&js::call(&store, "getAllKeys", &JsValue::UNDEFINED)?).await?;
+    js::call(&store, "add", pending)?;
+    let keys = idb::done(&js::call(&store, "getAllKeys", &JsValue::UNDEFINED)?);
+    Ok(task::then(&keys, Some(trim), None, &store))
+}
+
+fn trim(store: &JsValue, keys: JsValue) -> Outcome {
     let excess = js::length(&keys).saturating_sub(MAX_PENDING);
     for i in 0..excess {
         log::warn("retry queue full, dropped the oldest webhook", "");
-        js::call(&store, "delete", &js::at(&keys, i))?;
+        js::call(store, "delete", &js::at(&keys, i))?;
     }
-    Ok(())
+    Ok(JsValue::UNDEFINED)
 }
 
-/// The keys of the entries and the entries, oldest first.
-async fn all() -> Result<(JsValue, JsValue), JsValue> {
-    let db = idb::open().await?;
+/// A promise of the database, the keys of the entries and the entries, oldest first: `{d, k, v}`.
+fn all() -> JsValue {
+    task::then(&idb::open(), Some(all_from), None, &JsValue::UNDEFINED)
+}
+
+fn all_from(_: &JsValue, db: JsValue) -> Outcome {
     let store = idb::store(&db, idb::QUEUE, false)?;
-    let keys = idb::done(&js::call(&store, "getAllKeys", &JsValue::UNDEFINED)?);
-    let values = idb::done(&js::call(&store, "getAll", &JsValue::UNDEFINED)?).await?;
-    Ok((keys.await?, values))
+    let keys = js::call(&store, "getAllKeys", &JsValue::UNDEFINED)?;
+    let values = idb::done(&js::call(&store, "getAll", &JsValue::UNDEFINED)?);
+    // The requests of a transaction succeed in order: the keys are there with the entries.
+    let queue = js::object();
+    js::set(&queue, "d", &db);
+    js::set(&queue, "k", &keys);
+    Ok(task::then(&values, Some(all_read), None, &queue))
+}
+
+fn all_read(queue: &JsValue, values: JsValue) -> Outcome {
+    js::set(queue, "k", &js::get(&js::get(queue, "k"), "result"));
+    js::set(queue, "v", &values);
+    Ok(queue.clone())
 }
 
 /// Every entry with its key, oldest first.
 pub async fn entries() -> Result<Vec<(JsValue, Option<Pending>)>, JsValue> {
-    let (keys, values) = all().await?;
+    let queue = Wait::promise(&all()).await?;
+    let (keys, values) = (js::get(&queue, "k"), js::get(&queue, "v"));
     Ok((0..js::length(&keys))
         .map(|i| (js::at(&keys, i), Pending::from_js(&js::at(&values, i))))
         .collect())
 }
 
 /// Sends every kept webhook again: a success or an entry past its bounds is removed, a failure
-/// is counted and kept.
-pub async fn flush() -> Result<(), JsValue> {
+/// is counted and kept. A promise.
+pub fn flush() -> JsValue {
     if FLUSHING.with(|f| core::mem::replace(f, true)) {
-        return Ok(());
+        return js::resolved(&JsValue::UNDEFINED);
     }
-    let result = flush_all().await;
-    FLUSHING.with(|f| *f = false);
-    result
+    let flushed = task::then(&all(), Some(flush_from), None, &JsValue::UNDEFINED);
+    task::then(
+        &flushed,
+        Some(flushed_ok),
+        Some(flushed_err),
+        &JsValue::UNDEFINED,
+    )
 }
 
-async fn flush_all() -> Result<(), JsValue> {
-    let (keys, values) = all().await?;
-    let count = js::length(&keys);
-    if count == 0 {
-        return Ok(());
+fn flushed_ok(_: &JsValue, _: JsValue) -> Outcome {
+    FLUSHING.with(|f| *f = false);
+    Ok(JsValue::UNDEFINED)
+}
+
+fn flushed_err(_: &JsValue, e: JsValue) -> Outcome {
+    FLUSHING.with(|f| *f = false);
+    Err(e)
+}
+
+/// The entries are sent one after the other; `queue.i` is the one at hand.
+fn flush_from(_: &JsValue, queue: JsValue) -> Outcome {
+    js::set(&queue, "i", &JsValue::from(0));
+    flush_next(&queue)
+}
+
+fn flush_next(queue: &JsValue) -> Outcome {
+    let i = js::number(&js::get(queue, "i")) as u32;
+    if i >= js::length(&js::get(queue, "k")) {
+        return Ok(JsValue::UNDEFINED);
     }
-    let db = idb::open().await?;
-    for i in 0..count {
-        let pending = Pending::from_js(&js::at(&values, i)).filter(|p| p.keep(js::now()));
-        let failed = match &pending {
-            Some(p) => p.send().await.is_err(),
-            None => {
-                log::warn("dropped a kept webhook past its bounds (age or tries)", "");
-                false
-            }
-        };
-        // The transaction is opened after the send: one cannot stay open across a network wait.
-        let store = idb::store(&db, idb::QUEUE, true)?;
-        let key = js::at(&keys, i);
-        let request = match pending {
-            Some(p) if failed => {
-                js::set(&p.0, "tries", &JsValue::from(p.tries() + 1));
-                js::call_2(&store, "put", p.to_js(), &key)?
-            }
-            _ => js::call(&store, "delete", &key)?,
-        };
-        idb::done(&request).await?;
+    let pending = Pending::from_js(&js::at(&js::get(queue, "v"), i)).filter(|p| p.keep(js::now()));
+    js::set(queue, "p", &JsValue::UNDEFINED);
+    match pending {
+        Some(p) => {
+            js::set(queue, "p", &p.0);
+            Ok(task::then(&p.send(), Some(sent), Some(not_sent), queue))
+        }
+        None => {
+            log::warn("dropped a kept webhook past its bounds (age or tries)", "");
+            settle_entry(queue, false)
+        }
     }
-    Ok(())
+}
+
+fn sent(queue: &JsValue, _: JsValue) -> Outcome {
+    settle_entry(queue, false)
+}
+
+fn not_sent(queue: &JsValue, _: JsValue) -> Outcome {
+    settle_entry(queue, true)
+}
+
+/// Removes the entry at hand, or counts its failure; then goes on with the next one.
+fn settle_entry(queue: &JsValue, failed: bool) -> Outcome {
+    // The transaction is opened after the send: one cannot stay open across a network wait.
+    let store = idb::store(&js::get(queue, "d"), idb::QUEUE, true)?;
+    let i = js::number(&js::get(queue, "i")) as u32;
+    let key = js::at(&js::get(queue, "k"), i);
+    let pending = js::get(queue, "p");
+    let request = if failed {
+        let tries = Pending(pending.clone()).tries();
+        js::set(&pending, "tries", &JsValue::from(tries + 1));
+        js::call_2(&store, "put", &pending, &key)?
+    } else {
+        js::call(&store, "delete", &key)?
+    };
+    js::set(queue, "i", &JsValue::from(i + 1));
+    Ok(task::then(&idb::done(&request), Some(next), None, queue))
+}
+
+fn next(queue: &JsValue, _: JsValue) -> Outcome {
+    flush_next(queue)
 }
 
 #[cfg(test)]

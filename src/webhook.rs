@@ -5,7 +5,6 @@ use wasm_bindgen::JsValue;
 
 use crate::js;
 use crate::notification::Notification;
-use crate::task::Wait;
 
 /// The three events a site can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,8 +48,8 @@ pub fn body(
 
 /// Starts the webhook request. `cors: false` is a simple request (POST, `no-cors`, no custom
 /// header, the browser's `text/plain` content type); `cors: true` adds the JSON content type and
-/// `X-OneSignal-Event`. The future fails only when the request fails on the network.
-pub fn send(url: &JsValue, cors: bool, event: &JsValue, body: &JsValue) -> Wait {
+/// `X-OneSignal-Event`. The promise rejects only when the request fails on the network.
+pub fn send(url: &JsValue, cors: bool, event: &JsValue, body: &JsValue) -> JsValue {
     // The init is a plain object: what `fetch` reads of it is its `method`, `body`, `mode` and
     // `headers`.
     let init = js::object();
@@ -65,5 +64,5 @@ pub fn send(url: &JsValue, cors: bool, event: &JsValue, body: &JsValue) -> Wait 
     } else {
         js::set_str(&init, "mode", Some("no-cors"));
     }
-    Wait::promise(&js::fetch(url, &init))
+    js::fetch(url, &init)
 }

@@ -1,49 +1,64 @@
 //! The service-worker event handlers: a push is shown then reported as displayed, a click is
 //! reported then opens its URL, a close is reported as dismissed, and the page's messages save
 //! the config (init) or run a demo push through the same path as a real one.
-
-use core::future::Future;
+//!
+//! Each handler starts its work and gives a promise of its end (see [`task`]); what a later step
+//! needs travels as that step's context.
 
 use wasm_bindgen::prelude::*;
 
 use crate::config::{self, Config};
-use crate::js::Is;
+use crate::js::{self, Is};
 use crate::notification::Notification;
-use crate::queue::Pending;
-use crate::task::{self, Wait};
+use crate::queue::{self, Pending};
+use crate::task::{self, Outcome, Wait};
 use crate::webhook::{self, Event};
-use crate::{Local, idb, js, log, queue};
+use crate::{Local, idb, log};
 
-/// Runs the handler for `event`, then sends any webhook kept from an earlier failure.
-pub async fn dispatch(event: JsValue) -> Result<(), JsValue> {
-    let kind = js::get(&event, "type");
-    let ours = if kind.is("push") {
-        let data = js::get(&event, "data");
+/// Runs the handler for `event`, then sends any webhook kept from an earlier failure. The
+/// promise rejects when the handler failed (a message's answer could not be posted, say) or the
+/// kept webhooks could not be read.
+pub fn dispatch(event: &JsValue) -> JsValue {
+    let kind = js::get(event, "type");
+    let handled = if kind.is("push") {
+        let data = js::get(event, "data");
         let text = (!js::is_none(&data))
             .then(|| js::call(&data, "text", &JsValue::UNDEFINED).unwrap_or_default());
-        on_push(text).await;
-        true
+        on_push(text)
     } else if kind.is("notificationclick") {
-        on_click(&event).await;
-        true
+        on_click(event)
     } else if kind.is("notificationclose") {
-        on_close(&event).await;
-        true
+        on_close(event)
     } else if kind.is("message") {
-        on_message(&event).await?
+        return task::then(
+            &on_message(event),
+            Some(flush_if_ours),
+            None,
+            &JsValue::UNDEFINED,
+        );
     } else {
-        false
+        return js::resolved(&JsValue::UNDEFINED);
     };
-    if ours {
-        queue::flush().await?;
-    }
-    Ok(())
+    task::then(&handled, Some(flush), None, &JsValue::UNDEFINED)
+}
+
+fn flush(_: &JsValue, _: JsValue) -> Outcome {
+    Ok(queue::flush())
+}
+
+/// After a message: `ours` tells whether it was for hookline.
+fn flush_if_ours(_: &JsValue, ours: JsValue) -> Outcome {
+    Ok(if ours.is_truthy() {
+        queue::flush()
+    } else {
+        JsValue::UNDEFINED
+    })
 }
 
 /// Shows the notification for a push payload, a JS string (`None`: a push without data), then
 /// sends `notification.displayed`. A payload that is not ours still shows a notification, since
-/// browsers penalise pushes that show none, and sends no webhook.
-pub async fn on_push(text: Option<JsValue>) {
+/// browsers penalise pushes that show none, and sends no webhook. The promise never rejects.
+pub fn on_push(text: Option<JsValue>) -> JsValue {
     let parsed = text
         .ok_or("push has no data")
         .and_then(Notification::from_push);
@@ -57,22 +72,45 @@ pub async fn on_push(text: Option<JsValue>) {
             None
         }
     };
-    // The config is read while the notification is being shown.
-    let saved = Wait::promise(&task::spawn(idb::get(idb::CONFIG_KEY)));
-    if let Err(e) = show(n.as_ref()).await {
-        log::warn_js("could not show the notification: ", &e);
-        return;
+    let push = js::object();
+    if let Some(n) = &n {
+        // The config is read while the notification is being shown; its failure is handled
+        // once it is shown (the catch here only marks it handled).
+        let saved = idb::get(idb::CONFIG_KEY);
+        task::then(&saved, None, Some(task::nothing), &JsValue::UNDEFINED);
+        js::set(&push, "n", n.to_kept());
+        js::set(&push, "c", &saved);
     }
-    let saved = saved.await;
-    if let Some(n) = n
-        && let Some(sending) = start(read_config(saved), Event::Displayed, &n, None)
-    {
-        sending.await;
-    }
+    let shown = show(n.as_ref()).unwrap_or_else(|e| js::reject(&e));
+    task::then(&shown, Some(shown_ok), Some(show_failed), &push)
 }
 
-/// Shows `n`, or a generic notification titled with the site's host when there is none.
-async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
+fn show_failed(_: &JsValue, e: JsValue) -> Outcome {
+    log::warn_js("could not show the notification: ", &e);
+    Ok(JsValue::UNDEFINED)
+}
+
+fn shown_ok(push: &JsValue, _: JsValue) -> Outcome {
+    let kept = js::get(push, "n");
+    if kept.is_undefined() {
+        return Ok(JsValue::UNDEFINED);
+    }
+    let saved = js::get(push, "c");
+    Ok(task::then(
+        &saved,
+        Some(displayed),
+        Some(read_failed),
+        &kept,
+    ))
+}
+
+fn displayed(kept: &JsValue, saved: JsValue) -> Outcome {
+    Ok(start(read_config(&saved), Event::Displayed, kept, None))
+}
+
+/// Shows `n`, or a generic notification titled with the site's host when there is none: the
+/// promise of `showNotification`.
+fn show(n: Option<&Notification>) -> Result<JsValue, JsValue> {
     let options = js::object();
     let mut title = js::get(&js::url(&js::location_href(), &JsValue::UNDEFINED)?, "host");
     if let Some(n) = n {
@@ -87,9 +125,7 @@ async fn show(n: Option<&Notification>) -> Result<(), JsValue> {
         js::set(&options, "data", &data);
         js::set(&options, "actions", &n.actions);
     }
-    let shown = js::show_notification(&title, &options)?;
-    Wait::promise(&shown).await?;
-    Ok(())
+    js::show_notification(&title, &options)
 }
 
 /// The payload kept on a notification hookline showed; `None` (logged) for any other.
@@ -106,12 +142,12 @@ fn kept(notification: &JsValue) -> Option<Notification> {
 
 /// Sends `notification.clicked` (`action` is `""` for the body, else the button's id), then opens
 /// or focuses the notification's URL. The request is on its way before the URL opens; a failing
-/// webhook never stops the URL from opening.
-async fn on_click(event: &JsValue) {
+/// webhook never stops the URL from opening. The promise never rejects.
+fn on_click(event: &JsValue) -> JsValue {
     let notification = js::get(event, "notification");
     let _ = js::call(&notification, "close", &JsValue::UNDEFINED);
     let Some(n) = kept(&notification) else {
-        return;
+        return js::resolved(&JsValue::UNDEFINED);
     };
     let key = n.field("key");
     if !key.is_undefined() {
@@ -126,16 +162,37 @@ async fn on_click(event: &JsValue) {
     if !action.is_string() {
         action = js::text("");
     }
-    let sending = start(saved_config().await, Event::Clicked, &n, Some(&action));
-    let url = n.field("url");
-    if url.is_string()
-        && let Err(e) = open(&url).await
-    {
-        log::warn_js("could not open the notification's url: ", &e);
-    }
-    if let Some(sending) = sending {
-        sending.await;
-    }
+    let click = js::object();
+    js::set(&click, "n", n.to_kept());
+    js::set(&click, "a", &action);
+    let saved = idb::get(idb::CONFIG_KEY);
+    task::then(&saved, Some(click_config), Some(click_no_config), &click)
+}
+
+fn click_config(click: &JsValue, saved: JsValue) -> Outcome {
+    clicked_with(click, read_config(&saved))
+}
+
+fn click_no_config(click: &JsValue, e: JsValue) -> Outcome {
+    read_failed(click, e)?;
+    clicked_with(click, None)
+}
+
+fn clicked_with(click: &JsValue, config: Option<Config>) -> Outcome {
+    let kept = js::get(click, "n");
+    let sending = start(config, Event::Clicked, &kept, Some(&js::get(click, "a")));
+    let url = js::get(&kept, "url");
+    let opened = if url.is_string() {
+        task::then(&open(&url), None, Some(open_failed), &JsValue::UNDEFINED)
+    } else {
+        js::resolved(&JsValue::UNDEFINED)
+    };
+    Ok(task::then(&opened, Some(task::give), None, &sending))
+}
+
+fn open_failed(_: &JsValue, e: JsValue) -> Outcome {
+    log::warn_js("could not open the notification's url: ", &e);
+    Ok(JsValue::UNDEFINED)
 }
 
 /// Notifications clicked lately. Firefox also fires `notificationclose` for a clicked
@@ -147,10 +204,11 @@ fn clicked() -> JsValue {
     CLICKED.with(|c| c.get_or_insert_with(js::array).clone())
 }
 
-/// Sends `notification.dismissed`, unless the notification was just clicked.
-async fn on_close(event: &JsValue) {
+/// Sends `notification.dismissed`, unless the notification was just clicked. The promise never
+/// rejects.
+fn on_close(event: &JsValue) -> JsValue {
     let Some(n) = kept(&js::get(event, "notification")) else {
-        return;
+        return js::resolved(&JsValue::UNDEFINED);
     };
     let key = n.field("key");
     if !key.is_undefined()
@@ -158,134 +216,159 @@ async fn on_close(event: &JsValue) {
             .unwrap_or_default()
             .is_truthy()
     {
-        return;
+        return js::resolved(&JsValue::UNDEFINED);
     }
-    if let Some(sending) = start(saved_config().await, Event::Dismissed, &n, None) {
-        sending.await;
-    }
+    let saved = idb::get(idb::CONFIG_KEY);
+    task::then(&saved, Some(dismissed), Some(read_failed), n.to_kept())
 }
 
-/// Focuses a window already showing `url`, else opens one.
-async fn open(url: &JsValue) -> Result<(), JsValue> {
+fn dismissed(kept: &JsValue, saved: JsValue) -> Outcome {
+    Ok(start(read_config(&saved), Event::Dismissed, kept, None))
+}
+
+/// Focuses a window already showing `url`, else opens one: a promise.
+fn open(url: &JsValue) -> JsValue {
     // URLs are compared as JS strings, as the browser normalised them.
-    let target = js::get(&js::url(url, &js::location_href())?, "href");
+    let target = match js::url(url, &js::location_href()) {
+        Ok(target) => js::get(&target, "href"),
+        Err(e) => return js::reject(&e),
+    };
     let query = js::object();
     js::set_str(&query, "type", Some("window"));
     js::set(&query, "includeUncontrolled", &JsValue::TRUE);
-    let windows = Wait::promise(&js::match_all(&query)).await?;
-    let mut opened = None;
-    for i in 0..js::length(&windows) {
-        let client = js::at(&windows, i);
-        if js::get(&client, "url") == target {
-            opened = Some(js::call(&client, "focus", &JsValue::UNDEFINED)?);
-            break;
-        }
-    }
-    let opened = opened.unwrap_or_else(|| js::open_window(&target));
-    Wait::promise(&opened).await?;
-    Ok(())
+    task::then(&js::match_all(&query), Some(focus_or_open), None, &target)
 }
 
-/// Starts the webhook for `event` when `config` has a URL for it. The request is issued before
-/// this returns; the returned future settles it (keeping it for later on failure).
+fn focus_or_open(target: &JsValue, windows: JsValue) -> Outcome {
+    for i in 0..js::length(&windows) {
+        let client = js::at(&windows, i);
+        if js::get(&client, "url") == *target {
+            return js::call(&client, "focus", &JsValue::UNDEFINED);
+        }
+    }
+    Ok(js::open_window(target))
+}
+
+/// Starts the webhook for `event` when `config` has a URL for it: the request is issued now;
+/// the promise settles it (keeping it for later on failure). `undefined` when there is none.
 fn start(
     config: Option<Config>,
     event: Event,
-    n: &Notification,
+    kept: &JsValue,
     action: Option<&JsValue>,
-) -> Option<impl Future<Output = ()> + use<>> {
-    let config = config?;
-    let url = config.url(event)?;
-    let body = webhook::body(event, n, &config.user_id(), action);
-    // `at` is set if it fails.
-    Some(queue::send(Pending::new(
-        url,
-        config.cors(),
-        event.name(),
-        body,
-        0.0,
-    )))
-}
-
-/// The saved config, or `None` with the reason logged.
-pub async fn saved_config() -> Option<Config> {
-    read_config(idb::get(idb::CONFIG_KEY).await)
-}
-
-fn read_config(saved: Result<JsValue, JsValue>) -> Option<Config> {
-    let saved = match saved {
-        Ok(saved) => saved,
-        Err(e) => {
-            log::warn_js("could not read the config: ", &e);
-            return None;
-        }
+) -> JsValue {
+    let (Some(config), Some(n)) = (config, Notification::from_kept(kept)) else {
+        return JsValue::UNDEFINED;
     };
+    let Some(url) = config.url(event) else {
+        return JsValue::UNDEFINED;
+    };
+    let body = webhook::body(event, &n, &config.user_id(), action);
+    // `at` is set if it fails.
+    queue::send(Pending::new(url, config.cors(), event.name(), body, 0.0))
+}
+
+fn read_failed(_: &JsValue, e: JsValue) -> Outcome {
+    log::warn_js("could not read the config: ", &e);
+    Ok(JsValue::UNDEFINED)
+}
+
+/// The config in what IndexedDB gave, or `None` with the reason logged.
+fn read_config(saved: &JsValue) -> Option<Config> {
     if saved.is_undefined() {
         log::warn("no config saved yet (init has not run); no webhook", "");
         return None;
     }
-    Config::from_saved(&saved)
+    Config::from_saved(saved)
         .map_err(|why| log::warn("", why))
         .ok()
 }
 
+/// The saved config, or `None` with the reason logged.
+pub async fn saved_config() -> Option<Config> {
+    match Wait::promise(&idb::get(idb::CONFIG_KEY)).await {
+        Ok(saved) => read_config(&saved),
+        Err(e) => {
+            let _ = read_failed(&JsValue::UNDEFINED, e);
+            None
+        }
+    }
+}
+
 /// Handles a page's message: `{hookline: "init", options: "<json>"}` saves the config,
 /// `{hookline: "demo", payload: "<json>"}` runs that payload as a push; the answer goes back on
-/// the message's port. `Ok(false)` when the message is not for hookline.
-async fn on_message(event: &JsValue) -> Result<bool, JsValue> {
+/// the message's port. A promise of whether the message was for hookline.
+fn on_message(event: &JsValue) -> JsValue {
     let message = js::get(event, "data");
-    let reply = js::object();
     let kind = js::get(&message, "hookline");
-    if kind.is("init") {
+    let reply = if kind.is("init") {
         let options = js::parse(&js::get(&message, "options")).unwrap_or(JsValue::NULL);
-        let answer = init(&options).await;
-        js::set(
-            &reply,
-            "ok",
-            &JsValue::from_bool(matches!(answer, Ok(Ok(_)))),
-        );
-        match answer {
-            Ok(Ok(config)) => js::set(&reply, "userId", &js::get(config.to_saved(), "userId")),
-            Ok(Err(e)) => {
-                let error = js::concat(&js::concat(&e.field, &js::text(" ")), &js::text(e.message));
-                log::warn_text("init refused: ", &error);
-                js::set(&reply, "field", &e.field);
-                js::set(&reply, "error", &error);
-            }
-            // The page still gets an answer when IndexedDB fails.
-            Err(e) => {
-                log::warn_js("could not save the config: ", &e);
-                js::set_str(
-                    &reply,
-                    "error",
-                    Some("could not save the config (IndexedDB)"),
-                );
-            }
-        }
+        // The page still gets an answer when IndexedDB fails.
+        task::then(&init(&options), None, Some(not_saved), &JsValue::UNDEFINED)
     } else if kind.is("demo") {
         let payload = js::get(&message, "payload");
-        on_push(payload.is_string().then_some(payload)).await;
-        js::set(&reply, "ok", &JsValue::TRUE);
+        let pushed = on_push(payload.is_string().then_some(payload));
+        task::then(&pushed, Some(demo_done), None, &JsValue::UNDEFINED)
     } else {
-        return Ok(false);
-    }
+        return js::resolved(&JsValue::FALSE);
+    };
+    task::then(&reply, Some(answer), None, event)
+}
+
+fn not_saved(_: &JsValue, e: JsValue) -> Outcome {
+    log::warn_js("could not save the config: ", &e);
+    let reply = js::object();
+    js::set(&reply, "ok", &JsValue::FALSE);
+    js::set_str(
+        &reply,
+        "error",
+        Some("could not save the config (IndexedDB)"),
+    );
+    Ok(reply)
+}
+
+fn demo_done(_: &JsValue, _: JsValue) -> Outcome {
+    let reply = js::object();
+    js::set(&reply, "ok", &JsValue::TRUE);
+    Ok(reply)
+}
+
+/// Posts `reply` on the message's port.
+fn answer(event: &JsValue, reply: JsValue) -> Outcome {
     let port = js::at(&js::get(event, "ports"), 0);
     if !port.is_undefined() {
         js::call(&port, "postMessage", &reply)?;
     }
-    Ok(true)
+    Ok(JsValue::TRUE)
 }
 
 /// Validates the page's init options and saves them; nothing is saved when they are refused.
-/// A `userId` the options do not give is the saved one, or a new one generated once.
-pub async fn init(options: &JsValue) -> Result<Result<Config, config::InitError>, JsValue> {
-    let saved = idb::get(idb::CONFIG_KEY).await?;
+/// A `userId` the options do not give is the saved one, or a new one generated once. The promise
+/// gives the page's answer: `{ok: true, userId}` or, refused, `{ok: false, field, error}`; it
+/// rejects when IndexedDB fails.
+pub fn init(options: &JsValue) -> JsValue {
+    task::then(&idb::get(idb::CONFIG_KEY), Some(init_with), None, options)
+}
+
+fn init_with(options: &JsValue, saved: JsValue) -> Outcome {
     let user_id = Config::saved_user_id(&saved);
-    let checked = config::validate(options, || user_id.unwrap_or_else(new_id));
-    if let Ok(config) = &checked {
-        idb::put(idb::CONFIG_KEY, config.to_saved()).await?;
+    let reply = js::object();
+    match config::validate(options, || user_id.unwrap_or_else(new_id)) {
+        Ok(config) => {
+            js::set(&reply, "ok", &JsValue::TRUE);
+            js::set(&reply, "userId", &config.user_id());
+            let saving = idb::put(idb::CONFIG_KEY, config.to_saved());
+            Ok(task::then(&saving, Some(task::give), None, &reply))
+        }
+        Err(e) => {
+            let error = js::concat(&js::concat(&e.field, &js::text(" ")), &js::text(e.message));
+            log::warn_text("init refused: ", &error);
+            js::set(&reply, "ok", &JsValue::FALSE);
+            js::set(&reply, "field", &e.field);
+            js::set(&reply, "error", &error);
+            Ok(reply)
+        }
     }
-    Ok(checked)
 }
 
 /// A random UUID (a user's id, a shown notification's key).

@@ -14,6 +14,11 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_service_worker);
 
+/// Waits for a promise the module gives.
+async fn wait(promise: JsValue) -> Result<JsValue, JsValue> {
+    Wait::promise(&promise).await
+}
+
 fn json(text: &str) -> JsValue {
     js::parse(&text.into()).expect("test JSON parses")
 }
@@ -205,26 +210,32 @@ fn saved_config_round_trips_and_an_older_one_is_refused() {
 
 #[wasm_bindgen_test]
 async fn init_saves_keeps_the_user_id_and_saves_nothing_when_refused() {
-    let first = worker::init(&json(r#"{"appId":"a"}"#))
+    let init = |options: &str| wait(worker::init(&json(options)));
+    let first = init(r#"{"appId":"a"}"#).await.unwrap();
+    assert_eq!(js::get(&first, "ok"), JsValue::TRUE);
+    let user_id = js::get(&first, "userId");
+    assert_eq!(js::length(&user_id), 36, "a generated UUID");
+    let again = init(r#"{"appId":"b"}"#).await.unwrap();
+    assert_eq!(
+        js::get(&again, "userId"),
+        user_id,
+        "generated once and kept"
+    );
+    let saved = worker::saved_config().await.unwrap();
+    assert_eq!((saved.app_id(), saved.user_id()), ("b".into(), user_id));
+    let refused = init(r#"{"appId":"c","webhooks":{"cors":1}}"#)
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(js::length(&first.user_id()), 36, "a generated UUID");
-    let again = worker::init(&json(r#"{"appId":"b"}"#))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(again.user_id(), first.user_id(), "generated once and kept");
-    let refused = worker::init(&json(r#"{"appId":"c","webhooks":{"cors":1}}"#))
-        .await
-        .unwrap();
-    assert_eq!(refused.unwrap_err().field, "webhooks.cors");
-    assert_eq!(worker::saved_config().await.unwrap(), again, "unchanged");
-    let given = worker::init(&json(r#"{"appId":"b","userId":"site"}"#))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(worker::saved_config().await.unwrap(), given);
+    assert_eq!(js::get(&refused, "ok"), JsValue::FALSE);
+    assert_eq!(js::get(&refused, "field"), "webhooks.cors");
+    assert_eq!(
+        js::get(&refused, "error"),
+        "webhooks.cors must be true or false"
+    );
+    assert_eq!(worker::saved_config().await.unwrap(), saved, "unchanged");
+    let given = init(r#"{"appId":"b","userId":"site"}"#).await.unwrap();
+    assert_eq!(js::get(&given, "userId"), "site");
+    assert_eq!(worker::saved_config().await.unwrap().user_id(), "site");
 }
 
 fn pending(url: &str, at: f64) -> Pending {
@@ -243,10 +254,10 @@ async fn kept() -> Vec<Pending> {
 }
 
 async fn clear_queue() {
-    let db = idb::open().await.unwrap();
+    let db = wait(idb::open()).await.unwrap();
     let store = idb::store(&db, idb::QUEUE, true).unwrap();
     let cleared = js::call(&store, "clear", &JsValue::UNDEFINED).unwrap();
-    idb::done(&cleared).await.unwrap();
+    wait(idb::done(&cleared)).await.unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -258,13 +269,13 @@ async fn queue_resends_keeps_failures_and_drops_what_is_past_its_bounds() {
     let reachable = [&scope.location().origin(), "/hookline-test-hook"].concat();
     // Unreachable: a port browsers refuse, so the request fails on the network.
     let unreachable = "http://127.0.0.1:9/hook";
-    queue::push(&pending(&reachable, now)).await.unwrap();
-    queue::push(&pending(unreachable, now)).await.unwrap();
-    queue::push(&pending(&reachable, now - MAX_AGE_MS - 1.0))
+    wait(queue::push(&pending(&reachable, now))).await.unwrap();
+    wait(queue::push(&pending(unreachable, now))).await.unwrap();
+    wait(queue::push(&pending(&reachable, now - MAX_AGE_MS - 1.0)))
         .await
         .unwrap();
     assert_eq!(kept().await.len(), 3);
-    queue::flush().await.unwrap();
+    wait(queue::flush()).await.unwrap();
     let left = kept().await;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].url(), unreachable);
@@ -272,19 +283,20 @@ async fn queue_resends_keeps_failures_and_drops_what_is_past_its_bounds() {
 
     // A failing send is kept, and the queue never holds more than MAX_PENDING.
     clear_queue().await;
-    queue::send(Pending::new(
+    wait(queue::send(Pending::new(
         unreachable,
         true,
         "notification.clicked",
         "{}",
         0.0,
-    ))
-    .await;
+    )))
+    .await
+    .unwrap();
     let failed = &kept().await[0];
     assert_eq!(failed.event(), "notification.clicked");
     assert!(failed.at() >= now, "when it failed");
     for i in 0..MAX_PENDING + 2 {
-        queue::push(&pending(unreachable, now + f64::from(i)))
+        wait(queue::push(&pending(unreachable, now + f64::from(i))))
             .await
             .unwrap();
     }
@@ -307,12 +319,12 @@ async fn notification_titles() -> Vec<String> {
 
 #[wasm_bindgen_test]
 async fn push_shows_a_notification_even_for_bad_input() {
-    worker::on_push(Some(
-        r#"{"id":"t1","heading":"From a test","content":"c"}"#.into(),
-    ))
-    .await;
-    worker::on_push(Some("not json".into())).await;
-    worker::on_push(None).await;
+    let push = |text: Option<&str>| wait(worker::on_push(text.map(JsValue::from)));
+    push(Some(r#"{"id":"t1","heading":"From a test","content":"c"}"#))
+        .await
+        .unwrap();
+    push(Some("not json")).await.unwrap();
+    push(None).await.unwrap();
     let titles = notification_titles().await;
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let host = scope.location().host();
