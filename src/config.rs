@@ -52,7 +52,9 @@ impl Config {
 
     /// Reads a saved config; the error says why it cannot be used (an older version, say).
     pub fn from_saved(saved: &JsValue) -> Result<Config, &'static str> {
-        if js::get(saved, "v").as_f64() != Some(VERSION as f64) {
+        // Compared as JS values (`===`): comparing with a Rust number would read it out of JS.
+        let version = JsValue::from(VERSION);
+        if js::get(saved, "v") != version {
             return Err(
                 "saved config was written by another version of hookline; webhooks are off until init runs again",
             );

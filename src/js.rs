@@ -2,9 +2,10 @@
 //! own `JSON`, not serde_json.
 //!
 //! The bindings are few and generic on purpose: every import costs a function in the JS glue, so
-//! properties are read and written with `Reflect` and methods are called by name ([`call`]);
-//! values stay JS values (no string is copied out of JS, which would bring an encoder into the
-//! glue and growth code into the module). js-sys and web-sys are not used for the same reason.
+//! properties are read as `o[key]` and written with `Reflect.set`, and methods are called by
+//! name ([`call`]); values stay JS values (no string is copied out of JS, which would bring an
+//! encoder into the glue and growth code into the module). js-sys and web-sys are not used for
+//! the same reason.
 
 use wasm_bindgen::prelude::*;
 
@@ -179,11 +180,6 @@ pub fn call_3(
     c: &JsValue,
 ) -> Result<JsValue, JsValue> {
     get(o, method).unchecked_ref::<Callable>().call3(o, a, b, c)
-}
-
-/// `f(a)`.
-pub fn apply(f: &JsValue, a: &JsValue) -> Result<JsValue, JsValue> {
-    f.unchecked_ref::<Callable>().call1(&JsValue::UNDEFINED, a)
 }
 
 /// Whether `v` is a plain object (not null, not an array).
