@@ -79,6 +79,31 @@ impl WebhookHandle {
     }
 }
 
+/// Events whose deliveries did not all fit in memory at ingest, kept parsed so that the poller,
+/// leasing those deliveries from the store a moment later, does not parse their stored JSON
+/// again. Bounded: the oldest go first (a delivery whose event has gone parses it, as before).
+struct Spilled {
+    events: HashMap<(String, String), Arc<Event>>,
+    order: std::collections::VecDeque<(String, String)>,
+    capacity: usize,
+}
+
+impl Spilled {
+    fn insert(&mut self, app_id: &str, event: &Arc<Event>) {
+        let key = (app_id.to_string(), event.id().to_string());
+        if self.capacity == 0 || self.events.contains_key(&key) {
+            return;
+        }
+        while self.order.len() >= self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.events.remove(&old);
+            }
+        }
+        self.order.push_back(key.clone());
+        self.events.insert(key, event.clone());
+    }
+}
+
 /// Counts from one ingest call.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct IngestSummary {
@@ -104,6 +129,7 @@ pub struct Queue {
     pub(crate) inflight: tokio::sync::Semaphore,
     /// Jobs waiting in the webhooks' in-memory queues, bounded by `queue_in_memory`.
     pub(crate) in_memory: std::sync::atomic::AtomicUsize,
+    spilled: Mutex<Spilled>,
 }
 
 /// Permits of `inflight`: far more than workers can be in flight, so acquiring never waits.
@@ -113,7 +139,6 @@ impl Queue {
     /// Must be called inside a Tokio runtime (it starts the attempt recorder).
     pub fn new(config: Config, store: Arc<dyn Store>, sender: HttpSender) -> Arc<Queue> {
         Arc::new(Queue {
-            config,
             recorder: crate::worker::Recorder::start(store.clone()),
             store,
             sender,
@@ -123,6 +148,12 @@ impl Queue {
             stopping: AtomicBool::new(false),
             inflight: tokio::sync::Semaphore::new(INFLIGHT_PERMITS),
             in_memory: std::sync::atomic::AtomicUsize::new(0),
+            spilled: Mutex::new(Spilled {
+                events: HashMap::new(),
+                order: Default::default(),
+                capacity: config.delivery.queue_per_webhook,
+            }),
+            config,
         })
     }
 
@@ -232,11 +263,14 @@ impl Queue {
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         let mut new_events = Vec::with_capacity(events.len());
         let mut hot: Vec<Vec<(usize, String)>> = Vec::with_capacity(events.len());
+        // Per event: a delivery of it waits in the store (no room in memory).
+        let mut spills = Vec::with_capacity(events.len());
         let mut waiting = false;
         let mut deliveries = 0;
         for event in &events {
             let mut ds = Vec::new();
             let mut event_hot = Vec::new();
+            let mut spill = false;
             for (i, h) in handles.iter().enumerate() {
                 if !h.webhook().matches(event.kind()) {
                     continue;
@@ -251,6 +285,7 @@ impl Queue {
                     event_hot.push((i, id.clone()));
                 } else if enabled {
                     waiting = true;
+                    spill = true;
                     h.backlog.store(true, Ordering::Release);
                 }
                 ds.push(NewDelivery {
@@ -271,6 +306,7 @@ impl Queue {
                 deliveries: ds,
             });
             hot.push(event_hot);
+            spills.push(spill);
         }
         let now = now_ms();
         let lease_until = now + self.config.delivery.lease.as_millis() as i64;
@@ -280,12 +316,15 @@ impl Queue {
             .await?;
         let mut summary = IngestSummary::default();
         let mut not_queued = Vec::new();
-        for ((event, event_hot), is_new) in events.iter().zip(hot).zip(&fresh) {
+        let mut spilled = Vec::new();
+        for (((event, event_hot), is_new), spill) in events.iter().zip(hot).zip(&fresh).zip(spills)
+        {
             if !*is_new {
                 summary.duplicates += 1;
                 continue;
             }
             summary.accepted += 1;
+            let mut spill = spill;
             for (i, delivery_id) in event_hot {
                 let job = Job {
                     delivery_id,
@@ -301,8 +340,19 @@ impl Queue {
                     Err(e) => {
                         handles[i].backlog.store(true, Ordering::Release);
                         not_queued.push(e.into_inner().delivery_id);
+                        spill = true;
                     }
                 }
+            }
+            if spill {
+                spilled.push(event);
+            }
+        }
+        if !spilled.is_empty()
+            && let Ok(mut cache) = self.spilled.lock()
+        {
+            for event in spilled {
+                cache.insert(app_id, event);
             }
         }
         for (event_fresh, new) in fresh.iter().zip(&events) {
@@ -413,15 +463,32 @@ impl Queue {
                 h.backlog
                     .store(limit > 0 && got >= limit, Ordering::Release);
             }
-            for d in leased {
-                let Some(h) = handles.iter().find(|h| h.id == d.webhook_id) else {
-                    continue;
-                };
+            let mut jobs = Vec::with_capacity(leased.len());
+            {
+                let spilled = self.spilled.lock().ok();
+                for d in leased {
+                    let Some(h) = handles.iter().find(|h| h.id == d.webhook_id) else {
+                        continue;
+                    };
+                    let parsed = spilled.as_ref().and_then(|cache| {
+                        cache
+                            .events
+                            .get(&(h.app_id.clone(), d.event_id.clone()))
+                            .cloned()
+                    });
+                    let event = match parsed {
+                        Some(e) => JobEvent::Parsed(e),
+                        None => JobEvent::Stored(d.event_body),
+                    };
+                    jobs.push((h, d.id, d.event_id, event, d.attempts));
+                }
+            }
+            for (h, delivery_id, event_id, event, attempts) in jobs {
                 let job = Job {
-                    delivery_id: d.id,
-                    event_id: d.event_id,
-                    event: JobEvent::Stored(d.event_body),
-                    attempts: d.attempts,
+                    delivery_id,
+                    event_id,
+                    event,
+                    attempts,
                     lease_until,
                 };
                 match h.jobs.try_send(job) {

@@ -317,3 +317,45 @@ async fn a_slow_receiver_does_not_delay_other_webhooks() {
     // The slow one holds only its own workers.
     assert_eq!(slow.received().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_the_memory_queue_is_delivered_in_full() {
+    // Room for 4 jobs in memory: the rest of the batch waits in the store and is leased by the
+    // poller, some with their event still parsed in memory, most parsed again from the store.
+    let s = TestServer::start_with(|c| c.delivery.queue_per_webhook = 4).await;
+    let r = TestReceiver::start().await;
+    let a = s.app("a").await;
+    s.webhook(&a, &r.url("/hook"), &["message.push.sent"]).await;
+    let events: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut e = event(&format!("burst-{i}"), "message.push.sent");
+            e["external_id"] = json!(format!("user-{i}"));
+            e
+        })
+        .collect();
+    let v = s.ingest(&a, json!({ "events": events })).await;
+    assert_eq!(
+        v,
+        json!({"accepted": 40, "duplicates": 0, "deliveries": 40})
+    );
+    let got = r.wait_for(40, Duration::from_secs(10)).await;
+    let mut seen: Vec<(String, String)> = got
+        .iter()
+        .map(|req| {
+            let body = req.json();
+            (
+                body["id"].as_str().unwrap().to_string(),
+                body["external_user_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    // Each once: none is sent twice (from memory and from the store).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.received().len(), 40);
+    let mut want: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("burst-{i}"), format!("user-{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(seen, want);
+}
