@@ -26,7 +26,8 @@ pub struct ClientError(String);
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    /// As received; turned into text only for a log that keeps them (see [`Response::header_pairs`]).
+    pub headers: reqwest::header::HeaderMap,
     pub body: String,
     pub body_truncated: bool,
 }
@@ -97,22 +98,13 @@ impl HttpSender {
             Err(e) => return failure(started, &e),
         };
         let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::retry::parse_retry_after(v, unix_now()));
         let mut response = response;
+        let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         let mut truncated = false;
         loop {
@@ -153,6 +145,21 @@ impl HttpSender {
             duration: started.elapsed(),
             retry_after,
         }
+    }
+}
+
+impl Response {
+    /// The headers as text, in order (a value that is not UTF-8 is shown lossily).
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
     }
 }
 
@@ -350,7 +357,7 @@ pub fn response_log(result: &SendResult, max_body: usize) -> Value {
             let (body, cut) = truncate(&r.body, max_body);
             json!({
                 "status": r.status,
-                "headers": redact_headers(&r.headers),
+                "headers": redact_headers(&r.header_pairs()),
                 "body": body,
                 "body_truncated": cut || r.body_truncated,
             })

@@ -62,17 +62,8 @@ pub fn parse_events(app_id: &str, body: Value) -> ApiResult<Vec<Event>> {
     }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let at = if batch {
-            format!("events[{i}]")
-        } else {
-            String::new()
-        };
         out.push(parse_event(app_id, item).map_err(|m| {
-            let message = if at.is_empty() {
-                m
-            } else {
-                format!("{at}.{m}")
-            };
+            let message = if batch { format!("events[{i}].{m}") } else { m };
             ApiError::bad_request("invalid_event", message)
         })?);
     }

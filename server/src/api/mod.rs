@@ -137,8 +137,14 @@ pub fn body_rejection(e: BytesRejection) -> ApiError {
 
 pub fn hash_key(key: &str) -> String {
     use sha2::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = sha2::Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(2 * digest.len());
+    for b in digest {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// A new secret: `prefix` and 64 hex digits from the OS's random source.
@@ -217,4 +223,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(events::router())
         .merge(bridge::router())
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hash_key_is_lower_case_hex_sha256() {
+        // FIPS 180-2's example: SHA-256("abc").
+        assert_eq!(
+            super::hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

@@ -343,7 +343,7 @@ async fn test_send(
     let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
     let result = state.queue.sender.send(&request, &test_id).await;
     let response = result.response.as_ref().map(|r| {
-        json!({"status": r.status, "headers": redact_headers(&r.headers), "body": r.body, "body_truncated": r.body_truncated})
+        json!({"status": r.status, "headers": redact_headers(&r.header_pairs()), "body": r.body, "body_truncated": r.body_truncated})
     });
     let mut shown_request = request_log(&request, &test_id, usize::MAX);
     // The user's own secrets are theirs to see in a test send; only the response is redacted.
