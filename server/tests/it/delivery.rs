@@ -51,6 +51,12 @@ async fn delivers_the_rendered_request_once_per_event_id() {
     assert_eq!(req.header("authorization"), Some("Bearer s3cret-token"));
     assert_eq!(req.header("x-kind"), Some("message.push.sent"));
     assert_eq!(req.header("content-type"), Some("application/json"));
+    assert!(
+        req.header("user-agent")
+            .is_some_and(|ua| ua.starts_with("hookline/")),
+        "{:?}",
+        req.headers
+    );
     let body = req.json();
     assert_eq!(body["id"], "6f24fcf2-0467-4d4f-9d62-567f8ed0deb9");
     assert_eq!(body["kind"], "message.push.sent");
