@@ -85,12 +85,8 @@ const EVENT_FIELDS: &[&str] = &[
 const MESSAGE_FIELDS: &[&str] = &["id", "name", "title", "contents", "template_id"];
 
 /// A string field: absent and `null` are `None`.
-fn opt_string(
-    obj: &Map<String, Value>,
-    key: &str,
-    field: &str,
-) -> Result<Option<String>, EventError> {
-    match obj.get(key) {
+fn opt_string(value: Option<&Value>, field: &str) -> Result<Option<String>, EventError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(other) => Err(error(
@@ -123,25 +119,54 @@ impl Event {
     /// Parses an event from its JSON form (the event's fields at the top level, `message` nested).
     /// A missing `id` is generated (UUID v4); a missing `timestamp` is now.
     pub fn from_json(value: &Value) -> Result<Event, EventError> {
+        Event::from_json_in(value, None)
+    }
+
+    /// Like [`Event::from_json`]; an event without `app_id` gets `default_app_id`.
+    pub fn from_json_in(value: &Value, default_app_id: Option<&str>) -> Result<Event, EventError> {
         let Value::Object(obj) = value else {
             return Err(error(
                 "",
                 format!("expected a JSON object, found {}", kind_of(value)),
             ));
         };
-        let id = match opt_string(obj, "id", "id")? {
+        // One pass over the properties (no lookup by name: each would hash the name).
+        let mut known: [Option<&Value>; EVENT_FIELDS.len()] = [None; EVENT_FIELDS.len()];
+        let mut extra = Map::new();
+        for (k, v) in obj {
+            match EVENT_FIELDS.iter().position(|f| f == k) {
+                Some(i) => known[i] = Some(v),
+                None => {
+                    extra.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let [
+            id,
+            kind,
+            app_id,
+            subscription_device_type,
+            timestamp,
+            _datetime,
+            subscription_id,
+            onesignal_id,
+            external_id,
+            external_user_id,
+            message,
+        ] = known;
+        let id = match opt_string(id, "id")? {
             Some(id) if id.trim().is_empty() => return Err(error("id", "must not be empty")),
             Some(id) => id,
             None => uuid::Uuid::new_v4().to_string(),
         };
-        let kind = match opt_string(obj, "kind", "kind")? {
+        let kind = match opt_string(kind, "kind")? {
             None => return Err(error("kind", "is required (e.g. \"message.push.sent\")")),
             Some(kind) => {
                 check_kind(&kind).map_err(|m| error("kind", m))?;
                 kind
             }
         };
-        let timestamp_ms = match obj.get("timestamp") {
+        let timestamp_ms = match timestamp {
             None | Some(Value::Null) => now_ms(),
             Some(Value::Number(n)) => timestamp_ms(n).map_err(|m| error("timestamp", m))?,
             Some(other) => {
@@ -154,8 +179,8 @@ impl Event {
                 ));
             }
         };
-        let external_id = opt_string(obj, "external_id", "external_id")?;
-        let external_user_id = opt_string(obj, "external_user_id", "external_user_id")?;
+        let external_id = opt_string(external_id, "external_id")?;
+        let external_user_id = opt_string(external_user_id, "external_user_id")?;
         let external_id = match (external_id, external_user_id) {
             (Some(a), Some(b)) if a != b => {
                 return Err(error(
@@ -165,7 +190,7 @@ impl Event {
             }
             (a, b) => a.or(b),
         };
-        let message = match obj.get("message") {
+        let message = match message {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(Message::from_json(m)?),
             Some(other) => {
@@ -175,23 +200,17 @@ impl Event {
                 ));
             }
         };
-        let extra: Map<String, Value> = obj
-            .iter()
-            .filter(|(k, _)| !EVENT_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         let mut event = Event {
             id,
             kind,
-            app_id: opt_string(obj, "app_id", "app_id")?,
+            app_id: opt_string(app_id, "app_id")?.or_else(|| default_app_id.map(String::from)),
             subscription_device_type: opt_string(
-                obj,
-                "subscription_device_type",
+                subscription_device_type,
                 "subscription_device_type",
             )?,
             timestamp_ms,
-            subscription_id: opt_string(obj, "subscription_id", "subscription_id")?,
-            onesignal_id: opt_string(obj, "onesignal_id", "onesignal_id")?,
+            subscription_id: opt_string(subscription_id, "subscription_id")?,
+            onesignal_id: opt_string(onesignal_id, "onesignal_id")?,
             external_id,
             message,
             extra,
@@ -329,24 +348,30 @@ impl Event {
 
 impl Message {
     fn from_json(obj: &Map<String, Value>) -> Result<Message, EventError> {
+        let mut known: [Option<&Value>; MESSAGE_FIELDS.len()] = [None; MESSAGE_FIELDS.len()];
+        let mut extra = Map::new();
+        for (k, v) in obj {
+            match MESSAGE_FIELDS.iter().position(|f| f == k) {
+                Some(i) => known[i] = Some(v),
+                None => {
+                    extra.insert(k.clone(), v.clone());
+                }
+            }
+        }
         // The field's path is only spelled out for an error.
-        let field = |k: &str| {
-            opt_string(obj, k, k).map_err(|e| EventError {
+        let field = |i: usize| {
+            opt_string(known[i], MESSAGE_FIELDS[i]).map_err(|e| EventError {
                 field: format!("message.{}", e.field),
                 ..e
             })
         };
         Ok(Message {
-            id: field("id")?,
-            name: field("name")?,
-            title: field("title")?,
-            contents: field("contents")?.map(|c| clip_chars(&c, CONTENTS_MAX_CHARS).to_owned()),
-            template_id: field("template_id")?,
-            extra: obj
-                .iter()
-                .filter(|(k, _)| !MESSAGE_FIELDS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            id: field(0)?,
+            name: field(1)?,
+            title: field(2)?,
+            contents: field(3)?.map(|c| clip_chars(&c, CONTENTS_MAX_CHARS).to_owned()),
+            template_id: field(4)?,
+            extra,
         })
     }
 
@@ -574,6 +599,30 @@ mod tests {
             let event = Event::from_json(&value).unwrap();
             assert_eq!(event.to_json_string(), event.to_json().to_string());
         }
+    }
+
+    #[test]
+    fn app_id_defaults_to_the_owning_app_when_missing_or_null() {
+        let app = |v: Value| {
+            Event::from_json_in(&v, Some("app-1"))
+                .unwrap()
+                .app_id()
+                .map(String::from)
+        };
+        assert_eq!(
+            app(serde_json::json!({"kind": "k"})).as_deref(),
+            Some("app-1")
+        );
+        assert_eq!(
+            app(serde_json::json!({"kind": "k", "app_id": null})).as_deref(),
+            Some("app-1")
+        );
+        assert_eq!(
+            app(serde_json::json!({"kind": "k", "app_id": "own"})).as_deref(),
+            Some("own")
+        );
+        let e = Event::from_json_in(&serde_json::json!({"kind": "k", "app_id": 3}), Some("a"));
+        assert_eq!(e.unwrap_err().field, "app_id");
     }
 
     #[test]

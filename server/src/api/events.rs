@@ -71,11 +71,9 @@ pub fn parse_events(app_id: &str, body: Value) -> ApiResult<Vec<Event>> {
 }
 
 /// One event; an event without `app_id` gets the app's id.
-pub fn parse_event(app_id: &str, mut item: Value) -> Result<Event, String> {
-    let Some(map) = item.as_object_mut() else {
+pub fn parse_event(app_id: &str, item: Value) -> Result<Event, String> {
+    if !item.is_object() {
         return Err("expected an object".to_string());
-    };
-    map.entry("app_id")
-        .or_insert_with(|| Value::String(app_id.to_string()));
-    Event::from_json(&item).map_err(|e| e.to_string())
+    }
+    Event::from_json_in(&item, Some(app_id)).map_err(|e| e.to_string())
 }
