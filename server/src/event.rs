@@ -537,23 +537,33 @@ pub fn iso8601_ms(ms: i64) -> String {
         );
     }
     // Digit by digit: this runs for every event ingested, and `format!` costs ~30× more.
-    let mut out = String::with_capacity(24);
-    let fields = [
-        (y, 4, '-'),
-        (m, 2, '-'),
-        (d, 2, 'T'),
-        (sod / 3600, 2, ':'),
-        (sod % 3600 / 60, 2, ':'),
-        (sod % 60, 2, '.'),
-        (millis, 3, 'Z'),
-    ];
-    for (n, width, after) in fields {
-        for p in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10_i64.pow(p) % 10) as u8));
-        }
-        out.push(after);
+    let mut out = [0u8; 24];
+    let two = |out: &mut [u8], at: usize, n: i64| {
+        out[at] = b'0' + (n / 10) as u8;
+        out[at + 1] = b'0' + (n % 10) as u8;
+    };
+    two(&mut out, 0, y / 100);
+    two(&mut out, 2, y % 100);
+    two(&mut out, 5, m);
+    two(&mut out, 8, d);
+    two(&mut out, 11, sod / 3600);
+    two(&mut out, 14, sod % 3600 / 60);
+    two(&mut out, 17, sod % 60);
+    out[20] = b'0' + (millis / 100) as u8;
+    two(&mut out, 21, millis % 100);
+    for (at, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        out[at] = c;
     }
-    out
+    // All ASCII digits and separators.
+    std::str::from_utf8(&out).unwrap_or_default().to_owned()
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
