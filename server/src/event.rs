@@ -69,7 +69,7 @@ fn error(field: &str, message: impl Into<String>) -> EventError {
     }
 }
 
-const EVENT_FIELDS: &[&str] = &[
+const EVENT_FIELDS: &[&str; 11] = &[
     "id",
     "kind",
     "app_id",
@@ -82,7 +82,26 @@ const EVENT_FIELDS: &[&str] = &[
     "external_user_id",
     "message",
 ];
-const MESSAGE_FIELDS: &[&str] = &["id", "name", "title", "contents", "template_id"];
+const MESSAGE_FIELDS: &[&str; 5] = &["id", "name", "title", "contents", "template_id"];
+
+/// An object's properties in one pass: the values of the `names` hookline knows (by position in
+/// `names`), and the others in order. No lookup by name: each would hash the name.
+fn split_known<'a, const N: usize>(
+    obj: &'a Map<String, Value>,
+    names: &[&str; N],
+) -> ([Option<&'a Value>; N], Map<String, Value>) {
+    let mut known = [None; N];
+    let mut extra = Map::new();
+    for (k, v) in obj {
+        match names.iter().position(|f| f == k) {
+            Some(i) => known[i] = Some(v),
+            None => {
+                extra.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    (known, extra)
+}
 
 /// A string field: absent and `null` are `None`.
 fn opt_string(value: Option<&Value>, field: &str) -> Result<Option<String>, EventError> {
@@ -130,17 +149,7 @@ impl Event {
                 format!("expected a JSON object, found {}", kind_of(value)),
             ));
         };
-        // One pass over the properties (no lookup by name: each would hash the name).
-        let mut known: [Option<&Value>; EVENT_FIELDS.len()] = [None; EVENT_FIELDS.len()];
-        let mut extra = Map::new();
-        for (k, v) in obj {
-            match EVENT_FIELDS.iter().position(|f| f == k) {
-                Some(i) => known[i] = Some(v),
-                None => {
-                    extra.insert(k.clone(), v.clone());
-                }
-            }
-        }
+        let (known, extra) = split_known(obj, EVENT_FIELDS);
         let [
             id,
             kind,
@@ -348,16 +357,7 @@ impl Event {
 
 impl Message {
     fn from_json(obj: &Map<String, Value>) -> Result<Message, EventError> {
-        let mut known: [Option<&Value>; MESSAGE_FIELDS.len()] = [None; MESSAGE_FIELDS.len()];
-        let mut extra = Map::new();
-        for (k, v) in obj {
-            match MESSAGE_FIELDS.iter().position(|f| f == k) {
-                Some(i) => known[i] = Some(v),
-                None => {
-                    extra.insert(k.clone(), v.clone());
-                }
-            }
-        }
+        let (known, extra) = split_known(obj, MESSAGE_FIELDS);
         // The field's path is only spelled out for an error.
         let field = |i: usize| {
             opt_string(known[i], MESSAGE_FIELDS[i]).map_err(|e| EventError {
