@@ -86,17 +86,18 @@ const MESSAGE_FIELDS: &[&str; 5] = &["id", "name", "title", "contents", "templat
 
 /// An object's properties in one pass: the values of the `names` hookline knows (by position in
 /// `names`), and the others in order. No lookup by name: each would hash the name.
-fn split_known<'a, const N: usize>(
-    obj: &'a Map<String, Value>,
+/// A later duplicate of a name wins, as in a parsed JSON object.
+fn split_known<const N: usize>(
+    props: impl IntoIterator<Item = (String, Value)>,
     names: &[&str; N],
-) -> ([Option<&'a Value>; N], Map<String, Value>) {
-    let mut known = [None; N];
+) -> ([Option<Value>; N], Map<String, Value>) {
+    let mut known = [const { None }; N];
     let mut extra = Map::new();
-    for (k, v) in obj {
-        match names.iter().position(|f| f == k) {
+    for (k, v) in props {
+        match names.iter().position(|f| *f == k) {
             Some(i) => known[i] = Some(v),
             None => {
-                extra.insert(k.clone(), v.clone());
+                extra.insert(k, v);
             }
         }
     }
@@ -104,13 +105,13 @@ fn split_known<'a, const N: usize>(
 }
 
 /// A string field: absent and `null` are `None`.
-fn opt_string(value: Option<&Value>, field: &str) -> Result<Option<String>, EventError> {
+fn opt_string(value: Option<Value>, field: &str) -> Result<Option<String>, EventError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(error(
             field,
-            format!("expected a string, found {}", kind_of(other)),
+            format!("expected a string, found {}", kind_of(&other)),
         )),
     }
 }
@@ -149,7 +150,16 @@ impl Event {
                 format!("expected a JSON object, found {}", kind_of(value)),
             ));
         };
-        let (known, extra) = split_known(obj, EVENT_FIELDS);
+        Event::from_props(obj.clone(), default_app_id)
+    }
+
+    /// An event from its JSON object's properties, taken (not copied); an event without `app_id`
+    /// gets `default_app_id`.
+    pub fn from_props(
+        props: impl IntoIterator<Item = (String, Value)>,
+        default_app_id: Option<&str>,
+    ) -> Result<Event, EventError> {
+        let (known, extra) = split_known(props, EVENT_FIELDS);
         let [
             id,
             kind,
@@ -177,13 +187,13 @@ impl Event {
         };
         let timestamp_ms = match timestamp {
             None | Some(Value::Null) => now_ms(),
-            Some(Value::Number(n)) => timestamp_ms(n).map_err(|m| error("timestamp", m))?,
+            Some(Value::Number(n)) => timestamp_ms(&n).map_err(|m| error("timestamp", m))?,
             Some(other) => {
                 return Err(error(
                     "timestamp",
                     format!(
                         "expected unix time in seconds (a number), found {}",
-                        kind_of(other)
+                        kind_of(&other)
                     ),
                 ));
             }
@@ -205,7 +215,7 @@ impl Event {
             Some(other) => {
                 return Err(error(
                     "message",
-                    format!("expected an object, found {}", kind_of(other)),
+                    format!("expected an object, found {}", kind_of(&other)),
                 ));
             }
         };
@@ -356,11 +366,11 @@ impl Event {
 }
 
 impl Message {
-    fn from_json(obj: &Map<String, Value>) -> Result<Message, EventError> {
-        let (known, extra) = split_known(obj, MESSAGE_FIELDS);
+    fn from_json(obj: Map<String, Value>) -> Result<Message, EventError> {
+        let (mut known, extra) = split_known(obj, MESSAGE_FIELDS);
         // The field's path is only spelled out for an error.
-        let field = |i: usize| {
-            opt_string(known[i], MESSAGE_FIELDS[i]).map_err(|e| EventError {
+        let mut field = |i: usize| {
+            opt_string(known[i].take(), MESSAGE_FIELDS[i]).map_err(|e| EventError {
                 field: format!("message.{}", e.field),
                 ..e
             })

@@ -92,9 +92,9 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     let webhook = handle.webhook();
     let event = match &job.event {
         JobEvent::Parsed(e) => Ok(e.clone()),
-        JobEvent::Stored(body) => serde_json::from_str::<serde_json::Value>(body)
+        JobEvent::Stored(body) => serde_json::from_str::<serde_json::Map<_, _>>(body)
             .map_err(|e| format!("stored event: {e}"))
-            .and_then(|v| Event::from_json(&v).map_err(|e| format!("stored event: {e}")))
+            .and_then(|p| Event::from_props(p, None).map_err(|e| format!("stored event: {e}")))
             .map(Arc::new),
     };
     let rendered = event.and_then(|e| webhook.render(&e).map_err(|e| e.to_string()));

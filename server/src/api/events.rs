@@ -72,8 +72,8 @@ pub fn parse_events(app_id: &str, body: Value) -> ApiResult<Vec<Event>> {
 
 /// One event; an event without `app_id` gets the app's id.
 pub fn parse_event(app_id: &str, item: Value) -> Result<Event, String> {
-    if !item.is_object() {
+    let Value::Object(props) = item else {
         return Err("expected an object".to_string());
-    }
-    Event::from_json_in(&item, Some(app_id)).map_err(|e| e.to_string())
+    };
+    Event::from_props(props, Some(app_id)).map_err(|e| e.to_string())
 }
