@@ -15,8 +15,11 @@
 //! - **Body**: `{"pairs": {key: template}}` renders to a JSON object of strings (always valid JSON);
 //!   `{"custom": "template"}` is a JSON document in which a value inside a string literal is
 //!   JSON-escaped and a value outside one is written as a JSON literal (`null` when missing, numbers as
-//!   numbers, strings quoted); `{{ x | json }}` is the explicit form. A rendered custom body that is not
-//!   valid JSON is an error that says where.
+//!   numbers, strings quoted); `{{ x | json }}` is the explicit form. A custom body without tags
+//!   that is not JSON (a stray comma, a missing quote) is refused when saved: it is rendered once for
+//!   a sample event of its first trigger, and the error quotes the line. With tags, whose output may
+//!   depend on the event, a rendered body that is not valid JSON fails its attempt with the same
+//!   error.
 //! - A missing value renders empty (or `null` as a JSON value), never an error; this holds for
 //!   `event`, `message` and loop items. Two Liquid rules remain: a property of a number or string
 //!   (`{{ event.timestamp.x }}` inside a loop) and a missing property of an `assign`ed copy of an
@@ -441,6 +444,27 @@ impl Webhook {
                 ))
             }
         };
+        // A tag-free custom body has the same JSON structure for every event (each value lands as
+        // a JSON literal or inside a string): one render for a sample event tells whether it is
+        // JSON at all, so a stray comma is refused here rather than failing every attempt. (With
+        // tags, the structure may depend on the event: the preview and each attempt tell.)
+        if let Some(Body::Custom(template)) = &body
+            && template.is_fast()
+        {
+            let sample = crate::samples::sample_event(spec.events.first().map_or("", |k| k));
+            if let Ok(text) = template.render(sample.template_data())
+                && let Err(e) = check_json(&text)
+            {
+                return Err(ValidationError::new(
+                    "body.custom",
+                    format!(
+                        "{} (rendered for a sample {} event)",
+                        e.message,
+                        sample.kind()
+                    ),
+                ));
+            }
+        }
         Ok(Webhook {
             spec,
             url,

@@ -400,13 +400,28 @@ fn url_encode_filter_is_not_applied_twice() {
 
 #[test]
 fn invalid_custom_body_says_where() {
-    let webhook = Webhook::from_json(&json!({
+    // Without tags: refused when saved, quoting the line as rendered for a sample event.
+    let err = Webhook::from_json(&json!({
         "name": "broken",
         "events": ["message.push.sent"],
         "url": "https://example.com/",
         "body": {"custom": "{\n  \"a\": {{ event.id }}\n  \"b\": 1\n}"}
     }))
-    .expect("valid at save: each value is escaped, the commas are the author's");
+    .unwrap_err();
+    assert_eq!(err.field, "body.custom");
+    assert_eq!(
+        err.message,
+        "the rendered body is not valid JSON: expected `,` or `}` at line 3 column 3 \
+         (the line reads: \"b\": 1) (rendered for a sample message.push.sent event)"
+    );
+    // With tags the structure may depend on the event: saved, and the attempt says where.
+    let webhook = Webhook::from_json(&json!({
+        "name": "broken",
+        "events": ["message.push.sent"],
+        "url": "https://example.com/",
+        "body": {"custom": "{\n  \"a\": {% if event.id %}1{% endif %}\n  \"b\": 1\n}"}
+    }))
+    .expect("saved: with tags, only a render tells");
     let err = webhook.render(&seed_event()).unwrap_err();
     assert_eq!(
         err,

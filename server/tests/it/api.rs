@@ -250,6 +250,19 @@ async fn bad_input_gets_a_4xx_naming_the_problem_and_stores_nothing() {
         v["error"]["message"].as_str().unwrap().contains("body"),
         "{v}"
     );
+    // A custom body that can never be JSON (a stray comma) is refused at save, not at each attempt.
+    let mut broken = webhook_body(&r.url("/x"), &["message.push.sent"]);
+    broken["body"] = json!({"custom": "{\"a\": {{ event.id }},, \"b\": 1}"});
+    let (st, v) = s.call("POST", &hooks, Some(&a.1), Some(broken)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_webhook");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("body.custom: the rendered body is not valid JSON"),
+        "{v}"
+    );
     let mut broken = webhook_body("ftp://example.com/x", &["message.push.sent"]);
     let (st, v) = s
         .call("POST", &hooks, Some(&a.1), Some(broken.clone()))
