@@ -305,25 +305,14 @@ fn caused_by(
 }
 
 fn caused_by_reset(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
-            )
-        {
-            return true;
-        }
-        let text = err.to_string();
-        if text.contains("connection reset")
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset};
+    caused_by(e, |io| {
+        matches!(io.kind(), ConnectionReset | ConnectionAborted)
+    }) || {
+        let text = error_chain(e);
+        text.contains("connection reset")
             || text.contains("connection closed before message completed")
-        {
-            return true;
-        }
-        source = err.source();
     }
-    false
 }
 
 /// The error and its causes on one line.
