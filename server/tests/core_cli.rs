@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod common;
+use common::SEED_BODY;
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -20,17 +23,6 @@ fn render(args: &[&std::ffi::OsStr]) -> Output {
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
-
-const SEED_BODY: &str = r#"{
-  "id": "6f24fcf2-0467-4d4f-9d62-567f8ed0deb9",
-  "kind": "message.push.sent",
-  "app_id": "3beb3078-e0f1-4629-af17-fde833b9f716",
-  "subscription_id": "d1eec82d-453a-4a6d-8d26-622cf18584e6",
-  "subscription_device_type": "iOS",
-  "external_user_id": "THE EXTERNAL ID",
-  "timestamp": 1708559416,
-  "datetime": "2024-02-21T23:50:16.000Z"
-}"#;
 
 #[test]
 fn prints_the_seed_request_as_curl_and_json() {

@@ -5,6 +5,9 @@ use hookline::event::Event;
 use hookline::template::{Position, Template};
 use serde_json::json;
 
+mod common;
+use common::percent_decode;
+
 /// xorshift64*: deterministic, so a failure can be replayed.
 struct Rng(u64);
 
@@ -117,24 +120,6 @@ fn random_templates_never_panic_and_both_renderers_agree() {
         parsed > 1000 && fast > 300,
         "too few accepted templates: {parsed} parsed, {fast} fast"
     );
-}
-
-/// Percent-decodes a URL component.
-fn percent_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ascii");
-            out.push(u8::from_str_radix(hex, 16).expect("hex"));
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 #[test]

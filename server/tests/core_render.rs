@@ -7,6 +7,9 @@ use hookline::template::{Position, Template};
 use hookline::webhook::{RenderError, Webhook};
 use serde_json::{Value, json};
 
+mod common;
+use common::{SEED_BODY, percent_decode};
+
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -22,17 +25,6 @@ fn event_with_external_id(value: &str) -> Event {
     json["external_user_id"] = json!(value);
     Event::from_json(&json).expect("valid event")
 }
-
-const SEED_BODY: &str = r#"{
-  "id": "6f24fcf2-0467-4d4f-9d62-567f8ed0deb9",
-  "kind": "message.push.sent",
-  "app_id": "3beb3078-e0f1-4629-af17-fde833b9f716",
-  "subscription_id": "d1eec82d-453a-4a6d-8d26-622cf18584e6",
-  "subscription_device_type": "iOS",
-  "external_user_id": "THE EXTERNAL ID",
-  "timestamp": 1708559416,
-  "datetime": "2024-02-21T23:50:16.000Z"
-}"#;
 
 #[test]
 fn seed_example_renders_exactly() {
@@ -98,24 +90,6 @@ fn pairs() -> Webhook {
     .expect("valid webhook")
 }
 
-/// Percent-decodes a URL component.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ascii");
-            out.push(u8::from_str_radix(hex, 16).expect("hex"));
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).expect("utf-8")
-}
-
 #[test]
 fn hostile_values_are_escaped_where_they_land() {
     let ten_kb: String = "x\"y\\z\n".repeat(10 * 1024 / 6 + 1);
@@ -164,7 +138,7 @@ fn hostile_values_are_escaped_where_they_land() {
                     5,
                     "{value:?} added a path segment"
                 );
-                assert_eq!(percent_decode(encoded), value);
+                assert_eq!(percent_decode(encoded), value.as_bytes());
                 assert_eq!(
                     request.header("X-User"),
                     Some(format!("id={value}").as_str())

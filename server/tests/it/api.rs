@@ -357,11 +357,7 @@ async fn preview_renders_the_exact_request_and_curl() {
     assert_eq!(v["event"]["kind"], "message.push.sent");
     // An unsaved definition.
     let (st, v) = s
-        .call(
-            "POST",
-            &format!("/v1/apps/{}/webhooks/preview", a.0),
-            Some(&a.1),
-            Some(json!({"webhook": webhook_body("https://example.com/{{ event.kind }}", &["message.push.clicked"]), "kind": "message.push.clicked"})),
+        .app_call("POST", &a, "/webhooks/preview", Some(json!({"webhook": webhook_body("https://example.com/{{ event.kind }}", &["message.push.clicked"]), "kind": "message.push.clicked"})),
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -385,10 +381,10 @@ async fn test_send_returns_request_and_response_without_counting() {
         .await;
     r.script([crate::receiver::Mode::Status(503)]);
     let (st, v) = s
-        .call(
+        .app_call(
             "POST",
-            &format!("/v1/apps/{}/webhooks/{w}/test", a.0),
-            Some(&a.1),
+            &a,
+            &format!("/webhooks/{w}/test"),
             Some(json!({"event": event("t1", "message.push.sent")})),
         )
         .await;

@@ -176,10 +176,10 @@ async fn fails_permanently_after_the_last_retry_and_replays() {
         json!([])
     );
     let (st, _) = s
-        .call(
+        .app_call(
             "GET",
-            &format!("/v1/apps/{}/webhooks/{w}/deliveries?state=lost", a.0),
-            Some(&a.1),
+            &a,
+            &format!("/webhooks/{w}/deliveries?state=lost"),
             None,
         )
         .await;
@@ -219,10 +219,10 @@ async fn fails_permanently_after_the_last_retry_and_replays() {
     assert_eq!(st, StatusCode::NOT_FOUND);
     // Replay all: the other one.
     let (_, v) = s
-        .call(
+        .app_call(
             "POST",
-            &format!("/v1/apps/{}/webhooks/{w}/deliveries/replay", a.0),
-            Some(&a.1),
+            &a,
+            &format!("/webhooks/{w}/deliveries/replay"),
             None,
         )
         .await;

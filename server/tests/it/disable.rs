@@ -47,22 +47,17 @@ async fn gone_disables_holds_pending_skips_new_and_resumes_on_enable() {
 
     // Enable: the held delivery resumes (once); the skipped one waits for a replay.
     let (_, v) = s
-        .call(
-            "POST",
-            &format!("/v1/apps/{}/webhooks/{w}/enable", a.0),
-            Some(&a.1),
-            None,
-        )
+        .app_call("POST", &a, &format!("/webhooks/{w}/enable"), None)
         .await;
     assert_eq!(v["enabled"], true);
     let got = r.wait_for(2, Duration::from_secs(3)).await;
     assert_eq!(got[1].json()["id"], "e1");
     r.assert_stays_at(2, Duration::from_millis(500)).await;
     let (_, v) = s
-        .call(
+        .app_call(
             "POST",
-            &format!("/v1/apps/{}/webhooks/{w}/deliveries/replay", a.0),
-            Some(&a.1),
+            &a,
+            &format!("/webhooks/{w}/deliveries/replay"),
             None,
         )
         .await;
@@ -100,12 +95,7 @@ async fn failures_in_a_row_disable() {
     assert_eq!(v["status"]["reason"], "3 failed attempts in a row");
     // A success in between resets the count.
     let (_, _) = s
-        .call(
-            "POST",
-            &format!("/v1/apps/{}/webhooks/{w}/enable", a.0),
-            Some(&a.1),
-            None,
-        )
+        .app_call("POST", &a, &format!("/webhooks/{w}/enable"), None)
         .await;
     r.script([
         Mode::Status(500),

@@ -196,15 +196,25 @@ impl TestServer {
         v
     }
 
+    /// `call` on a route under `/v1/apps/{app}`, with the app's key.
+    pub async fn app_call(
+        &self,
+        method: &str,
+        app: &(String, String),
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call(
+            method,
+            &format!("/v1/apps/{}{}", app.0, path),
+            Some(&app.1),
+            body,
+        )
+        .await
+    }
+
     pub async fn get(&self, app: &(String, String), path: &str) -> Value {
-        let (s, v) = self
-            .call(
-                "GET",
-                &format!("/v1/apps/{}{}", app.0, path),
-                Some(&app.1),
-                None,
-            )
-            .await;
+        let (s, v) = self.app_call("GET", app, path, None).await;
         assert_eq!(s, StatusCode::OK, "{path}: {v}");
         v
     }
