@@ -116,7 +116,8 @@ fn opt_string(value: Option<Value>, field: &str) -> Result<Option<String>, Event
     }
 }
 
-fn kind_of(value: &Value) -> &'static str {
+/// How a JSON value's type reads in an error: "a string", "null"…
+pub fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

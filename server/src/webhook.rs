@@ -51,7 +51,7 @@ use std::fmt;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::event::Event;
+use crate::event::{Event, kind_of};
 use crate::request::{Method, RenderedRequest};
 use crate::template::{Position, Template, TemplateError, json_quoted_into};
 
@@ -186,17 +186,6 @@ pub const READ_ONLY_FIELDS: &[&str] = &["id", "app_id", "status", "created_at", 
 const SPEC_FIELDS: &[&str] = &[
     "name", "events", "method", "url", "headers", "body", "enabled",
 ];
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 fn expected(field: &str, what: &str, found: &Value) -> ValidationError {
     ValidationError::new(field, format!("expected {what}, found {}", kind_of(found)))
