@@ -433,14 +433,31 @@ impl Webhook {
                 ))
             }
         };
-        // A tag-free custom body has the same JSON structure for every event (each value lands as
-        // a JSON literal or inside a string): one render for a sample event tells whether it is
-        // JSON at all, so a stray comma is refused here rather than failing every attempt. (With
-        // tags, the structure may depend on the event: the preview and each attempt tell.)
-        if let Some(Body::Custom(template)) = &body
+        Ok(Webhook {
+            spec,
+            url,
+            headers,
+            body,
+            has_content_type,
+        })
+    }
+
+    /// Parses, checks and compiles the JSON form in one step, as a save does (see [`Webhook::checked`]).
+    pub fn from_json(value: &Value) -> Result<Webhook, ValidationError> {
+        Webhook::compile(WebhookSpec::from_json(value)?)?.checked()
+    }
+
+    /// The checks a save makes beyond compiling. A tag-free custom body has the same JSON
+    /// structure for every event (each value lands as a JSON literal or inside a string): one
+    /// render for a sample event of its first trigger tells whether it is JSON at all, so a stray
+    /// comma is refused when saved rather than failing every attempt. (With tags, the structure may
+    /// depend on the event: the preview and each attempt tell.) Not made for webhooks already
+    /// stored, so one saved before the check keeps being attempted, each attempt saying why it fails.
+    pub fn checked(self) -> Result<Webhook, ValidationError> {
+        if let Some(Body::Custom(template)) = &self.body
             && template.is_fast()
         {
-            let sample = crate::samples::sample_event(spec.events.first().map_or("", |k| k));
+            let sample = crate::samples::sample_event(self.spec.events.first().map_or("", |k| k));
             if let Ok(text) = template.render(sample.template_data())
                 && let Err(e) = check_json(&text)
             {
@@ -454,18 +471,7 @@ impl Webhook {
                 ));
             }
         }
-        Ok(Webhook {
-            spec,
-            url,
-            headers,
-            body,
-            has_content_type,
-        })
-    }
-
-    /// Parses, checks and compiles the JSON form in one step.
-    pub fn from_json(value: &Value) -> Result<Webhook, ValidationError> {
-        Webhook::compile(WebhookSpec::from_json(value)?)
+        Ok(self)
     }
 
     pub fn spec(&self) -> &WebhookSpec {

@@ -52,7 +52,9 @@ fn compile(body: &Value) -> ApiResult<Webhook> {
         ApiError::bad_request("invalid_webhook", e.to_string())
     };
     let spec = WebhookSpec::from_json(body).map_err(invalid)?;
-    Webhook::compile(spec).map_err(invalid)
+    Webhook::compile(spec)
+        .and_then(Webhook::checked)
+        .map_err(invalid)
 }
 
 fn view(record: &WebhookRecord) -> Value {
