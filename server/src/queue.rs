@@ -83,15 +83,16 @@ impl WebhookHandle {
 /// leasing those deliveries from the store a moment later, does not parse their stored JSON
 /// again. Bounded: the oldest go first (a delivery whose event has gone parses it, as before).
 struct Spilled {
-    events: HashMap<(String, String), Arc<Event>>,
-    order: std::collections::VecDeque<(String, String)>,
+    /// By event id: the owning app's id and the event (ids are unique per app only: an id two
+    /// apps use keeps the first, and the other's lease parses its event).
+    events: HashMap<String, (String, Arc<Event>)>,
+    order: std::collections::VecDeque<String>,
     capacity: usize,
 }
 
 impl Spilled {
     fn insert(&mut self, app_id: &str, event: &Arc<Event>) {
-        let key = (app_id.to_string(), event.id().to_string());
-        if self.capacity == 0 || self.events.contains_key(&key) {
+        if self.capacity == 0 || self.events.contains_key(event.id()) {
             return;
         }
         while self.order.len() >= self.capacity {
@@ -99,8 +100,17 @@ impl Spilled {
                 self.events.remove(&old);
             }
         }
-        self.order.push_back(key.clone());
-        self.events.insert(key, event.clone());
+        self.order.push_back(event.id().to_string());
+        self.events
+            .insert(event.id().to_string(), (app_id.to_string(), event.clone()));
+    }
+
+    /// The event `event_id` of app `app_id`, when kept.
+    fn get(&self, app_id: &str, event_id: &str) -> Option<Arc<Event>> {
+        self.events
+            .get(event_id)
+            .filter(|(owner, _)| owner == app_id)
+            .map(|(_, event)| event.clone())
     }
 }
 
@@ -470,12 +480,9 @@ impl Queue {
                     let Some(h) = handles.iter().find(|h| h.id == d.webhook_id) else {
                         continue;
                     };
-                    let parsed = spilled.as_ref().and_then(|cache| {
-                        cache
-                            .events
-                            .get(&(h.app_id.clone(), d.event_id.clone()))
-                            .cloned()
-                    });
+                    let parsed = spilled
+                        .as_ref()
+                        .and_then(|cache| cache.get(&h.app_id, &d.event_id));
                     let event = match parsed {
                         Some(e) => JobEvent::Parsed(e),
                         None => JobEvent::Stored(d.event_body),
