@@ -3,13 +3,16 @@
 //! store.
 //!
 //! Each webhook has its own bounded in-memory queue and its own workers (see `worker`), so a slow
-//! or dead receiver fills only its own. A delivery created by an ingest is stored already leased
-//! and handed straight to its webhook's queue when there is room (no second database round trip
-//! before sending); otherwise it waits in the store and the poller leases it when room frees up.
+//! or dead receiver fills only its own. Events are stored in a log numbered by the queue. A
+//! delivery handed straight to a worker at ingest is written to the store only when its first
+//! attempt is recorded (one row, often never touched again); until then the webhook's *cursor*,
+//! saved with the attempt records, stays below its event, and a restart after a crash creates the
+//! missing rows from the log. A delivery that finds no room in memory is stored pending with its
+//! event, and the poller leases it when room frees up.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -18,7 +21,8 @@ use crate::config::Config;
 use crate::delivery::HttpSender;
 use crate::event::Event;
 use crate::store::{
-    DeliveryState, Millis, NewDelivery, NewEvent, Store, StoreError, WebhookRecord, now_ms,
+    AttemptRecord, DeliveryIds, DeliveryState, Millis, NewDelivery, NewEvent, Next, Outcome, Store,
+    StoreError, WebhookRecord, now_ms,
 };
 use crate::webhook::Webhook;
 
@@ -26,31 +30,43 @@ use crate::webhook::Webhook;
 #[derive(Debug, Clone)]
 pub enum JobEvent {
     Parsed(Arc<Event>),
-    Stored(String),
+    Stored { id: String, body: String },
 }
 
 /// One delivery to attempt once.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub delivery_id: String,
-    pub event_id: String,
+    pub event_seq: i64,
     pub event: JobEvent,
     /// Attempts made before this one.
     pub attempts: u32,
-    /// When the lease ends: a job still waiting in memory then is dropped (the poller leases the
-    /// delivery again), so one process never sends a delivery twice at once.
-    pub lease_until: Millis,
+    /// When the event was accepted.
+    pub created_at: Millis,
+    /// `None` for a delivery handed over at ingest: it has no row yet and only this process knows
+    /// it. For one leased from the store, when the lease ends: a job still waiting in memory then
+    /// is dropped (the poller leases the delivery again), so one process never sends a delivery
+    /// twice at once.
+    pub lease_until: Option<Millis>,
 }
 
 /// A webhook as the queue and workers see it.
 pub struct WebhookHandle {
     pub id: String,
+    /// The store's number for it.
+    pub seq: i64,
     pub app_id: String,
+    /// Its deliveries' ids.
+    pub ids: DeliveryIds,
     compiled: RwLock<Arc<Webhook>>,
     enabled: AtomicBool,
     jobs: mpsc::Sender<Job>,
     /// Deliveries may wait in the store: the poller should look when room frees up.
     backlog: AtomicBool,
+    /// Events of deliveries handed to workers at ingest whose first attempt is not recorded yet
+    /// (they have no row): the cursor stays below the first.
+    unrecorded: Mutex<BTreeSet<i64>>,
+    /// The cursor last saved.
+    saved_cursor: AtomicI64,
     /// Times of recent failures, for the failure-rate disable rule.
     pub(crate) failures: Mutex<std::collections::VecDeque<Millis>>,
     /// Successes seen, for sampling them into logs.
@@ -77,22 +93,33 @@ impl WebhookHandle {
     fn room(&self) -> usize {
         self.jobs.capacity()
     }
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, BTreeSet<i64>> {
+        self.unrecorded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    /// The first attempt of event `seq`'s delivery (handed over at ingest) is recorded: its row
+    /// exists, the cursor may pass it.
+    pub(crate) fn recorded(&self, seq: i64) {
+        self.unrecorded().remove(&seq);
+    }
+    /// Deliveries in memory that have no row yet (counted as pending).
+    pub fn unrecorded_count(&self) -> usize {
+        self.unrecorded().len()
+    }
 }
 
 /// Events whose deliveries did not all fit in memory at ingest, kept parsed so that the poller,
 /// leasing those deliveries from the store a moment later, does not parse their stored JSON
 /// again. Bounded: the oldest go first (a delivery whose event has gone parses it, as before).
 struct Spilled {
-    /// By event id: the owning app's id and the event (ids are unique per app only: an id two
-    /// apps use keeps the first, and the other's lease parses its event).
-    events: HashMap<String, (String, Arc<Event>)>,
-    order: std::collections::VecDeque<String>,
+    /// By event sequence number.
+    events: HashMap<i64, Arc<Event>>,
+    order: std::collections::VecDeque<i64>,
     capacity: usize,
 }
 
 impl Spilled {
-    fn insert(&mut self, app_id: &str, event: &Arc<Event>) {
-        if self.capacity == 0 || self.events.contains_key(event.id()) {
+    fn insert(&mut self, seq: i64, event: &Arc<Event>) {
+        if self.capacity == 0 || self.events.contains_key(&seq) {
             return;
         }
         while self.order.len() >= self.capacity {
@@ -100,17 +127,12 @@ impl Spilled {
                 self.events.remove(&old);
             }
         }
-        self.order.push_back(event.id().to_string());
-        self.events
-            .insert(event.id().to_string(), (app_id.to_string(), event.clone()));
+        self.order.push_back(seq);
+        self.events.insert(seq, event.clone());
     }
 
-    /// The event `event_id` of app `app_id`, when kept.
-    fn get(&self, app_id: &str, event_id: &str) -> Option<Arc<Event>> {
-        self.events
-            .get(event_id)
-            .filter(|(owner, _)| owner == app_id)
-            .map(|(_, event)| event.clone())
+    fn get(&self, seq: i64) -> Option<Arc<Event>> {
+        self.events.get(&seq).cloned()
     }
 }
 
@@ -140,16 +162,27 @@ pub struct Queue {
     /// Jobs waiting in the webhooks' in-memory queues, bounded by `queue_in_memory`.
     pub(crate) in_memory: std::sync::atomic::AtomicUsize,
     spilled: Mutex<Spilled>,
+    /// The last event sequence number given out. Held while numbering events and registering
+    /// their unrecorded deliveries, and while reading cursors, so a cursor never passes a delivery
+    /// about to be registered.
+    last_seq: Mutex<i64>,
 }
 
 /// Permits of `inflight`: far more than workers can be in flight, so acquiring never waits.
 const INFLIGHT_PERMITS: usize = 1 << 20;
 
 impl Queue {
-    /// Must be called inside a Tokio runtime (it starts the attempt recorder).
-    pub fn new(config: Config, store: Arc<dyn Store>, sender: HttpSender) -> Arc<Queue> {
-        Arc::new(Queue {
-            recorder: crate::worker::Recorder::start(store.clone()),
+    /// Must be called inside a Tokio runtime (it starts the attempt recorder). `last_seq` is the
+    /// store's highest event sequence number.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        sender: HttpSender,
+        last_seq: i64,
+    ) -> Arc<Queue> {
+        Arc::new_cyclic(|queue: &Weak<Queue>| Queue {
+            recorder: crate::worker::Recorder::start(store.clone(), queue.clone()),
+            last_seq: Mutex::new(last_seq),
             store,
             sender,
             webhooks: RwLock::new(HashMap::new()),
@@ -192,7 +225,11 @@ impl Queue {
         let (tx, rx) = mpsc::channel(self.config.delivery.queue_per_webhook);
         let handle = Arc::new(WebhookHandle {
             id: record.id.clone(),
+            seq: record.seq,
             app_id: record.app_id.clone(),
+            ids: DeliveryIds::new(&record.id),
+            unrecorded: Mutex::new(BTreeSet::new()),
+            saved_cursor: AtomicI64::new(record.cursor),
             compiled: RwLock::new(Arc::new(webhook)),
             enabled: AtomicBool::new(record.enabled),
             jobs: tx,
@@ -254,6 +291,69 @@ impl Queue {
         self.wake.notify_one();
     }
 
+    /// The last event sequence number given out: a new webhook's cursor.
+    pub fn last_seq(&self) -> i64 {
+        *self.last_seq.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Each webhook's cursor where it is ahead of the saved one: below its first unrecorded
+    /// delivery, or at the last event numbered when it has none.
+    pub(crate) fn cursors(&self) -> Vec<(Arc<WebhookHandle>, i64)> {
+        let last = self.last_seq.lock().unwrap_or_else(|p| p.into_inner());
+        self.read()
+            .values()
+            .filter_map(|h| {
+                let cursor = h.unrecorded().first().map_or(*last, |first| first - 1);
+                (cursor > h.saved_cursor.load(Ordering::Acquire)).then(|| (h.clone(), cursor))
+            })
+            .collect()
+    }
+
+    /// The cursors given are saved.
+    pub(crate) fn cursors_saved(&self, saved: &[(Arc<WebhookHandle>, i64)]) {
+        for (h, cursor) in saved {
+            h.saved_cursor.fetch_max(*cursor, Ordering::AcqRel);
+        }
+    }
+
+    /// Start-up: deliveries that were in memory when the process last stopped without recording
+    /// them (a crash) get their pending rows from the event log, for every webhook whose cursor is
+    /// behind. Call after `upsert`ing the stored webhooks, before serving.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        const PAGE: usize = 10_000;
+        let last = self.last_seq();
+        let handles: Vec<Arc<WebhookHandle>> = self.read().values().cloned().collect();
+        let mut restored = 0;
+        for h in handles {
+            let webhook = h.webhook();
+            let mut cursor = h.saved_cursor.load(Ordering::Acquire);
+            while cursor < last {
+                let heads = self.store.events_after(&h.app_id, cursor, PAGE).await?;
+                let upto = match heads.last() {
+                    Some(e) if heads.len() == PAGE => e.seq,
+                    _ => last,
+                };
+                let rows: Vec<(i64, Millis)> = heads
+                    .iter()
+                    .filter(|e| webhook.matches(&e.kind))
+                    .map(|e| (e.seq, e.received_at))
+                    .collect();
+                restored += rows.len();
+                self.store.restore(h.seq, rows, upto).await?;
+                h.saved_cursor.store(upto, Ordering::Release);
+                h.backlog.store(true, Ordering::Release);
+                cursor = upto;
+            }
+        }
+        if restored > 0 {
+            tracing::info!(
+                deliveries = restored,
+                "restored deliveries that were in memory at the last stop"
+            );
+        }
+        Ok(restored)
+    }
+
     /// Stores `events` (already validated, for `app_id`) with a delivery for each enabled webhook
     /// whose triggers match (skipped for disabled ones), then hands the new deliveries to their
     /// webhooks' workers. Returns when the events are durably stored.
@@ -268,123 +368,179 @@ impl Queue {
             .filter(|h| h.app_id == app_id && !h.deleted())
             .cloned()
             .collect();
+        let webhooks: Vec<Arc<Webhook>> = handles.iter().map(|h| h.webhook()).collect();
         let mut room: Vec<usize> = handles.iter().map(|h| h.room()).collect();
         let mut global = self.global_room();
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         let mut new_events = Vec::with_capacity(events.len());
-        let mut hot: Vec<Vec<(usize, String)>> = Vec::with_capacity(events.len());
+        // Per event: the webhooks (by index) whose delivery goes straight to a worker.
+        let mut hot: Vec<Vec<usize>> = Vec::with_capacity(events.len());
         // Per event: a delivery of it waits in the store (no room in memory).
         let mut spills = Vec::with_capacity(events.len());
         let mut waiting = false;
         let mut deliveries = 0;
         for event in &events {
-            let mut ds = Vec::new();
+            let mut rows = Vec::new();
             let mut event_hot = Vec::new();
             let mut spill = false;
             for (i, h) in handles.iter().enumerate() {
-                if !h.webhook().matches(event.kind()) {
+                if !webhooks[i].matches(event.kind()) {
                     continue;
                 }
-                // Time-ordered, so the store appends rather than writes at random places.
-                let id = uuid::Uuid::now_v7().to_string();
+                deliveries += 1;
                 let enabled = h.enabled();
-                let leased = enabled && room[i] > 0 && global > 0;
-                if leased {
+                if enabled && room[i] > 0 && global > 0 {
                     room[i] -= 1;
                     global -= 1;
-                    event_hot.push((i, id.clone()));
-                } else if enabled {
+                    event_hot.push(i);
+                    continue;
+                }
+                if enabled {
                     waiting = true;
                     spill = true;
                     h.backlog.store(true, Ordering::Release);
                 }
-                ds.push(NewDelivery {
-                    id,
-                    webhook_id: h.id.clone(),
+                rows.push(NewDelivery {
+                    webhook_seq: h.seq,
                     state: if enabled {
                         DeliveryState::Pending
                     } else {
                         DeliveryState::Skipped
                     },
-                    leased,
                 });
             }
             new_events.push(NewEvent {
+                seq: 0,
                 id: event.id().to_string(),
                 kind: event.kind().to_string(),
                 body: event.to_json_string(),
-                deliveries: ds,
+                deliveries: rows,
             });
             hot.push(event_hot);
             spills.push(spill);
         }
+        // Number the events and register their deliveries going to workers, at once.
+        let first_seq = {
+            let mut last = self.last_seq.lock().unwrap_or_else(|p| p.into_inner());
+            let first = *last + 1;
+            *last += events.len() as i64;
+            for (k, (event, event_hot)) in new_events.iter_mut().zip(&hot).enumerate() {
+                event.seq = first + k as i64;
+                for &i in event_hot {
+                    handles[i].unrecorded().insert(event.seq);
+                }
+            }
+            first
+        };
         let now = now_ms();
-        let lease_until = now + self.config.delivery.lease.as_millis() as i64;
-        let fresh = self
-            .store
-            .ingest(app_id, new_events, now, lease_until)
-            .await?;
+        let fresh = match self.store.ingest(app_id, new_events, now).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                for (k, event_hot) in hot.iter().enumerate() {
+                    for &i in event_hot {
+                        handles[i].recorded(first_seq + k as i64);
+                    }
+                }
+                return Err(e);
+            }
+        };
         let mut summary = IngestSummary::default();
         let mut not_queued = Vec::new();
         let mut spilled = Vec::new();
-        for (((event, event_hot), is_new), spill) in events.iter().zip(hot).zip(&fresh).zip(spills)
+        for (k, (((event, event_hot), is_new), spill)) in
+            events.iter().zip(hot).zip(&fresh).zip(spills).enumerate()
         {
+            let seq = first_seq + k as i64;
             if !*is_new {
                 summary.duplicates += 1;
+                for i in event_hot {
+                    handles[i].recorded(seq);
+                }
                 continue;
             }
             summary.accepted += 1;
             let mut spill = spill;
-            for (i, delivery_id) in event_hot {
+            for i in event_hot {
                 let job = Job {
-                    delivery_id,
-                    event_id: event.id().to_string(),
+                    event_seq: seq,
                     event: JobEvent::Parsed(event.clone()),
                     attempts: 0,
-                    lease_until,
+                    created_at: now,
+                    lease_until: None,
                 };
                 match handles[i].jobs.try_send(job) {
                     Ok(()) => {
                         self.in_memory.fetch_add(1, Ordering::AcqRel);
                     }
-                    Err(e) => {
+                    Err(_) => {
                         handles[i].backlog.store(true, Ordering::Release);
-                        not_queued.push(e.into_inner().delivery_id);
+                        not_queued.push((handles[i].clone(), seq));
                         spill = true;
                     }
                 }
             }
             if spill {
-                spilled.push(event);
+                spilled.push((seq, event));
             }
         }
         if !spilled.is_empty()
             && let Ok(mut cache) = self.spilled.lock()
         {
-            for event in spilled {
-                cache.insert(app_id, event);
+            for (seq, event) in spilled {
+                cache.insert(seq, event);
             }
         }
-        for (event_fresh, new) in fresh.iter().zip(&events) {
-            if *event_fresh {
-                deliveries += handles
-                    .iter()
-                    .filter(|h| h.webhook().matches(new.kind()))
-                    .count();
-            }
-        }
-        summary.deliveries = deliveries;
+        summary.deliveries = deliveries
+            - events
+                .iter()
+                .zip(&fresh)
+                .filter(|(_, new)| !**new)
+                .map(|(e, _)| webhooks.iter().filter(|w| w.matches(e.kind())).count())
+                .sum::<usize>();
         crate::metrics::EVENTS_ACCEPTED.add(summary.accepted as u64);
         crate::metrics::EVENTS_DUPLICATE.add(summary.duplicates as u64);
         if !not_queued.is_empty() {
-            // A race filled a webhook's queue: let the poller take these.
-            self.store.release(Some(not_queued)).await?;
+            // A race filled a webhook's queue: these wait in the store for the poller.
+            self.hold(not_queued, now).await?;
             waiting = true;
         }
         if waiting {
             self.wake_now();
         }
         Ok(summary)
+    }
+
+    /// Stores deliveries handed over at ingest that no worker took as pending rows (the poller
+    /// leases them).
+    async fn hold(
+        &self,
+        deliveries: Vec<(Arc<WebhookHandle>, i64)>,
+        created_at: Millis,
+    ) -> Result<(), StoreError> {
+        let at = now_ms();
+        let records = deliveries
+            .iter()
+            .map(|(h, seq)| AttemptRecord {
+                webhook_id: h.id.clone(),
+                webhook_seq: h.seq,
+                event_seq: *seq,
+                created_at,
+                attempt: 1,
+                at,
+                duration_us: 0,
+                outcome: Outcome::Render,
+                status: None,
+                error_code: "",
+                next: Next::Release,
+                log: None,
+                max_logs: self.config.logs.max_per_webhook,
+            })
+            .collect();
+        self.store.record_attempts(records, Vec::new()).await?;
+        for (h, seq) in deliveries {
+            h.recorded(seq);
+        }
+        Ok(())
     }
 
     /// How many more jobs may wait in memory, across all webhooks.
@@ -453,22 +609,22 @@ impl Queue {
         for h in &handles {
             let take = h.room().min(1024).min(global);
             if take > 0 {
-                wants.push((h.id.clone(), take));
+                wants.push((h.seq, take));
                 global -= take;
             }
         }
         if !wants.is_empty() {
             let lease_until = now + self.config.delivery.lease.as_millis() as i64;
-            let limits: HashMap<String, usize> = wants.iter().cloned().collect();
+            let limits: HashMap<i64, usize> = wants.iter().cloned().collect();
             let leased = self.store.lease(wants, now, lease_until).await?;
-            let mut per_webhook: HashMap<&str, usize> = HashMap::new();
+            let mut per_webhook: HashMap<i64, usize> = HashMap::new();
             let mut not_queued = Vec::new();
             for d in &leased {
-                *per_webhook.entry(d.webhook_id.as_str()).or_default() += 1;
+                *per_webhook.entry(d.webhook_seq).or_default() += 1;
             }
             for h in &handles {
-                let got = per_webhook.get(h.id.as_str()).copied().unwrap_or(0);
-                let limit = limits.get(&h.id).copied().unwrap_or(0);
+                let got = per_webhook.get(&h.seq).copied().unwrap_or(0);
+                let limit = limits.get(&h.seq).copied().unwrap_or(0);
                 // Fewer than asked: nothing more is due now.
                 h.backlog
                     .store(limit > 0 && got >= limit, Ordering::Release);
@@ -477,32 +633,35 @@ impl Queue {
             {
                 let spilled = self.spilled.lock().ok();
                 for d in leased {
-                    let Some(h) = handles.iter().find(|h| h.id == d.webhook_id) else {
+                    let Some(h) = handles.iter().find(|h| h.seq == d.webhook_seq) else {
                         continue;
                     };
-                    let parsed = spilled
-                        .as_ref()
-                        .and_then(|cache| cache.get(&h.app_id, &d.event_id));
+                    let parsed = spilled.as_ref().and_then(|cache| cache.get(d.event_seq));
                     let event = match parsed {
                         Some(e) => JobEvent::Parsed(e),
-                        None => JobEvent::Stored(d.event_body),
+                        None => JobEvent::Stored {
+                            id: d.event_id,
+                            body: d.event_body,
+                        },
                     };
-                    jobs.push((h, d.id, d.event_id, event, d.attempts));
+                    jobs.push((
+                        h,
+                        Job {
+                            event_seq: d.event_seq,
+                            event,
+                            attempts: d.attempts,
+                            created_at: d.created_at,
+                            lease_until: Some(lease_until),
+                        },
+                    ));
                 }
             }
-            for (h, delivery_id, event_id, event, attempts) in jobs {
-                let job = Job {
-                    delivery_id,
-                    event_id,
-                    event,
-                    attempts,
-                    lease_until,
-                };
+            for (h, job) in jobs {
                 match h.jobs.try_send(job) {
                     Ok(()) => {
                         self.in_memory.fetch_add(1, Ordering::AcqRel);
                     }
-                    Err(e) => not_queued.push(e.into_inner().delivery_id),
+                    Err(e) => not_queued.push((h.seq, e.into_inner().event_seq)),
                 }
             }
             if !not_queued.is_empty() {
@@ -551,6 +710,15 @@ impl Queue {
             tracing::warn!(
                 "attempts still in flight after the shutdown grace; they will be sent again"
             );
+        } else {
+            // Every delivery handed over is recorded: save the cursors so the next start has
+            // nothing to restore.
+            let cursors = self.cursors();
+            let saved: Vec<(i64, i64)> = cursors.iter().map(|(h, c)| (h.seq, *c)).collect();
+            match self.store.record_attempts(Vec::new(), saved).await {
+                Ok(_) => self.cursors_saved(&cursors),
+                Err(e) => tracing::error!(error = %e, "saving cursors at shutdown failed"),
+            }
         }
         if let Err(e) = self.store.release(None).await {
             tracing::error!(error = %e, "releasing leases at shutdown failed");

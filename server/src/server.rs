@@ -52,7 +52,8 @@ pub async fn run(
     // One process owns an SQLite database: leases left by a crash are released now.
     store.release(None).await?;
     let sender = HttpSender::new(&config.delivery)?;
-    let queue = Queue::new(config.clone(), store.clone(), sender);
+    let last_seq = store.last_event_seq().await?;
+    let queue = Queue::new(config.clone(), store.clone(), sender, last_seq);
     for record in store.all_webhooks().await? {
         match WebhookSpec::from_json(&record.spec).and_then(Webhook::compile) {
             Ok(webhook) => queue.upsert(&record, webhook),
@@ -61,6 +62,7 @@ pub async fn run(
             }
         }
     }
+    queue.recover().await?;
     let keys: HashMap<String, String> = store.app_keys().await?.into_iter().collect();
     let state = Arc::new(AppState {
         config: config.clone(),

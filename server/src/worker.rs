@@ -1,8 +1,8 @@
 //! A webhook's workers: take its jobs, render, send, record the attempt, schedule the retry, and
 //! disable the webhook when its receiver keeps failing.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
@@ -63,20 +63,23 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     let config = &queue.config;
     let number = job.attempts + 1;
     let base = AttemptRecord {
-        delivery_id: job.delivery_id.clone(),
         webhook_id: handle.id.clone(),
-        event_id: job.event_id.clone(),
+        webhook_seq: handle.seq,
+        event_seq: job.event_seq,
+        created_at: job.created_at,
         attempt: number,
         at: now_ms(),
         duration_us: 0,
         outcome: Outcome::Render,
         status: None,
-        error_code: String::new(),
+        error_code: "",
         next: Next::Release,
         log: None,
         max_logs: config.logs.max_per_webhook,
     };
-    if now_ms() + config.delivery.request_timeout.as_millis() as i64 >= job.lease_until {
+    if let Some(lease_until) = job.lease_until
+        && now_ms() + config.delivery.request_timeout.as_millis() as i64 >= lease_until
+    {
         // Waited in memory until its lease (nearly) ran out: the poller takes it again.
         drop(slot);
         queue.job_done(handle);
@@ -85,22 +88,33 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     if !handle.enabled() || queue.stopping() {
         // Held: stays pending, not counted, sent when the webhook is enabled again (or on restart).
         drop(slot);
-        record(queue, base).await;
+        record(queue, handle, &job, base).await;
         queue.job_done(handle);
         return;
     }
     let webhook = handle.webhook();
     let event = match &job.event {
         JobEvent::Parsed(e) => Ok(e.clone()),
-        JobEvent::Stored(body) => serde_json::from_str::<serde_json::Map<_, _>>(body)
+        JobEvent::Stored { body, .. } => serde_json::from_str::<serde_json::Map<_, _>>(body)
             .map_err(|e| format!("stored event: {e}"))
             .and_then(|p| Event::from_props(p, None).map_err(|e| format!("stored event: {e}")))
             .map(Arc::new),
     };
+    let event_id = match &job.event {
+        JobEvent::Parsed(e) => e.id(),
+        JobEvent::Stored { id, .. } => id.as_str(),
+    };
+    // The delivery's id, the same on every attempt: the `webhook-id` header.
+    let mut id_text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let delivery_id: &str = handle
+        .ids
+        .id(job.event_seq)
+        .hyphenated()
+        .encode_lower(&mut id_text);
     let rendered = event.and_then(|e| webhook.render(&e).map_err(|e| e.to_string()));
     let (result, request) = match rendered {
         Ok(request) => (
-            queue.sender.send(&request, &job.delivery_id).await,
+            queue.sender.send(&request, delivery_id).await,
             Some(request),
         ),
         Err(message) => (
@@ -136,8 +150,10 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
                 .is_multiple_of(rate)
     };
     let log = keep_log.then(|| LogDetail {
+        delivery_id: delivery_id.to_string(),
+        event_id: event_id.to_string(),
         request: match &request {
-            Some(r) => request_log(r, &job.delivery_id, config.logs.max_body_bytes),
+            Some(r) => request_log(r, delivery_id, config.logs.max_body_bytes),
             None => serde_json::Value::Null,
         },
         response: response_log(&result, config.logs.max_body_bytes),
@@ -145,17 +161,19 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     let status = result.response.as_ref().map(|r| r.status);
     crate::metrics::record_attempt(result.outcome, result.duration);
     if !success {
-        tracing::debug!(webhook = %handle.id, delivery = %job.delivery_id, attempt = number,
+        tracing::debug!(webhook = %handle.id, delivery = %delivery_id, attempt = number,
             code = result.error_code, message = ?result.message, "attempt failed");
     }
     let effects = record(
         queue,
+        handle,
+        &job,
         AttemptRecord {
             at,
             duration_us: result.duration.as_micros() as u64,
             outcome: result.outcome,
             status,
-            error_code: result.error_code.to_string(),
+            error_code: result.error_code,
             next,
             log,
             ..base
@@ -216,8 +234,19 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     }
 }
 
-async fn record(queue: &Queue, attempt: AttemptRecord) -> Option<AttemptEffects> {
-    queue.recorder.record(attempt).await
+/// Records an attempt; a delivery handed over at ingest then has its row, and its webhook's
+/// cursor may pass it.
+async fn record(
+    queue: &Queue,
+    handle: &WebhookHandle,
+    job: &Job,
+    attempt: AttemptRecord,
+) -> Option<AttemptEffects> {
+    let effects = queue.recorder.record(attempt).await;
+    if effects.is_some() && job.lease_until.is_none() {
+        handle.recorded(job.event_seq);
+    }
+    effects
 }
 
 type Recording = (AttemptRecord, oneshot::Sender<Option<AttemptEffects>>);
@@ -232,7 +261,8 @@ pub struct Recorder {
 const MAX_RECORD_BATCH: usize = 1024;
 
 impl Recorder {
-    pub fn start(store: Arc<dyn Store>) -> Recorder {
+    /// Saves the queue's cursors with each batch.
+    pub fn start(store: Arc<dyn Store>, queue: Weak<Queue>) -> Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel::<Recording>();
         tokio::spawn(async move {
             // Reused from batch to batch: a vector grown afresh for every batch (by doubling) cost
@@ -255,8 +285,14 @@ impl Recorder {
                     records.push(record);
                     replies.push(reply);
                 }
-                match store.record_attempts(records).await {
+                // Read before the batch is stored: a cursor only passes deliveries recorded before.
+                let cursors = queue.upgrade().map(|q| q.cursors()).unwrap_or_default();
+                let saved = cursors.iter().map(|(h, c)| (h.seq, *c)).collect();
+                match store.record_attempts(records, saved).await {
                     Ok(effects) => {
+                        if let Some(q) = queue.upgrade() {
+                            q.cursors_saved(&cursors);
+                        }
                         for (reply, e) in replies.drain(..).zip(effects) {
                             let _ = reply.send(Some(e));
                         }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State};
 use crate::delivery::{redact_headers, request_log};
 use crate::event::Event;
-use crate::store::{DeliveryState, WebhookRecord, now_ms};
+use crate::store::{DeliveryIds, DeliveryState, WebhookRecord, now_ms};
 use crate::webhook::{Webhook, WebhookSpec};
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -108,8 +108,9 @@ async fn create(
     let webhook = compile(&body)?;
     let now = now_ms();
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
-    let record = WebhookRecord {
+    let mut record = WebhookRecord {
         id: format!("wh_{}", uuid::Uuid::new_v4().simple()),
+        seq: 0,
         app_id: app_id.clone(),
         spec,
         enabled: webhook.enabled(),
@@ -117,8 +118,10 @@ async fn create(
         disabled_at: (!webhook.enabled()).then_some(now),
         created_at: now,
         updated_at: now,
+        // Events from now on.
+        cursor: state.queue.last_seq(),
     };
-    state.store.create_webhook(record.clone()).await?;
+    record.seq = state.store.create_webhook(record.clone()).await?;
     state.queue.upsert(&record, webhook);
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
@@ -450,7 +453,11 @@ async fn stats(
         .stats(&id, from.div_euclid(60), to.div_euclid(60))
         .await?;
     let points = crate::stats::series(&in_range, from, to, step);
-    let deliveries = state.store.delivery_counts(&app_id, &id).await?;
+    let mut deliveries = state.store.delivery_counts(&app_id, &id).await?;
+    // Handed to workers at ingest, first attempt not recorded yet: pending, not yet stored.
+    if let Some(h) = state.queue.handle(&id) {
+        deliveries.pending += h.unrecorded_count() as u64;
+    }
     Ok(Json(json!({
         "webhook_id": id,
         "status": status(&record),
@@ -531,10 +538,16 @@ async fn replay_one(
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     authorized(&state, &headers, &app_id, &id).await?;
-    let n = state
-        .store
-        .replay(&app_id, &id, Some(&delivery_id), now_ms())
-        .await?;
+    let event_seq = DeliveryIds::new(&id).event_seq(&delivery_id);
+    let n = match event_seq {
+        Some(seq) => {
+            state
+                .store
+                .replay(&app_id, &id, Some(seq), now_ms())
+                .await?
+        }
+        None => 0,
+    };
     if n == 0 {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -57,6 +57,8 @@ pub struct AppRecord {
 #[derive(Debug, Clone)]
 pub struct WebhookRecord {
     pub id: String,
+    /// The store's number for the webhook (assigned by `create_webhook`; 0 before).
+    pub seq: i64,
     pub app_id: String,
     /// The webhook's JSON form as saved (its `enabled` is overridden by the field below).
     pub spec: serde_json::Value,
@@ -65,6 +67,9 @@ pub struct WebhookRecord {
     pub disabled_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Every event up to this sequence number has been dealt with for this webhook: it has a
+    /// delivery row, or it did not match (see `Queue` for how in-flight deliveries keep it back).
+    pub cursor: i64,
 }
 
 /// A delivery's state in the queue.
@@ -101,20 +106,21 @@ impl DeliveryState {
     }
 }
 
-/// One delivery to create with an event.
+/// A delivery row written with its event: one that waits in the store (no room in memory) or
+/// is skipped (its webhook is disabled). A delivery handed straight to a worker gets its row when
+/// its first attempt is recorded.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
-    pub id: String,
-    pub webhook_id: String,
+    pub webhook_seq: i64,
     /// `Pending` or `Skipped`.
     pub state: DeliveryState,
-    /// Handed straight to a worker in memory: stored already leased so the poller leaves it.
-    pub leased: bool,
 }
 
-/// One event to store with its deliveries.
+/// One event to store with its delivery rows.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
+    /// Its place in the event log, given by the queue.
+    pub seq: i64,
     pub id: String,
     pub kind: String,
     pub body: String,
@@ -124,12 +130,21 @@ pub struct NewEvent {
 /// A delivery taken from the queue for one attempt.
 #[derive(Debug, Clone)]
 pub struct LeasedDelivery {
-    pub id: String,
-    pub webhook_id: String,
+    pub webhook_seq: i64,
+    pub event_seq: i64,
     pub event_id: String,
     pub event_body: String,
     /// Attempts made before this one.
     pub attempts: u32,
+    pub created_at: Millis,
+}
+
+/// A stored event, as the start-up recovery reads it.
+#[derive(Debug, Clone)]
+pub struct EventHead {
+    pub seq: i64,
+    pub kind: String,
+    pub received_at: Millis,
 }
 
 /// The class of an attempt's outcome, as stats count them.
@@ -186,12 +201,14 @@ pub enum Next {
 }
 
 /// One attempt, as the worker saw it: the single record stats, logs and the queue are updated
-/// from, in one transaction.
+/// from, in one transaction. Creates the delivery's row when it has none yet.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
-    pub delivery_id: String,
     pub webhook_id: String,
-    pub event_id: String,
+    pub webhook_seq: i64,
+    pub event_seq: i64,
+    /// When the event was accepted (the delivery's creation time).
+    pub created_at: Millis,
     /// 1 for the first attempt.
     pub attempt: u32,
     pub at: Millis,
@@ -200,7 +217,7 @@ pub struct AttemptRecord {
     pub outcome: Outcome,
     pub status: Option<u16>,
     /// Stable: `ok`, `http_status`, `timeout`, `connect_error`, `connection_reset`, ...
-    pub error_code: String,
+    pub error_code: &'static str,
     pub next: Next,
     /// Kept in the webhook's logs when set (already redacted and truncated).
     pub log: Option<LogDetail>,
@@ -210,6 +227,8 @@ pub struct AttemptRecord {
 
 #[derive(Debug, Clone)]
 pub struct LogDetail {
+    pub delivery_id: String,
+    pub event_id: String,
     pub request: serde_json::Value,
     pub response: serde_json::Value,
 }
@@ -234,6 +253,7 @@ pub struct MinuteStats {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryRecord {
+    /// See [`DeliveryIds`].
     pub id: String,
     pub event_id: String,
     pub state: DeliveryState,
@@ -269,6 +289,50 @@ pub struct DeliveryCounts {
     pub skipped: u64,
 }
 
+/// A delivery's public id: a UUID (version 8) made of 60 bits derived from its webhook's id and
+/// of its event's sequence number. The same for every attempt and after a restart, so it is the
+/// `webhook-id` header receivers deduplicate on; unique across webhooks and databases in practice
+/// (the webhook part is a hash of a random id); the store finds a delivery from it without an
+/// index of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryIds {
+    prefix: [u8; 8],
+}
+
+impl DeliveryIds {
+    pub fn new(webhook_id: &str) -> DeliveryIds {
+        use sha2::{Digest, Sha256};
+        let hash = Sha256::digest(webhook_id.as_bytes());
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&hash[..8]);
+        // Version 8 (custom) in the high nibble of byte 6.
+        prefix[6] = (prefix[6] & 0x0f) | 0x80;
+        DeliveryIds { prefix }
+    }
+
+    /// The id of the delivery of event `event_seq`.
+    pub fn id(&self, event_seq: i64) -> uuid::Uuid {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.prefix);
+        bytes[8..].copy_from_slice(&(event_seq as u64).to_be_bytes());
+        // RFC 4122 variant in the top two bits of byte 8 (sequence numbers stay far below 2^62).
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        uuid::Uuid::from_bytes(bytes)
+    }
+
+    /// The event sequence number of a delivery id of this webhook; `None` for any other text.
+    pub fn event_seq(&self, id: &str) -> Option<i64> {
+        let bytes = *uuid::Uuid::parse_str(id).ok()?.as_bytes();
+        if bytes[..8] != self.prefix || bytes[8] & 0xc0 != 0x80 {
+            return None;
+        }
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&bytes[8..]);
+        seq[0] &= 0x3f;
+        Some(u64::from_be_bytes(seq) as i64)
+    }
+}
+
 /// The store. Every method is one transaction; concurrent calls may share one commit.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -280,7 +344,8 @@ pub trait Store: Send + Sync {
     /// Every app's key hash, to authenticate without a query per request.
     async fn app_keys(&self) -> Result<Vec<(String, String)>, StoreError>;
 
-    async fn create_webhook(&self, webhook: WebhookRecord) -> Result<(), StoreError>;
+    /// Stores a new webhook with the given cursor (its `seq` is ignored); returns its seq.
+    async fn create_webhook(&self, webhook: WebhookRecord) -> Result<i64, StoreError>;
     /// Replaces the spec; false when there is no such webhook in the app.
     async fn update_webhook(
         &self,
@@ -309,32 +374,51 @@ pub trait Store: Send + Sync {
     async fn list_webhooks(&self, app_id: &str) -> Result<Vec<WebhookRecord>, StoreError>;
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
 
-    /// Stores events and their deliveries; an event id the app already has is skipped with its
-    /// deliveries. Returns, per event, whether it was new. Durable when it returns.
+    /// The highest event sequence number stored (0 when none).
+    async fn last_event_seq(&self) -> Result<i64, StoreError>;
+    /// Stores events and their delivery rows; an event id the app already has is skipped with
+    /// its rows. Returns, per event, whether it was new. Durable when it returns.
     async fn ingest(
         &self,
         app_id: &str,
         events: Vec<NewEvent>,
         now: Millis,
-        lease_until: Millis,
     ) -> Result<Vec<bool>, StoreError>;
-    /// Leases up to `limit` due deliveries of each webhook.
+    /// Leases up to `limit` due deliveries of each webhook (by seq).
     async fn lease(
         &self,
-        wants: Vec<(String, usize)>,
+        wants: Vec<(i64, usize)>,
         now: Millis,
         lease_until: Millis,
     ) -> Result<Vec<LeasedDelivery>, StoreError>;
-    /// Releases leases: the given deliveries, or all (at start and shutdown of a single process).
-    async fn release(&self, ids: Option<Vec<String>>) -> Result<(), StoreError>;
+    /// Releases leases: the given deliveries (webhook seq, event seq), or all (at start and
+    /// shutdown of a single process).
+    async fn release(&self, keys: Option<Vec<(i64, i64)>>) -> Result<(), StoreError>;
     /// The earliest time a pending, unleased delivery of an enabled webhook is due.
     async fn next_due(&self) -> Result<Option<Millis>, StoreError>;
-    /// Records attempts (in the order they happened): their deliveries' new states, stats, logs
-    /// and each webhook's failures in a row. Returns each attempt's effects.
+    /// Records attempts (in the order they happened): their deliveries' rows (created for a
+    /// delivery's first attempt), stats, logs and each webhook's failures in a row, and saves
+    /// `cursors` (webhook seq, cursor; a cursor never moves back). Returns each attempt's effects.
     async fn record_attempts(
         &self,
         attempts: Vec<AttemptRecord>,
+        cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError>;
+    /// The app's events after `after` (by sequence number), oldest first, at most `limit`.
+    async fn events_after(
+        &self,
+        app_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<EventHead>, StoreError>;
+    /// Start-up recovery of deliveries that were in memory when the process stopped: creates a
+    /// pending row (unless one exists) for each (event seq, created at), and saves the cursor.
+    async fn restore(
+        &self,
+        webhook_seq: i64,
+        deliveries: Vec<(i64, Millis)>,
+        cursor: i64,
+    ) -> Result<(), StoreError>;
 
     async fn deliveries(
         &self,
@@ -348,13 +432,13 @@ pub trait Store: Send + Sync {
         app_id: &str,
         webhook_id: &str,
     ) -> Result<DeliveryCounts, StoreError>;
-    /// Makes failed and skipped deliveries (one, or all of the webhook's) pending again with a
-    /// fresh retry schedule. Returns how many.
+    /// Makes failed and skipped deliveries (the one of event `event_seq`, or all of the
+    /// webhook's) pending again with a fresh retry schedule. Returns how many.
     async fn replay(
         &self,
         app_id: &str,
         webhook_id: &str,
-        delivery_id: Option<&str>,
+        event_seq: Option<i64>,
         now: Millis,
     ) -> Result<u64, StoreError>;
 

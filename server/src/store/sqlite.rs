@@ -69,27 +69,39 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
+/// The schema version this build writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 2;
+
+/// Every table and index of the current schema.
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS webhooks (
-    id TEXT PRIMARY KEY, app_id TEXT NOT NULL, spec TEXT NOT NULL, enabled INTEGER NOT NULL,
-    disabled_reason TEXT, disabled_at INTEGER, consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, app_id TEXT NOT NULL, spec TEXT NOT NULL,
+    enabled INTEGER NOT NULL, disabled_reason TEXT, disabled_at INTEGER,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0, cursor INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS webhooks_app ON webhooks (app_id);
--- Events are appended in arrival order (rowid); producers' ids are often random, so only the
--- small unique index is written at random places, not the bodies.
+-- The event log, in arrival order (seq, given by the queue). Producers' ids are often random, so
+-- only the small unique index is written at random places, not the bodies.
 CREATE TABLE IF NOT EXISTS events (
-    app_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
-    received_at INTEGER NOT NULL, UNIQUE (app_id, id));
--- Delivery ids are time-ordered (UUID v7), so a burst of inserts and updates touches few pages.
+    seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
+    body TEXT NOT NULL, received_at INTEGER NOT NULL, UNIQUE (app_id, id));
+-- One row per (webhook, event) once the delivery waits in the store or has been attempted. Keyed
+-- by two integers that mostly grow, so rows are appended; a delivery that succeeds at its first
+-- attempt costs one row and no index entry.
 CREATE TABLE IF NOT EXISTS deliveries (
-    id TEXT PRIMARY KEY, app_id TEXT NOT NULL, webhook_id TEXT NOT NULL, event_id TEXT NOT NULL,
-    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
-    locked_until INTEGER NOT NULL DEFAULT 0, last_status INTEGER, last_error TEXT,
-    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (webhook_id, state, next_at);
+    webhook_seq INTEGER NOT NULL, event_seq INTEGER NOT NULL, state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, locked_until INTEGER NOT NULL DEFAULT 0,
+    last_status INTEGER, last_error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (webhook_seq, event_seq)) WITHOUT ROWID;
+-- The queue: pending deliveries by due time. Queries name `state = 'pending'` to use it.
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (webhook_seq, next_at) WHERE state = 'pending';
+-- Listing and counting the few deliveries that are not succeeded. Queries name
+-- `state != 'succeeded'` to use it.
+CREATE INDEX IF NOT EXISTS deliveries_unsettled ON deliveries (webhook_seq, state, event_seq)
+    WHERE state != 'succeeded';
 CREATE TABLE IF NOT EXISTS stats_minute (
     webhook_id TEXT NOT NULL, minute INTEGER NOT NULL, counts TEXT NOT NULL, latency TEXT NOT NULL,
     PRIMARY KEY (webhook_id, minute)) WITHOUT ROWID;
@@ -100,6 +112,77 @@ CREATE TABLE IF NOT EXISTS attempt_logs (
     response TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attempt_logs_webhook ON attempt_logs (webhook_id, id);
 "#;
+
+/// From schema 1 (text keys, a row per delivery written at ingest) to 2: the tables are renamed,
+/// created anew and copied. Delivery ids (and so `webhook-id` headers of retries still pending)
+/// change to the new derived form.
+const MIGRATE_1_TO_2_BEFORE: &str = r#"
+ALTER TABLE webhooks RENAME TO webhooks_v1;
+ALTER TABLE events RENAME TO events_v1;
+ALTER TABLE deliveries RENAME TO deliveries_v1;
+DROP INDEX IF EXISTS webhooks_app;
+DROP INDEX IF EXISTS deliveries_queue;
+"#;
+
+const MIGRATE_1_TO_2_AFTER: &str = r#"
+INSERT INTO events (seq, app_id, id, kind, body, received_at)
+    SELECT rowid, app_id, id, kind, body, received_at FROM events_v1;
+INSERT INTO webhooks (seq, id, app_id, spec, enabled, disabled_reason, disabled_at,
+        consecutive_failures, cursor, created_at, updated_at)
+    SELECT rowid, id, app_id, spec, enabled, disabled_reason, disabled_at, consecutive_failures,
+        (SELECT COALESCE(MAX(seq), 0) FROM events), created_at, updated_at FROM webhooks_v1;
+INSERT INTO deliveries (webhook_seq, event_seq, state, attempts, next_at, locked_until,
+        last_status, last_error, created_at, updated_at)
+    SELECT w.seq, e.seq, d.state, d.attempts, d.next_at, d.locked_until, d.last_status,
+        d.last_error, d.created_at, d.updated_at
+    FROM deliveries_v1 d JOIN webhooks w ON w.id = d.webhook_id
+    JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id;
+DROP TABLE deliveries_v1;
+DROP TABLE events_v1;
+DROP TABLE webhooks_v1;
+"#;
+
+/// Creates the schema, or brings an older one up to date, in one transaction.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {version}, written by a newer hookline; this one \
+             knows up to {SCHEMA_VERSION}"
+        )));
+    }
+    if version == SCHEMA_VERSION {
+        return conn.execute_batch(SCHEMA).map_err(db);
+    }
+    // Schema 1 did not set user_version: it is there when its events table is.
+    let v1: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    let steps = if v1 {
+        format!("{MIGRATE_1_TO_2_BEFORE}{SCHEMA}{MIGRATE_1_TO_2_AFTER}")
+    } else {
+        SCHEMA.to_string()
+    };
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ))
+    .map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        StoreError::Database(format!(
+            "migrating the schema to version {SCHEMA_VERSION}: {e}"
+        ))
+    })?;
+    if v1 {
+        tracing::info!("migrated the database to schema version {SCHEMA_VERSION}");
+    }
+    Ok(())
+}
 
 impl SqliteStore {
     pub async fn open(path: &Path, sync_commits: bool) -> Result<SqliteStore, StoreError> {
@@ -173,7 +256,7 @@ fn open_connection(path: &Path, sync_commits: bool) -> Result<Connection, StoreE
          PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0;"
     ))
     .map_err(db)?;
-    conn.execute_batch(SCHEMA).map_err(db)?;
+    migrate(&conn)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -275,11 +358,13 @@ fn webhook_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> 
         disabled_at: row.get(5)?,
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
+        seq: row.get(8)?,
+        cursor: row.get(9)?,
     })
 }
 
 const WEBHOOK_COLUMNS: &str =
-    "id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at";
+    "id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, seq, cursor";
 
 fn parse_counts(text: &str, len: usize) -> Vec<u64> {
     let mut out: Vec<u64> = text.split(',').map(|n| n.parse().unwrap_or(0)).collect();
@@ -364,11 +449,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_webhook(&self, w: WebhookRecord) -> Result<(), StoreError> {
+    async fn create_webhook(&self, w: WebhookRecord) -> Result<i64, StoreError> {
         self.call(move |c| {
             c.execute(
-                "INSERT INTO webhooks (id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO webhooks (id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, cursor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     w.id,
                     w.app_id,
@@ -377,11 +462,12 @@ impl Store for SqliteStore {
                     w.disabled_reason,
                     w.disabled_at,
                     w.created_at,
-                    w.updated_at
+                    w.updated_at,
+                    w.cursor
                 ],
             )
-            .map(|_| ())
-            .map_err(db)
+            .map_err(db)?;
+            Ok(c.last_insert_rowid())
         })
         .await
     }
@@ -448,14 +534,17 @@ impl Store for SqliteStore {
     async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError> {
         let (app_id, id) = (app_id.to_string(), id.to_string());
         self.call(move |c| {
-            let n = c
-                .execute(
-                    "DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2",
+            let seq: Option<i64> = c
+                .query_row(
+                    "DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2 RETURNING seq",
                     [&app_id, &id],
+                    |r| r.get(0),
                 )
+                .optional()
                 .map_err(db)?;
-            if n == 1 {
-                c.execute("DELETE FROM deliveries WHERE webhook_id = ?1", [&id])
+            let n = usize::from(seq.is_some());
+            if let Some(seq) = seq {
+                c.execute("DELETE FROM deliveries WHERE webhook_seq = ?1", [seq])
                     .map_err(db)?;
                 c.execute("DELETE FROM stats_minute WHERE webhook_id = ?1", [&id])
                     .map_err(db)?;
@@ -513,38 +602,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        self.call(|c| {
+            c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(db)
+        })
+        .await
+    }
+
     async fn ingest(
         &self,
         app_id: &str,
         events: Vec<NewEvent>,
         now: Millis,
-        lease_until: Millis,
     ) -> Result<Vec<bool>, StoreError> {
         let app_id = app_id.to_string();
         self.call(move |c| {
             let mut event_stmt = c
                 .prepare_cached(
-                    "INSERT INTO events (app_id, id, kind, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                    "INSERT INTO events (seq, app_id, id, kind, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT DO NOTHING",
                 )
                 .map_err(db)?;
             let mut delivery_stmt = c
                 .prepare_cached(
-                    "INSERT INTO deliveries (id, app_id, webhook_id, event_id, state, next_at, locked_until, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, MAX(?6, ?7), ?7, ?6, ?6)",
+                    "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
                 )
                 .map_err(db)?;
             let mut fresh = Vec::with_capacity(events.len());
             for e in events {
-                let n = event_stmt.execute(params![app_id, e.id, e.kind, e.body, now]).map_err(db)?;
+                let n = event_stmt
+                    .execute(params![e.seq, app_id, e.id, e.kind, e.body, now])
+                    .map_err(db)?;
                 fresh.push(n == 1);
                 if n == 0 {
                     continue;
                 }
                 for d in e.deliveries {
-                    let locked = if d.leased { lease_until } else { 0 };
                     delivery_stmt
-                        .execute(params![d.id, app_id, d.webhook_id, e.id, d.state.as_str(), now, locked])
+                        .execute(params![d.webhook_seq, e.seq, d.state.as_str(), now])
                         .map_err(db)?;
                 }
             }
@@ -555,42 +652,44 @@ impl Store for SqliteStore {
 
     async fn lease(
         &self,
-        wants: Vec<(String, usize)>,
+        wants: Vec<(i64, usize)>,
         now: Millis,
         lease_until: Millis,
     ) -> Result<Vec<LeasedDelivery>, StoreError> {
         self.call(move |c| {
             let mut select = c
                 .prepare_cached(
-                    "SELECT d.id, d.event_id, d.attempts, e.body FROM deliveries d
-                     JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
-                     WHERE d.webhook_id = ?1 AND d.state = 'pending' AND d.next_at <= ?2
+                    "SELECT d.event_seq, e.id, d.attempts, e.body, d.created_at FROM deliveries d
+                     JOIN events e ON e.seq = d.event_seq
+                     WHERE d.webhook_seq = ?1 AND d.state = 'pending' AND d.next_at <= ?2
                      ORDER BY d.next_at LIMIT ?3",
                 )
                 .map_err(db)?;
             let mut lock = c
                 .prepare_cached(
-                    "UPDATE deliveries SET locked_until = ?2, next_at = ?2 WHERE id = ?1",
+                    "UPDATE deliveries SET locked_until = ?3, next_at = ?3 WHERE webhook_seq = ?1 AND event_seq = ?2",
                 )
                 .map_err(db)?;
             let mut out = Vec::new();
-            for (webhook_id, limit) in wants {
-                let rows: Vec<(String, String, u32, String)> = select
-                    .query_map(params![webhook_id, now, limit as i64], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            for (webhook_seq, limit) in wants {
+                let rows = select
+                    .query_map(params![webhook_seq, now, limit as i64], |r| {
+                        Ok(LeasedDelivery {
+                            webhook_seq,
+                            event_seq: r.get(0)?,
+                            event_id: r.get(1)?,
+                            attempts: r.get(2)?,
+                            event_body: r.get(3)?,
+                            created_at: r.get(4)?,
+                        })
                     })
                     .map_err(db)?
-                    .collect::<Result<_, _>>()
+                    .collect::<Result<Vec<_>, _>>()
                     .map_err(db)?;
-                for (id, event_id, attempts, event_body) in rows {
-                    lock.execute(params![id, lease_until]).map_err(db)?;
-                    out.push(LeasedDelivery {
-                        id,
-                        webhook_id: webhook_id.clone(),
-                        event_id,
-                        event_body,
-                        attempts,
-                    });
+                for d in rows {
+                    lock.execute(params![webhook_seq, d.event_seq, lease_until])
+                        .map_err(db)?;
+                    out.push(d);
                 }
             }
             Ok(out)
@@ -598,23 +697,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn release(&self, ids: Option<Vec<String>>) -> Result<(), StoreError> {
+    async fn release(&self, keys: Option<Vec<(i64, i64)>>) -> Result<(), StoreError> {
         self.call(move |c| {
-            match ids {
+            let now = now_ms();
+            match keys {
                 None => {
                     c.execute(
                         "UPDATE deliveries SET locked_until = 0, next_at = ?1 WHERE state = 'pending' AND locked_until > 0",
-                        [now_ms()],
+                        [now],
                     )
                     .map_err(db)?;
                 }
-                Some(ids) => {
+                Some(keys) => {
                     let mut s = c
-                        .prepare_cached("UPDATE deliveries SET locked_until = 0, next_at = ?2 WHERE id = ?1")
+                        .prepare_cached(
+                            "UPDATE deliveries SET locked_until = 0, next_at = ?3 WHERE webhook_seq = ?1 AND event_seq = ?2",
+                        )
                         .map_err(db)?;
-                    let now = now_ms();
-                    for id in ids {
-                        s.execute(params![id, now]).map_err(db)?;
+                    for (webhook_seq, event_seq) in keys {
+                        s.execute(params![webhook_seq, event_seq, now]).map_err(db)?;
                     }
                 }
             }
@@ -629,7 +730,7 @@ impl Store for SqliteStore {
             // lease, so "due" is only ever `next_at <= now`.
             c.query_row(
                 "SELECT MIN((SELECT MIN(d.next_at) FROM deliveries d
-                              WHERE d.webhook_id = w.id AND d.state = 'pending'))
+                              WHERE d.webhook_seq = w.seq AND d.state = 'pending'))
                  FROM webhooks w WHERE w.enabled",
                 [],
                 |r| r.get::<_, Option<i64>>(0),
@@ -642,14 +743,20 @@ impl Store for SqliteStore {
     async fn record_attempts(
         &self,
         attempts: Vec<AttemptRecord>,
+        cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError> {
         self.call(move |c| {
-            let mut update = c
+            // A first attempt creates the row; later ones (and leased deliveries) update it.
+            let mut upsert = c
                 .prepare_cached(
-                    "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, next_at = COALESCE(?4, next_at),
-                       locked_until = 0, last_status = COALESCE(?5, last_status),
-                       last_error = CASE WHEN ?3 = 1 THEN ?6 ELSE last_error END, updated_at = ?7
-                     WHERE id = ?1",
+                    "INSERT INTO deliveries (webhook_seq, event_seq, state, attempts, next_at, locked_until,
+                       last_status, last_error, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, CASE WHEN ?4 = 1 THEN ?7 END, ?8, ?9)
+                     ON CONFLICT (webhook_seq, event_seq) DO UPDATE SET state = excluded.state,
+                       attempts = attempts + excluded.attempts, next_at = excluded.next_at, locked_until = 0,
+                       last_status = COALESCE(excluded.last_status, last_status),
+                       last_error = CASE WHEN excluded.attempts = 1 THEN excluded.last_error ELSE last_error END,
+                       updated_at = excluded.updated_at",
                 )
                 .map_err(db)?;
             // Per (webhook, minute): counts and latency, merged into the stored minute once.
@@ -660,13 +767,23 @@ impl Store for SqliteStore {
             let mut logged: Vec<&str> = Vec::new();
             for a in &attempts {
                 let (state, next_at, attempts_delta) = match a.next {
-                    Next::Succeeded => ("succeeded", None, 1),
-                    Next::RetryAt(at) => ("pending", Some(at), 1),
-                    Next::Failed => ("failed", None, 1),
-                    Next::Release => ("pending", Some(a.at), 0),
+                    Next::Succeeded => ("succeeded", a.at, 1),
+                    Next::RetryAt(at) => ("pending", at, 1),
+                    Next::Failed => ("failed", a.at, 1),
+                    Next::Release => ("pending", a.at, 0),
                 };
-                update
-                    .execute(params![a.delivery_id, state, attempts_delta, next_at, a.status, a.error_code, a.at])
+                upsert
+                    .execute(params![
+                        a.webhook_seq,
+                        a.event_seq,
+                        state,
+                        attempts_delta,
+                        next_at,
+                        a.status,
+                        a.error_code,
+                        a.created_at,
+                        a.at
+                    ])
                     .map_err(db)?;
                 if a.next == Next::Release {
                     effects.push(AttemptEffects::default());
@@ -701,8 +818,8 @@ impl Store for SqliteStore {
                     .map_err(db)?
                     .execute(params![
                         a.webhook_id,
-                        a.delivery_id,
-                        a.event_id,
+                        log.delivery_id,
+                        log.event_id,
                         a.attempt,
                         a.at,
                         a.duration_us as i64,
@@ -751,6 +868,12 @@ impl Store for SqliteStore {
                 .execute(params![webhook_id, minute, join_counts(&all), join_counts(&hist)])
                 .map_err(db)?;
             }
+            for (webhook_seq, cursor) in cursors {
+                c.prepare_cached("UPDATE webhooks SET cursor = ?2 WHERE seq = ?1 AND cursor < ?2")
+                    .map_err(db)?
+                    .execute(params![webhook_seq, cursor])
+                    .map_err(db)?;
+            }
             for (webhook_id, streak) in streaks {
                 c.prepare_cached("UPDATE webhooks SET consecutive_failures = ?2 WHERE id = ?1 AND consecutive_failures != ?2")
                     .map_err(db)?
@@ -782,21 +905,32 @@ impl Store for SqliteStore {
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let (app_id, webhook_id) = (app_id.to_string(), webhook_id.to_string());
         self.call(move |c| {
+            let ids = DeliveryIds::new(&webhook_id);
+            // The state is written into the statement (one of four fixed words) so that the
+            // partial index of unsettled deliveries can serve it.
+            let filter = match state {
+                None => String::new(),
+                Some(DeliveryState::Succeeded) => "AND d.state = 'succeeded'".to_string(),
+                Some(s) => format!("AND d.state != 'succeeded' AND d.state = '{}'", s.as_str()),
+            };
             let mut s = c
-                .prepare_cached(
-                    "SELECT id, event_id, state, attempts, next_at, last_status, last_error, created_at, updated_at
-                     FROM deliveries WHERE app_id = ?1 AND webhook_id = ?2 AND (?3 IS NULL OR state = ?3)
-                     ORDER BY created_at DESC, id LIMIT ?4",
-                )
+                .prepare_cached(&format!(
+                    "SELECT d.event_seq, e.id, d.state, d.attempts, d.next_at, d.last_status, d.last_error,
+                       d.created_at, d.updated_at
+                     FROM webhooks w JOIN deliveries d ON d.webhook_seq = w.seq
+                     LEFT JOIN events e ON e.seq = d.event_seq
+                     WHERE w.app_id = ?1 AND w.id = ?2 {filter}
+                     ORDER BY d.event_seq DESC LIMIT ?3"
+                ))
                 .map_err(db)?;
             let rows = s
-                .query_map(params![app_id, webhook_id, state.map(|s| s.as_str()), limit as i64], |r| {
+                .query_map(params![app_id, webhook_id, limit as i64], |r| {
                     let state: String = r.get(2)?;
                     let state = DeliveryState::parse(&state).unwrap_or(DeliveryState::Pending);
                     let next_at: i64 = r.get(4)?;
                     Ok(DeliveryRecord {
-                        id: r.get(0)?,
-                        event_id: r.get(1)?,
+                        id: ids.id(r.get(0)?).to_string(),
+                        event_id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                         state,
                         attempts: r.get(3)?,
                         next_attempt_at: (state == DeliveryState::Pending).then_some(next_at),
@@ -821,23 +955,41 @@ impl Store for SqliteStore {
     ) -> Result<DeliveryCounts, StoreError> {
         let (app_id, webhook_id) = (app_id.to_string(), webhook_id.to_string());
         self.call(move |c| {
+            let Some(seq) = c
+                .prepare_cached("SELECT seq FROM webhooks WHERE app_id = ?1 AND id = ?2")
+                .map_err(db)?
+                .query_row([&app_id, &webhook_id], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(db)?
+            else {
+                return Ok(DeliveryCounts::default());
+            };
+            let total: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM deliveries WHERE webhook_seq = ?1")
+                .map_err(db)?
+                .query_row([seq], |r| r.get(0))
+                .map_err(db)?;
             let mut s = c
                 .prepare_cached(
-                    "SELECT state, COUNT(*) FROM deliveries WHERE app_id = ?1 AND webhook_id = ?2 GROUP BY state",
+                    "SELECT state, COUNT(*) FROM deliveries WHERE webhook_seq = ?1 AND state != 'succeeded' GROUP BY state",
                 )
                 .map_err(db)?;
             let mut counts = DeliveryCounts::default();
-            let rows = s.query_map([app_id, webhook_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))).map_err(db)?;
+            let rows = s
+                .query_map([seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+                .map_err(db)?;
+            let mut unsettled = 0;
             for row in rows {
                 let (state, n) = row.map_err(db)?;
+                unsettled += n;
                 match DeliveryState::parse(&state) {
                     Some(DeliveryState::Pending) => counts.pending = n,
-                    Some(DeliveryState::Succeeded) => counts.succeeded = n,
                     Some(DeliveryState::Failed) => counts.failed = n,
                     Some(DeliveryState::Skipped) => counts.skipped = n,
-                    None => {}
+                    Some(DeliveryState::Succeeded) | None => {}
                 }
             }
+            counts.succeeded = (total as u64).saturating_sub(unsettled);
             Ok(counts)
         })
         .await
@@ -847,23 +999,77 @@ impl Store for SqliteStore {
         &self,
         app_id: &str,
         webhook_id: &str,
-        delivery_id: Option<&str>,
+        event_seq: Option<i64>,
         now: Millis,
     ) -> Result<u64, StoreError> {
-        let (app_id, webhook_id, delivery_id) = (
-            app_id.to_string(),
-            webhook_id.to_string(),
-            delivery_id.map(String::from),
-        );
+        let (app_id, webhook_id) = (app_id.to_string(), webhook_id.to_string());
         self.call(move |c| {
             let n = c
                 .execute(
                     "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?4, locked_until = 0, updated_at = ?4
-                     WHERE app_id = ?1 AND webhook_id = ?2 AND (?3 IS NULL OR id = ?3) AND state IN ('failed', 'skipped')",
-                    params![app_id, webhook_id, delivery_id, now],
+                     WHERE webhook_seq = (SELECT seq FROM webhooks WHERE app_id = ?1 AND id = ?2)
+                       AND (?3 IS NULL OR event_seq = ?3)
+                       AND state != 'succeeded' AND state IN ('failed', 'skipped')",
+                    params![app_id, webhook_id, event_seq, now],
                 )
                 .map_err(db)?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn events_after(
+        &self,
+        app_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<EventHead>, StoreError> {
+        let app_id = app_id.to_string();
+        self.call(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT seq, kind, received_at FROM events WHERE seq > ?2 AND app_id = ?1 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(db)?;
+            s.query_map(params![app_id, after, limit as i64], |r| {
+                Ok(EventHead {
+                    seq: r.get(0)?,
+                    kind: r.get(1)?,
+                    received_at: r.get(2)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn restore(
+        &self,
+        webhook_seq: i64,
+        deliveries: Vec<(i64, Millis)>,
+        cursor: i64,
+    ) -> Result<(), StoreError> {
+        self.call(move |c| {
+            let now = now_ms();
+            let mut insert = c
+                .prepare_cached(
+                    "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
+                     VALUES (?1, ?2, 'pending', ?3, ?4, ?3) ON CONFLICT DO NOTHING",
+                )
+                .map_err(db)?;
+            for (event_seq, created_at) in deliveries {
+                insert
+                    .execute(params![webhook_seq, event_seq, now, created_at])
+                    .map_err(db)?;
+            }
+            c.execute(
+                "UPDATE webhooks SET cursor = ?2 WHERE seq = ?1 AND cursor < ?2",
+                params![webhook_seq, cursor],
+            )
+            .map_err(db)?;
+            Ok(())
         })
         .await
     }
@@ -959,6 +1165,7 @@ mod tests {
     fn webhook(id: &str, app: &str) -> WebhookRecord {
         WebhookRecord {
             id: id.into(),
+            seq: 0,
             app_id: app.into(),
             spec: serde_json::json!({"name": id}),
             enabled: true,
@@ -966,118 +1173,139 @@ mod tests {
             disabled_at: None,
             created_at: 1,
             updated_at: 1,
+            cursor: 0,
         }
     }
 
-    fn event(id: &str, deliveries: &[(&str, &str, bool)]) -> NewEvent {
+    /// Event `seq` with id `e<seq>`, and a pending row for each webhook seq given.
+    fn event(seq: i64, rows: &[i64]) -> NewEvent {
         NewEvent {
-            id: id.into(),
+            seq,
+            id: format!("e{seq}"),
             kind: "k".into(),
-            body: format!("{{\"id\":\"{id}\"}}"),
-            deliveries: deliveries
+            body: format!("{{\"id\":\"e{seq}\"}}"),
+            deliveries: rows
                 .iter()
-                .map(|(d, w, leased)| NewDelivery {
-                    id: d.to_string(),
-                    webhook_id: w.to_string(),
+                .map(|w| NewDelivery {
+                    webhook_seq: *w,
                     state: DeliveryState::Pending,
-                    leased: *leased,
                 })
                 .collect(),
         }
     }
 
+    fn attempt(webhook_id: &str, webhook_seq: i64, event_seq: i64, next: Next) -> AttemptRecord {
+        AttemptRecord {
+            webhook_id: webhook_id.into(),
+            webhook_seq,
+            event_seq,
+            created_at: 1_000,
+            attempt: 1,
+            at: 120_000,
+            duration_us: 3000,
+            outcome: Outcome::Server,
+            status: Some(500),
+            error_code: "http_status",
+            next,
+            log: Some(LogDetail {
+                delivery_id: "d".into(),
+                event_id: format!("e{event_seq}"),
+                request: serde_json::json!({}),
+                response: serde_json::json!({"status": 500}),
+            }),
+            max_logs: 10,
+        }
+    }
+
     #[tokio::test]
-    async fn ingest_is_idempotent_and_lease_skips_leased() {
+    async fn ingest_is_idempotent_and_lease_takes_stored_rows_once() {
         let (_d, s) = store().await;
-        s.create_webhook(webhook("w1", "a")).await.unwrap();
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        // e2's delivery went to a worker: no row.
         let fresh = s
-            .ingest(
-                "a",
-                vec![
-                    event("e1", &[("d1", "w1", false)]),
-                    event("e2", &[("d2", "w1", true)]),
-                ],
-                100,
-                10_000,
-            )
+            .ingest("a", vec![event(1, &[w1]), event(2, &[])], 100)
             .await
             .unwrap();
         assert_eq!(fresh, vec![true, true]);
-        let fresh = s
-            .ingest("a", vec![event("e1", &[("d3", "w1", false)])], 100, 10_000)
-            .await
-            .unwrap();
-        assert_eq!(fresh, vec![false]);
+        assert_eq!(s.last_event_seq().await.unwrap(), 2);
+        let fresh = s.ingest("a", vec![event(3, &[w1])], 100).await.unwrap();
+        assert_eq!(fresh, vec![true]);
+        // The same id again (e1 under another seq): skipped with its rows.
+        let mut again = event(4, &[w1]);
+        again.id = "e1".into();
+        assert_eq!(s.ingest("a", vec![again], 100).await.unwrap(), vec![false]);
         // Another app may use the same event id.
+        let mut other = event(5, &[]);
+        other.id = "e1".into();
+        assert_eq!(s.ingest("b", vec![other], 100).await.unwrap(), vec![true]);
+        let leased = s.lease(vec![(w1, 10)], 200, 5_000).await.unwrap();
         assert_eq!(
-            s.ingest("b", vec![event("e1", &[])], 100, 0).await.unwrap(),
-            vec![true]
-        );
-        let leased = s.lease(vec![("w1".into(), 10)], 200, 5_000).await.unwrap();
-        assert_eq!(
-            leased.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
-            vec!["d1"]
+            leased
+                .iter()
+                .map(|l| (l.event_seq, l.event_id.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(1, "e1"), (3, "e3")]
         );
         assert!(
-            s.lease(vec![("w1".into(), 10)], 300, 5_000)
+            s.lease(vec![(w1, 10)], 300, 5_000)
                 .await
                 .unwrap()
                 .is_empty()
         );
         s.release(None).await.unwrap();
         assert_eq!(
-            s.lease(vec![("w1".into(), 10)], now_ms() + 1, 5_000)
+            s.lease(vec![(w1, 10)], now_ms() + 1, 5_000)
                 .await
                 .unwrap()
                 .len(),
             2
         );
+        let heads = s.events_after("a", 1, 10).await.unwrap();
+        assert_eq!(heads.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
     }
 
     #[tokio::test]
-    async fn attempts_move_deliveries_and_count() {
+    async fn a_first_attempt_creates_the_row_and_later_ones_update_it() {
         let (_d, s) = store().await;
-        s.create_webhook(webhook("w1", "a")).await.unwrap();
-        s.ingest("a", vec![event("e1", &[("d1", "w1", true)])], 1_000, 10_000)
-            .await
-            .unwrap();
-        let base = AttemptRecord {
-            delivery_id: "d1".into(),
-            webhook_id: "w1".into(),
-            event_id: "e1".into(),
-            attempt: 1,
-            at: 120_000,
-            duration_us: 3000,
-            outcome: Outcome::Server,
-            status: Some(500),
-            error_code: "http_status".into(),
-            next: Next::RetryAt(130_000),
-            log: Some(LogDetail {
-                request: serde_json::json!({}),
-                response: serde_json::json!({"status": 500}),
-            }),
-            max_logs: 10,
-        };
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        s.ingest("a", vec![event(1, &[])], 1_000).await.unwrap();
+        let ids = DeliveryIds::new("w1");
         assert_eq!(
-            s.record_attempts(vec![base.clone()]).await.unwrap()[0].consecutive_failures,
+            s.record_attempts(
+                vec![attempt("w1", w1, 1, Next::RetryAt(130_000))],
+                vec![(w1, 1)]
+            )
+            .await
+            .unwrap()[0]
+                .consecutive_failures,
             1
         );
+        assert_eq!(s.get_webhook("a", "w1").await.unwrap().unwrap().cursor, 1);
         assert_eq!(s.next_due().await.unwrap(), Some(130_000));
+        let pending = s.deliveries("a", "w1", None, 10).await.unwrap();
+        assert_eq!(pending[0].id, ids.id(1).to_string());
+        assert_eq!(pending[0].event_id, "e1");
+        assert_eq!(pending[0].created_at, 1_000);
         let e = s
-            .record_attempts(vec![AttemptRecord {
-                attempt: 2,
-                next: Next::Failed,
-                ..base.clone()
-            }])
+            .record_attempts(
+                vec![AttemptRecord {
+                    attempt: 2,
+                    ..attempt("w1", w1, 1, Next::Failed)
+                }],
+                // A cursor never moves back.
+                vec![(w1, 0)],
+            )
             .await
             .unwrap();
         assert_eq!(e[0].consecutive_failures, 2);
+        assert_eq!(s.get_webhook("a", "w1").await.unwrap().unwrap().cursor, 1);
         let failed = s
             .deliveries("a", "w1", Some(DeliveryState::Failed), 10)
             .await
             .unwrap();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].attempts, 2);
+        assert_eq!(failed[0].last_error.as_deref(), Some("http_status"));
         assert_eq!(s.deliveries("b", "w1", None, 10).await.unwrap().len(), 0);
         let all_time = s.stats("w1", ALL_TIME_MINUTE, 0).await.unwrap();
         assert_eq!(all_time[0].counts[Outcome::Server.index()], 2);
@@ -1086,7 +1314,109 @@ mod tests {
         assert_eq!(stats[0].minute, 2);
         assert_eq!(stats[0].counts[Outcome::Server.index()], 2);
         assert_eq!(s.logs("w1", 10, None).await.unwrap().len(), 2);
-        assert_eq!(s.replay("a", "w1", None, 200_000).await.unwrap(), 1);
+        // A success at the first attempt: one row, counted as succeeded.
+        s.ingest("a", vec![event(2, &[])], 1_000).await.unwrap();
+        s.record_attempts(
+            vec![AttemptRecord {
+                outcome: Outcome::Success,
+                status: Some(200),
+                ..attempt("w1", w1, 2, Next::Succeeded)
+            }],
+            vec![],
+        )
+        .await
+        .unwrap();
+        let counts = s.delivery_counts("a", "w1").await.unwrap();
+        assert_eq!((counts.succeeded, counts.failed, counts.pending), (1, 1, 0));
+        assert_eq!(s.replay("a", "w1", Some(2), 200_000).await.unwrap(), 0);
+        assert_eq!(s.replay("b", "w1", None, 200_000).await.unwrap(), 0);
+        assert_eq!(s.replay("a", "w1", Some(1), 200_000).await.unwrap(), 1);
         assert_eq!(s.delivery_counts("a", "w1").await.unwrap().pending, 1);
+    }
+
+    #[tokio::test]
+    async fn restore_creates_missing_rows_only() {
+        let (_d, s) = store().await;
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        s.ingest("a", vec![event(1, &[w1]), event(2, &[])], 1_000)
+            .await
+            .unwrap();
+        s.restore(w1, vec![(1, 1_000), (2, 1_000)], 2)
+            .await
+            .unwrap();
+        let rows = s.deliveries("a", "w1", None, 10).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r.state == DeliveryState::Pending));
+        assert_eq!(s.get_webhook("a", "w1").await.unwrap().unwrap().cursor, 2);
+    }
+
+    #[test]
+    fn delivery_ids_round_trip_and_belong_to_one_webhook() {
+        let a = DeliveryIds::new("wh_a");
+        let id = a.id(1_234_567).to_string();
+        assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 8);
+        assert_eq!(a.event_seq(&id), Some(1_234_567));
+        assert_eq!(a.id(1_234_567).to_string(), id);
+        assert_eq!(DeliveryIds::new("wh_b").event_seq(&id), None);
+        assert_eq!(a.event_seq("not-an-id"), None);
+        assert_ne!(a.id(1), a.id(2));
+    }
+
+    /// Schema 1, as the first release wrote it.
+    const SCHEMA_V1: &str = r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE apps (id TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+CREATE TABLE webhooks (id TEXT PRIMARY KEY, app_id TEXT NOT NULL, spec TEXT NOT NULL, enabled INTEGER NOT NULL,
+    disabled_reason TEXT, disabled_at INTEGER, consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX webhooks_app ON webhooks (app_id);
+CREATE TABLE events (app_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+    received_at INTEGER NOT NULL, UNIQUE (app_id, id));
+CREATE TABLE deliveries (id TEXT PRIMARY KEY, app_id TEXT NOT NULL, webhook_id TEXT NOT NULL, event_id TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL DEFAULT 0, last_status INTEGER, last_error TEXT,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX deliveries_queue ON deliveries (webhook_id, state, next_at);
+CREATE TABLE stats_minute (webhook_id TEXT NOT NULL, minute INTEGER NOT NULL, counts TEXT NOT NULL, latency TEXT NOT NULL,
+    PRIMARY KEY (webhook_id, minute)) WITHOUT ROWID;
+CREATE TABLE attempt_logs (id INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT NOT NULL, delivery_id TEXT NOT NULL,
+    event_id TEXT NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL, duration_us INTEGER NOT NULL,
+    outcome TEXT NOT NULL, status INTEGER, error_code TEXT NOT NULL, request TEXT NOT NULL, response TEXT NOT NULL);
+INSERT INTO webhooks VALUES ('w1', 'a', '{"name":"w1"}', 1, NULL, NULL, 0, 1, 1);
+INSERT INTO events VALUES ('a', 'e1', 'k', '{"id":"e1"}', 10);
+INSERT INTO events VALUES ('a', 'e2', 'k', '{"id":"e2"}', 20);
+INSERT INTO deliveries VALUES ('d1', 'a', 'w1', 'e1', 'succeeded', 1, 10, 0, 200, 'ok', 10, 11);
+INSERT INTO deliveries VALUES ('d2', 'a', 'w1', 'e2', 'pending', 1, 500, 0, 500, 'http_status', 20, 21);
+"#;
+
+    #[tokio::test]
+    async fn a_schema_1_database_is_migrated_with_its_deliveries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(SCHEMA_V1)
+            .unwrap();
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let w = s.get_webhook("a", "w1").await.unwrap().unwrap();
+        assert_eq!((w.seq, w.cursor), (1, 2));
+        assert_eq!(s.last_event_seq().await.unwrap(), 2);
+        let rows = s.deliveries("a", "w1", None, 10).await.unwrap();
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.event_id.as_str(), r.state))
+                .collect::<Vec<_>>(),
+            vec![
+                ("e2", DeliveryState::Pending),
+                ("e1", DeliveryState::Succeeded)
+            ]
+        );
+        let leased = s.lease(vec![(w.seq, 10)], 1_000, 5_000).await.unwrap();
+        assert_eq!(leased.len(), 1);
+        assert_eq!((leased[0].event_id.as_str(), leased[0].attempts), ("e2", 1));
+        drop(s);
+        // Opening it again changes nothing.
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        assert_eq!(s.deliveries("a", "w1", None, 10).await.unwrap().len(), 2);
     }
 }
