@@ -101,6 +101,7 @@ pub struct DisableConfig {
 #[derive(Debug, Clone)]
 pub struct LogsConfig {
     pub success_sample_rate: u32,
+    pub success_max_per_second: u32,
     pub max_per_webhook: u32,
     pub max_body_bytes: usize,
 }
@@ -225,6 +226,7 @@ impl Config {
             },
             logs: LogsConfig {
                 success_sample_rate: r.integer("logs.success_sample_rate")? as u32,
+                success_max_per_second: r.integer("logs.success_max_per_second")? as u32,
                 max_per_webhook: r.integer("logs.max_per_webhook")? as u32,
                 max_body_bytes: r.integer("logs.max_body_bytes")? as usize,
             },

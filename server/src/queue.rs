@@ -70,7 +70,9 @@ pub struct WebhookHandle {
     /// Times of recent failures, for the failure-rate disable rule.
     pub(crate) failures: Mutex<std::collections::VecDeque<Millis>>,
     /// Successes seen, for sampling them into logs.
-    pub(crate) successes: AtomicU64,
+    successes: AtomicU64,
+    /// Successes logged in the current second: (unix second, count).
+    logged_this_second: Mutex<(i64, u32)>,
     /// Deleted: workers drop its jobs.
     deleted: AtomicBool,
     /// Wakes the worker loop when the webhook is deleted.
@@ -101,10 +103,41 @@ impl WebhookHandle {
     pub(crate) fn recorded(&self, seq: i64) {
         self.unrecorded().remove(&seq);
     }
+    /// Whether a successful attempt at `now` goes to the logs: one in `every` (0: none), at most
+    /// `per_second` a second (0: no limit).
+    pub(crate) fn log_success(&self, every: u32, per_second: u32, now: Millis) -> bool {
+        if every == 0
+            || !self
+                .successes
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(every as u64)
+        {
+            return false;
+        }
+        if per_second == 0 {
+            return true;
+        }
+        let mut window = self
+            .logged_this_second
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        within_second_limit(&mut window, now, per_second)
+    }
     /// Deliveries in memory that have no row yet (counted as pending).
     pub fn unrecorded_count(&self) -> usize {
         self.unrecorded().len()
     }
+}
+
+/// Counts one more in `window` (unix second, count so far) at `now`; whether it is within
+/// `per_second`.
+fn within_second_limit(window: &mut (i64, u32), now: Millis, per_second: u32) -> bool {
+    let second = now.div_euclid(1000);
+    if window.0 != second {
+        *window = (second, 0);
+    }
+    window.1 = window.1.saturating_add(1);
+    window.1 <= per_second
 }
 
 /// Events whose deliveries did not all fit in memory at ingest, kept parsed so that the poller,
@@ -236,6 +269,7 @@ impl Queue {
             backlog: AtomicBool::new(true),
             failures: Mutex::new(Default::default()),
             successes: AtomicU64::new(0),
+            logged_this_second: Mutex::new((0, 0)),
             deleted: AtomicBool::new(false),
             on_delete: Notify::new(),
         });
@@ -723,5 +757,19 @@ impl Queue {
         if let Err(e) = self.store.release(None).await {
             tracing::error!(error = %e, "releasing leases at shutdown failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_second_limit;
+
+    #[test]
+    fn the_success_log_limit_counts_per_second() {
+        let mut window = (0, 0);
+        let allowed = |w: &mut (i64, u32), now| within_second_limit(w, now, 3);
+        assert!((0..3).all(|i| allowed(&mut window, 5_000 + i)));
+        assert!(!allowed(&mut window, 5_999));
+        assert!(allowed(&mut window, 6_000));
     }
 }

@@ -141,14 +141,12 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
             Decision::GiveUp => Next::Failed,
         }
     };
-    let keep_log = !success || {
-        let rate = config.logs.success_sample_rate as u64;
-        rate > 0
-            && handle
-                .successes
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(rate)
-    };
+    let keep_log = !success
+        || handle.log_success(
+            config.logs.success_sample_rate,
+            config.logs.success_max_per_second,
+            at,
+        );
     let log = keep_log.then(|| LogDetail {
         delivery_id: delivery_id.to_string(),
         event_id: event_id.to_string(),

@@ -84,10 +84,11 @@ CREATE TABLE IF NOT EXISTS webhooks (
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS webhooks_app ON webhooks (app_id);
 -- The event log, in arrival order (seq, given by the queue). Producers' ids are often random, so
--- only the small unique index is written at random places, not the bodies.
+-- only the small unique index is written at random places, not the bodies. The id leads in it:
+-- ids tell entries apart at their first bytes, the app id (the same for most) only at its end.
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
-    body TEXT NOT NULL, received_at INTEGER NOT NULL, UNIQUE (app_id, id));
+    body TEXT NOT NULL, received_at INTEGER NOT NULL, UNIQUE (id, app_id));
 -- One row per (webhook, event) once the delivery waits in the store or has been attempted. Keyed
 -- by two integers that mostly grow, so rows are appended; a delivery that succeeds at its first
 -- attempt costs one row and no index entry.

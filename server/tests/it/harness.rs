@@ -31,6 +31,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.delivery.request_timeout = Duration::from_secs(2);
     c.delivery.poll_interval = Duration::from_millis(500);
     c.logs.success_sample_rate = 1;
+    c.logs.success_max_per_second = 0;
     c.disable.failure_threshold = 0;
     c.disable.consecutive_failures = 0;
     c
