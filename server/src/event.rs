@@ -83,6 +83,14 @@ const EVENT_FIELDS: &[&str; 11] = &[
     "message",
 ];
 const MESSAGE_FIELDS: &[&str; 5] = &["id", "name", "title", "contents", "template_id"];
+/// The place of `message` in `EVENT_FIELDS`.
+const MESSAGE_FIELD: usize = 10;
+
+/// A message's known properties, by their place in `MESSAGE_FIELDS`.
+type MessageKnown = [Option<Value>; MESSAGE_FIELDS.len()];
+
+mod stream;
+pub use stream::events_from_slice;
 
 /// An object's properties in one pass: the values of the `names` hookline knows (by position in
 /// `names`), and the others in order. No lookup by name: each would hash the name.
@@ -161,6 +169,17 @@ impl Event {
         default_app_id: Option<&str>,
     ) -> Result<Event, EventError> {
         let (known, extra) = split_known(props, EVENT_FIELDS);
+        Event::from_parts(known, None, extra, default_app_id)
+    }
+
+    /// An event from its properties already split: known ones by their place in `EVENT_FIELDS`,
+    /// the others in order; `message` as a JSON value there, or split itself (`split_message`).
+    fn from_parts(
+        known: [Option<Value>; EVENT_FIELDS.len()],
+        split_message: Option<(MessageKnown, Map<String, Value>)>,
+        extra: Map<String, Value>,
+        default_app_id: Option<&str>,
+    ) -> Result<Event, EventError> {
         let [
             id,
             kind,
@@ -210,10 +229,11 @@ impl Event {
             }
             (a, b) => a.or(b),
         };
-        let message = match message {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(m)) => Some(Message::from_json(m)?),
-            Some(other) => {
+        let message = match (split_message, message) {
+            (Some((known, extra)), _) => Some(Message::from_split(known, extra)?),
+            (None, None | Some(Value::Null)) => None,
+            (None, Some(Value::Object(m))) => Some(Message::from_json(m)?),
+            (None, Some(other)) => {
                 return Err(error(
                     "message",
                     format!("expected an object, found {}", kind_of(&other)),
@@ -368,7 +388,14 @@ impl Event {
 
 impl Message {
     fn from_json(obj: Map<String, Value>) -> Result<Message, EventError> {
-        let (mut known, extra) = split_known(obj, MESSAGE_FIELDS);
+        let (known, extra) = split_known(obj, MESSAGE_FIELDS);
+        Message::from_split(known, extra)
+    }
+
+    fn from_split(
+        mut known: MessageKnown,
+        extra: Map<String, Value>,
+    ) -> Result<Message, EventError> {
         // The field's path is only spelled out for an error.
         let mut field = |i: usize| {
             opt_string(known[i].take(), MESSAGE_FIELDS[i]).map_err(|e| EventError {

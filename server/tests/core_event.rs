@@ -173,3 +173,64 @@ fn samples_for_every_kind_render_the_seed_body() {
     }
     assert_eq!(sample_event("custom.kind").kind(), "custom.kind");
 }
+
+/// The ingest path reads events straight from the body's text; it must give the same events as
+/// the general path (a JSON value, then `from_json_in`), and leave every other shape to it.
+#[test]
+fn events_read_from_text_equal_the_general_path() {
+    use hookline::event::events_from_slice;
+    let one = json!({"id": "e1", "kind": "message.push.sent", "timestamp": 1708559115.228,
+        "external_user_id": "u", "subscription_device_type": "Chrome", "zeta": [1, {"b": null}],
+        "alpha": "x", "message": {"title": "Hi", "contents": "é".repeat(60), "extra": {"k": 1},
+        "id": null}});
+    let dup = r#"{"id": "e2", "kind": "k.a", "timestamp": 1, "x": 1, "kind": "k.b", "x": 2,
+        "message": {"title": "a"}, "message": null}"#;
+    let bodies = vec![
+        one.to_string(),
+        json!({"events": [one, {"id": "e3", "kind": "k", "timestamp": 2, "app_id": "other",
+            "message": null}]})
+        .to_string(),
+        dup.to_string(),
+        format!("{{\"events\": [{dup}]}}"),
+    ];
+    for body in &bodies {
+        let fast = events_from_slice(body.as_bytes(), "app").expect("read on the fast path");
+        let value: serde_json::Value = serde_json::from_str(body).unwrap();
+        let items = match value.get("events") {
+            Some(serde_json::Value::Array(items)) => items.clone(),
+            _ => vec![value],
+        };
+        let general: Vec<Event> = items
+            .iter()
+            .map(|v| Event::from_json_in(v, Some("app")).unwrap())
+            .collect();
+        assert_eq!(fast, general, "{body}");
+        assert_eq!(
+            fast.iter().map(Event::to_json_string).collect::<Vec<_>>(),
+            general
+                .iter()
+                .map(Event::to_json_string)
+                .collect::<Vec<_>>()
+        );
+    }
+    // Every other shape, and every error, is left to the general path.
+    for body in [
+        r#"{"events": [], "x": 1}"#,
+        r#"{"events": []}"#,
+        r#"{"kind": "k", "events": 1}"#,
+        r#"{"events": [{"kind": "k"}], "kind": "k"}"#,
+        r#"{"events": [1]}"#,
+        r#"{"id": "e", "timestamp": 1}"#,
+        r#"{"id": "e", "kind": "k", "timestamp": "soon"}"#,
+        r#"{"id": "e", "kind": "k", "message": "hi"}"#,
+        r#"{"id": "e", "kind": "k"} x"#,
+        r#"{"id": "e", "kind": "k""#,
+        r#"[{"id": "e", "kind": "k"}]"#,
+        "{}",
+    ] {
+        assert!(
+            events_from_slice(body.as_bytes(), "app").is_none(),
+            "{body}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, JsonBody, State};
+use super::{ApiError, ApiResult, AppState, RawBody, State, parse_json};
 use crate::event::Event;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -23,11 +23,16 @@ async fn ingest(
     state: State,
     Path(app_id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
-    let events =
-        parse_events(&app_id, body).inspect_err(|_| crate::metrics::EVENTS_REJECTED.add(1))?;
+    // The plain shapes straight from the text; anything else (and every error) the general way.
+    let events = match crate::event::events_from_slice(&body, &app_id) {
+        Some(events) => events,
+        None => parse_json(&body)
+            .and_then(|body| parse_events(&app_id, body))
+            .inspect_err(|_| crate::metrics::EVENTS_REJECTED.add(1))?,
+    };
     let summary = state.queue.ingest(&app_id, events).await?;
     Ok((StatusCode::ACCEPTED, Json(json!(summary))))
 }
