@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use tokio::sync::oneshot;
 
 use super::*;
@@ -258,7 +258,7 @@ fn open_connection(path: &Path, sync_commits: bool) -> Result<Connection, StoreE
     ))
     .map_err(db)?;
     migrate(&conn)?;
-    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
 
@@ -288,6 +288,93 @@ fn checkpoints(path: &Path, signal: &CheckpointSignal) {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
+    }
+}
+
+/// Rows per multi-row statement: a statement's fixed cost (its program run, its cursors opened
+/// and closed) is shared by many rows.
+const ROWS_PER_STATEMENT: usize = 32;
+
+/// `items` in chunks of `ROWS_PER_STATEMENT`, then the rest in chunks of falling powers of two:
+/// few distinct statements, all kept in the statement cache.
+fn row_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= ROWS_PER_STATEMENT {
+            ROWS_PER_STATEMENT
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// `head` then `rows` copies of `row` separated by commas, then `tail`.
+fn multi_row_sql(head: &str, row: &str, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 1) + tail.len());
+    sql.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(row);
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// A delivery row as an attempt leaves it (the values of the multi-row upsert).
+struct DeliveryRow<'a> {
+    webhook_seq: i64,
+    event_seq: i64,
+    state: &'static str,
+    /// Attempts to add: 0 for a release.
+    attempts: u32,
+    next_at: Millis,
+    last_status: Option<u16>,
+    last_error: Option<&'a str>,
+    created_at: Millis,
+    updated_at: Millis,
+}
+
+impl<'a> DeliveryRow<'a> {
+    fn of(a: &'a AttemptRecord) -> DeliveryRow<'a> {
+        let (state, next_at, attempts) = match a.next {
+            Next::Succeeded => ("succeeded", a.at, 1),
+            Next::RetryAt(at) => ("pending", at, 1),
+            Next::Failed => ("failed", a.at, 1),
+            Next::Release => ("pending", a.at, 0),
+        };
+        DeliveryRow {
+            webhook_seq: a.webhook_seq,
+            event_seq: a.event_seq,
+            state,
+            attempts,
+            next_at,
+            last_status: a.status,
+            last_error: (attempts == 1).then_some(a.error_code),
+            created_at: a.created_at,
+            updated_at: a.at,
+        }
+    }
+
+    fn values(&self) -> [&dyn ToSql; 9] {
+        [
+            &self.webhook_seq,
+            &self.event_seq,
+            &self.state,
+            &self.attempts,
+            &self.next_at,
+            &self.last_status,
+            &self.last_error,
+            &self.created_at,
+            &self.updated_at,
+        ]
     }
 }
 
@@ -619,27 +706,28 @@ impl Store for SqliteStore {
     ) -> Result<Vec<bool>, StoreError> {
         let app_id = app_id.to_string();
         self.call(move |c| {
+            // One statement per event: a multi-row one would need RETURNING to tell the new
+            // events, which costs more (a temporary b-tree per statement) than it saves.
             let mut event_stmt = c
                 .prepare_cached(
                     "INSERT INTO events (seq, app_id, id, kind, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT DO NOTHING",
                 )
                 .map_err(db)?;
+            let mut fresh = Vec::with_capacity(events.len());
+            for e in &events {
+                let n = event_stmt
+                    .execute(params![e.seq, app_id, e.id, e.kind, e.body, now])
+                    .map_err(db)?;
+                fresh.push(n == 1);
+            }
             let mut delivery_stmt = c
                 .prepare_cached(
                     "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
                 )
                 .map_err(db)?;
-            let mut fresh = Vec::with_capacity(events.len());
-            for e in events {
-                let n = event_stmt
-                    .execute(params![e.seq, app_id, e.id, e.kind, e.body, now])
-                    .map_err(db)?;
-                fresh.push(n == 1);
-                if n == 0 {
-                    continue;
-                }
+            for (e, _) in events.into_iter().zip(&fresh).filter(|(_, new)| **new) {
                 for d in e.deliveries {
                     delivery_stmt
                         .execute(params![d.webhook_seq, e.seq, d.state.as_str(), now])
@@ -747,19 +835,25 @@ impl Store for SqliteStore {
         cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError> {
         self.call(move |c| {
-            // A first attempt creates the row; later ones (and leased deliveries) update it.
-            let mut upsert = c
-                .prepare_cached(
+            // A first attempt creates the row; later ones (and leased deliveries) update it. Many
+            // rows per statement, in the order the attempts happened.
+            for chunk in row_chunks(&attempts) {
+                let rows: Vec<DeliveryRow> = chunk.iter().map(DeliveryRow::of).collect();
+                c.prepare_cached(&multi_row_sql(
                     "INSERT INTO deliveries (webhook_seq, event_seq, state, attempts, next_at, locked_until,
-                       last_status, last_error, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, CASE WHEN ?4 = 1 THEN ?7 END, ?8, ?9)
-                     ON CONFLICT (webhook_seq, event_seq) DO UPDATE SET state = excluded.state,
+                       last_status, last_error, created_at, updated_at) VALUES ",
+                    "(?,?,?,?,?,0,?,?,?,?)",
+                    rows.len(),
+                    " ON CONFLICT (webhook_seq, event_seq) DO UPDATE SET state = excluded.state,
                        attempts = attempts + excluded.attempts, next_at = excluded.next_at, locked_until = 0,
                        last_status = COALESCE(excluded.last_status, last_status),
                        last_error = CASE WHEN excluded.attempts = 1 THEN excluded.last_error ELSE last_error END,
                        updated_at = excluded.updated_at",
-                )
+                ))
+                .map_err(db)?
+                .execute(params_from_iter(rows.iter().flat_map(DeliveryRow::values)))
                 .map_err(db)?;
+            }
             // Per (webhook, minute): counts and latency, merged into the stored minute once.
             let mut minutes: HashMap<(&str, i64), (Vec<u64>, Vec<u64>)> = HashMap::new();
             // Per webhook: failures in a row so far, read once.
@@ -767,25 +861,6 @@ impl Store for SqliteStore {
             let mut effects = Vec::with_capacity(attempts.len());
             let mut logged: Vec<&str> = Vec::new();
             for a in &attempts {
-                let (state, next_at, attempts_delta) = match a.next {
-                    Next::Succeeded => ("succeeded", a.at, 1),
-                    Next::RetryAt(at) => ("pending", at, 1),
-                    Next::Failed => ("failed", a.at, 1),
-                    Next::Release => ("pending", a.at, 0),
-                };
-                upsert
-                    .execute(params![
-                        a.webhook_seq,
-                        a.event_seq,
-                        state,
-                        attempts_delta,
-                        next_at,
-                        a.status,
-                        a.error_code,
-                        a.created_at,
-                        a.at
-                    ])
-                    .map_err(db)?;
                 if a.next == Next::Release {
                     effects.push(AttemptEffects::default());
                     continue;
@@ -1239,6 +1314,13 @@ mod tests {
         let mut other = event(5, &[]);
         other.id = "e1".into();
         assert_eq!(s.ingest("b", vec![other], 100).await.unwrap(), vec![true]);
+        // The same id twice in one call: the first is new.
+        let (mut x, mut y) = (event(6, &[]), event(7, &[w1]));
+        (x.id, y.id) = ("x".into(), "x".into());
+        assert_eq!(
+            s.ingest("b", vec![x, y], 100).await.unwrap(),
+            vec![true, false]
+        );
         let leased = s.lease(vec![(w1, 10)], 200, 5_000).await.unwrap();
         assert_eq!(
             leased
@@ -1349,6 +1431,19 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|r| r.state == DeliveryState::Pending));
         assert_eq!(s.get_webhook("a", "w1").await.unwrap().unwrap().cursor, 2);
+    }
+
+    #[test]
+    fn rows_go_in_few_statement_sizes() {
+        let sizes = |n: usize| {
+            row_chunks(&vec![0; n])
+                .map(<[i32]>::len)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), vec![1]);
+        assert_eq!(sizes(100), vec![32, 32, 32, 4]);
+        assert_eq!(sizes(31), vec![16, 8, 4, 2, 1]);
     }
 
     #[test]
