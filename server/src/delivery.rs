@@ -5,14 +5,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER, USER_AGENT as USER_AGENT_HEADER};
+use axum::http::header::{
+    ACCEPT, CONTENT_TYPE, HOST, RETRY_AFTER, USER_AGENT as USER_AGENT_HEADER,
+};
+use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Value, json};
+
+mod pool;
+use pool::{Pool, PoolError};
 
 use crate::config::DeliveryConfig;
 use crate::request::RenderedRequest;
@@ -21,13 +24,13 @@ use crate::store::Outcome;
 /// The HTTP client every attempt and test send goes through: one connection pool, so connections
 /// to a receiver are reused across deliveries.
 ///
-/// hyper's own client, HTTP/1.1 over TCP or rustls (the Mozilla root store, as browsers trust):
-/// a request is sent as rendered, redirects are not followed, and no proxy is used. (A general
-/// client such as reqwest parsed each URL three times and ran a redirect layer per request: 12% of
-/// the server's instructions per delivery.)
+/// hyper's HTTP/1.1 connections over TCP or rustls (the Mozilla root store, as browsers trust),
+/// kept in our own pool (`delivery/pool.rs`): a request is sent as rendered, redirects are not
+/// followed, and no proxy is used. (A general client such as reqwest parsed each URL three times
+/// and ran a redirect layer per request: 12% of the server's instructions per delivery.)
 #[derive(Clone)]
 pub struct HttpSender {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Arc<Pool>,
     timeout: Duration,
     max_response_bytes: usize,
 }
@@ -73,7 +76,8 @@ const USER_AGENT: &str = concat!("hookline/", env!("CARGO_PKG_VERSION"));
 /// How a request went wrong before a whole response was read.
 enum Failure {
     Invalid(String),
-    Send(hyper_util::client::legacy::Error),
+    Connect(Box<dyn std::error::Error + Send + Sync>),
+    Send(hyper::Error),
     Body(hyper::Error),
 }
 
@@ -97,12 +101,8 @@ impl HttpSender {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Ok(HttpSender {
-            client,
+            pool: Arc::new(Pool::new(connector, Duration::from_secs(60))),
             timeout: config.request_timeout,
             max_response_bytes: config.max_response_bytes,
         })
@@ -144,7 +144,8 @@ impl HttpSender {
                 }
             }
             Ok(Err(Failure::Invalid(message))) => invalid(started, message),
-            Ok(Err(Failure::Send(e))) => failure(started, e.is_connect(), &e),
+            Ok(Err(Failure::Connect(e))) => failure(started, true, &*e),
+            Ok(Err(Failure::Send(e))) => failure(started, false, &e),
             Ok(Err(Failure::Body(e))) => failure(started, false, &e),
             Err(_) => SendResult {
                 outcome: Outcome::Timeout,
@@ -168,9 +169,14 @@ impl HttpSender {
         webhook_id: &str,
     ) -> Result<(u16, HeaderMap, Vec<u8>, bool), Failure> {
         let uri = parse_uri(&request.url).map_err(Failure::Invalid)?;
+        // On the wire: the path and query, and the host in `Host`.
+        let target = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut builder = hyper::Request::builder()
             .method(request.method.as_str())
-            .uri(uri);
+            .uri(Uri::from(target));
         let headers = builder
             .headers_mut()
             .ok_or_else(|| Failure::Invalid("the request is not valid".into()))?;
@@ -184,6 +190,9 @@ impl HttpSender {
         let id = HeaderValue::from_str(webhook_id)
             .map_err(|e| Failure::Invalid(format!("header webhook-id: {e}")))?;
         headers.insert(HeaderName::from_static("webhook-id"), id);
+        if !headers.contains_key(HOST) {
+            headers.insert(HOST, host_header(&uri)?);
+        }
         if !headers.contains_key(USER_AGENT_HEADER) {
             headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
         }
@@ -202,7 +211,10 @@ impl HttpSender {
         let request = builder
             .body(Full::new(body))
             .map_err(|e| Failure::Invalid(e.to_string()))?;
-        let response = self.client.request(request).await.map_err(Failure::Send)?;
+        let (response, connection) = self.pool.send(&uri, request).await.map_err(|e| match e {
+            PoolError::Connect(e) => Failure::Connect(e),
+            PoolError::Send(e) => Failure::Send(e),
+        })?;
         let (parts, mut incoming) = response.into_parts();
         let mut body = Vec::new();
         let mut truncated = false;
@@ -218,8 +230,29 @@ impl HttpSender {
             }
             body.extend_from_slice(&chunk);
         }
+        // Read to its end: the connection can carry the next request (not when the rest of a
+        // long body is still on it).
+        if !truncated {
+            self.pool.put(connection);
+        }
         Ok((parts.status.as_u16(), parts.headers, body, truncated))
     }
+}
+
+/// `Host` for a request to `uri`: the host, and the port when it is not the scheme's default.
+fn host_header(uri: &Uri) -> Result<HeaderValue, Failure> {
+    let host = uri
+        .host()
+        .ok_or_else(|| Failure::Invalid("the URL has no host".into()))?;
+    let default_port = match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    };
+    let value = match uri.port_u16() {
+        Some(port) if port != default_port => HeaderValue::from_str(&format!("{host}:{port}")),
+        _ => HeaderValue::from_str(host),
+    };
+    value.map_err(|e| Failure::Invalid(format!("header host: {e}")))
 }
 
 /// A rendered URL as a request target. Most parse as they are; one that is not in the strict
@@ -541,6 +574,97 @@ mod tests {
         // 0x16: a TLS handshake record.
         assert_eq!(peer.await.unwrap(), 0x16);
         assert_eq!(r.outcome, Outcome::Network, "{r:?}");
+    }
+
+    /// A receiver on raw TCP that answers each request 200 and reports, per request, its head
+    /// and the number of the connection it came on; with `close_after_one`, it closes every
+    /// connection after its first response (as a server with a short keep-alive would).
+    async fn raw_receiver(
+        close_after_one: bool,
+    ) -> (u16, tokio::sync::mpsc::UnboundedReceiver<(usize, String)>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            for n in 0.. {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // A request: its head, then its content-length body ("{}").
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        while buf.len() < end + 2 {
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                            }
+                        }
+                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                        buf.drain(..end + 2);
+                        let _ = tx.send((n, head));
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                        if close_after_one {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn connections_are_reused_and_requests_are_in_origin_form() {
+        let (port, mut seen) = raw_receiver(false).await;
+        let s = sender();
+        for _ in 0..3 {
+            let r = s
+                .send(&post(format!("http://127.0.0.1:{port}/h?x=1")), "d1")
+                .await;
+            assert_eq!(r.outcome, Outcome::Success, "{r:?}");
+        }
+        let mut connections = Vec::new();
+        for _ in 0..3 {
+            let (n, head) = seen.recv().await.unwrap();
+            assert!(head.starts_with("POST /h?x=1 HTTP/1.1\r\n"), "{head}");
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")),
+                "{head}"
+            );
+            connections.push(n);
+        }
+        assert_eq!(connections, vec![0, 0, 0]);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_receiver_closed_is_replaced() {
+        let (port, mut seen) = raw_receiver(true).await;
+        let s = sender();
+        for _ in 0..3 {
+            let r = s
+                .send(&post(format!("http://127.0.0.1:{port}/")), "d1")
+                .await;
+            assert_eq!(r.outcome, Outcome::Success, "{r:?}");
+            // Let the close reach the client, as between two deliveries.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut connections = Vec::new();
+        for _ in 0..3 {
+            connections.push(seen.recv().await.unwrap().0);
+        }
+        assert_eq!(connections, vec![0, 1, 2]);
     }
 
     #[test]
