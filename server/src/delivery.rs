@@ -241,18 +241,23 @@ impl HttpSender {
 
 /// `Host` for a request to `uri`: the host, and the port when it is not the scheme's default.
 fn host_header(uri: &Uri) -> Result<HeaderValue, Failure> {
-    let host = uri
-        .host()
+    let authority = uri
+        .authority()
         .ok_or_else(|| Failure::Invalid("the URL has no host".into()))?;
     let default_port = match uri.scheme_str() {
         Some("https") => 443,
         _ => 80,
     };
-    let value = match uri.port_u16() {
-        Some(port) if port != default_port => HeaderValue::from_str(&format!("{host}:{port}")),
-        _ => HeaderValue::from_str(host),
+    // The authority without its user info, and without the port when it is the default.
+    let text = authority.as_str();
+    let text = text
+        .rsplit_once('@')
+        .map_or(text, |(_, host_port)| host_port);
+    let text = match authority.port_u16() {
+        Some(port) if port == default_port => authority.host(),
+        _ => text,
     };
-    value.map_err(|e| Failure::Invalid(format!("header host: {e}")))
+    HeaderValue::from_str(text).map_err(|e| Failure::Invalid(format!("header host: {e}")))
 }
 
 /// A rendered URL as a request target. Most parse as they are; one that is not in the strict
@@ -665,6 +670,22 @@ mod tests {
             connections.push(seen.recv().await.unwrap().0);
         }
         assert_eq!(connections, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn host_is_the_authority_without_user_info_or_default_port() {
+        let host = |url: &str| {
+            let Ok(value) = host_header(&parse_uri(url).unwrap()) else {
+                panic!("{url}");
+            };
+            value.to_str().unwrap().to_string()
+        };
+        assert_eq!(host("http://a.example/x"), "a.example");
+        assert_eq!(host("http://a.example:80/x"), "a.example");
+        assert_eq!(host("https://a.example:443/"), "a.example");
+        assert_eq!(host("https://a.example:8443/"), "a.example:8443");
+        assert_eq!(host("http://u:p@a.example:81/"), "a.example:81");
+        assert_eq!(host("http://[::1]:8080/"), "[::1]:8080");
     }
 
     #[test]
