@@ -146,6 +146,15 @@ fn json_form_round_trips() {
         })
     );
     assert_eq!(Event::from_json(&stored).expect("reads back"), event);
+    assert_eq!(event.to_json_string(), stored.to_string());
+    // Escapes, Unicode, nested extras, no message, a whole-second timestamp: the stored text is
+    // the JSON form's, character for character.
+    let odd = Event::from_json(
+        &json!({"id": "q\"\\\n\t\u{1}\u{7f}é😀", "kind": "k", "timestamp": 7,
+        "z": {"b": [1, 2.5, null, true], "a": "\u{8}"}, "a": -1}),
+    )
+    .expect("valid");
+    assert_eq!(odd.to_json_string(), odd.to_json().to_string());
     let whole = Event::from_json(&json!({"id": "i", "kind": "k", "timestamp": 5})).expect("valid");
     assert_eq!(
         whole.to_json(),
