@@ -574,6 +574,10 @@ fn check_rendered_url(url: &str) -> Result<(), RenderError> {
     let path = &rest[path_start..];
     let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
     for segment in path.split('/') {
+        // Only a segment of at most six bytes (`%2e%2e`) can be a dot segment once decoded.
+        if segment.len() > 6 {
+            continue;
+        }
         let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
         if decoded == "." || decoded == ".." {
             return Err(render_error(
