@@ -21,8 +21,8 @@ use crate::config::Config;
 use crate::delivery::HttpSender;
 use crate::event::Event;
 use crate::store::{
-    AttemptRecord, DeliveryIds, DeliveryState, Millis, NewDelivery, NewEvent, Next, Outcome, Store,
-    StoreError, WebhookRecord, now_ms,
+    AttemptRecord, DeliveryIds, DeliveryState, Millis, NewDelivery, NewEvent, Store, StoreError,
+    WebhookRecord, now_ms,
 };
 use crate::webhook::Webhook;
 
@@ -554,20 +554,9 @@ impl Queue {
         let at = now_ms();
         let records = deliveries
             .iter()
-            .map(|(h, seq)| AttemptRecord {
-                webhook_id: h.id.clone(),
-                webhook_seq: h.seq,
-                event_seq: *seq,
-                created_at,
-                attempt: 1,
-                at,
-                duration_us: 0,
-                outcome: Outcome::Render,
-                status: None,
-                error_code: "",
-                next: Next::Release,
-                log: None,
-                max_logs: self.config.logs.max_per_webhook,
+            .map(|(h, seq)| {
+                let max_logs = self.config.logs.max_per_webhook;
+                AttemptRecord::release(&h.id, h.seq, *seq, created_at, 1, at, max_logs)
             })
             .collect();
         self.store.record_attempts(records, Vec::new()).await?;

@@ -64,21 +64,15 @@ async fn wait_deleted(handle: &WebhookHandle) {
 async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSemaphorePermit) {
     let config = &queue.config;
     let number = job.attempts + 1;
-    let base = AttemptRecord {
-        webhook_id: handle.id.clone(),
-        webhook_seq: handle.seq,
-        event_seq: job.event_seq,
-        created_at: job.created_at,
-        attempt: number,
-        at: now_ms(),
-        duration_us: 0,
-        outcome: Outcome::Render,
-        status: None,
-        error_code: "",
-        next: Next::Release,
-        log: None,
-        max_logs: config.logs.max_per_webhook,
-    };
+    let base = AttemptRecord::release(
+        &handle.id,
+        handle.seq,
+        job.event_seq,
+        job.created_at,
+        number,
+        now_ms(),
+        config.logs.max_per_webhook,
+    );
     if let Some(lease_until) = job.lease_until
         && now_ms() + config.delivery.request_timeout.as_millis() as i64 >= lease_until
     {

@@ -225,6 +225,36 @@ pub struct AttemptRecord {
     pub max_logs: u32,
 }
 
+impl AttemptRecord {
+    /// A delivery given back to the queue uncounted (held, or not taken by a worker): pending,
+    /// due at `at`. The base a worker fills in for an attempt it makes.
+    pub fn release(
+        webhook_id: &str,
+        webhook_seq: i64,
+        event_seq: i64,
+        created_at: Millis,
+        attempt: u32,
+        at: Millis,
+        max_logs: u32,
+    ) -> AttemptRecord {
+        AttemptRecord {
+            webhook_id: webhook_id.to_string(),
+            webhook_seq,
+            event_seq,
+            created_at,
+            attempt,
+            at,
+            duration_us: 0,
+            outcome: Outcome::Render,
+            status: None,
+            error_code: "",
+            next: Next::Release,
+            log: None,
+            max_logs,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LogDetail {
     pub delivery_id: String,
