@@ -62,9 +62,8 @@ pub struct WebhookHandle {
     jobs: mpsc::Sender<Job>,
     /// Deliveries may wait in the store: the poller should look when room frees up.
     backlog: AtomicBool,
-    /// Events of deliveries handed to workers at ingest whose first attempt is not recorded yet
-    /// (they have no row): the cursor stays below the first.
-    unrecorded: Mutex<BTreeSet<i64>>,
+    /// What of the event log is handed out, and what is still to read.
+    dispatch: Mutex<Dispatch>,
     /// The cursor last saved.
     saved_cursor: AtomicI64,
     /// Times of recent failures, for the failure-rate disable rule.
@@ -95,13 +94,13 @@ impl WebhookHandle {
     fn room(&self) -> usize {
         self.jobs.capacity()
     }
-    fn unrecorded(&self) -> std::sync::MutexGuard<'_, BTreeSet<i64>> {
-        self.unrecorded.lock().unwrap_or_else(|p| p.into_inner())
+    fn dispatch(&self) -> std::sync::MutexGuard<'_, Dispatch> {
+        self.dispatch.lock().unwrap_or_else(|p| p.into_inner())
     }
-    /// The first attempt of event `seq`'s delivery (handed over at ingest) is recorded: its row
-    /// exists, the cursor may pass it.
+    /// The first attempt of event `seq`'s delivery (handed over without a row) is recorded: its
+    /// row exists, the cursor may pass it.
     pub(crate) fn recorded(&self, seq: i64) {
-        self.unrecorded().remove(&seq);
+        self.dispatch().unrecorded.remove(&seq);
     }
     /// Whether a successful attempt at `now` goes to the logs: one in `every` (0: none), at most
     /// `per_second` a second (0: no limit).
@@ -123,9 +122,50 @@ impl WebhookHandle {
             .unwrap_or_else(|p| p.into_inner());
         within_second_limit(&mut window, now, per_second)
     }
-    /// Deliveries in memory that have no row yet (counted as pending).
+    /// Deliveries that have no row yet, in memory or still in the log (counted as pending).
     pub fn unrecorded_count(&self) -> usize {
-        self.unrecorded().len()
+        self.dispatch().unrecorded.len()
+    }
+}
+
+/// A webhook's deliveries that have no row: those handed to its workers, and those still in the
+/// event log.
+#[derive(Debug, Default)]
+struct Dispatch {
+    /// Events of deliveries handed to workers whose first attempt is not recorded yet.
+    unrecorded: BTreeSet<i64>,
+    /// Catching up: there was no room in memory, so the deliveries of the matching events after
+    /// `read_to` wait in the event log, and the poller reads them from there as room frees up.
+    /// Otherwise ingest hands each delivery straight to a worker.
+    catching_up: bool,
+    read_to: i64,
+}
+
+impl Dispatch {
+    /// Every matching event up to the cursor has a row: below the first unrecorded delivery, and
+    /// not past what is still to read (`last`: the last event numbered).
+    fn cursor(&self, last: i64) -> i64 {
+        let upto = if self.catching_up { self.read_to } else { last };
+        self.unrecorded
+            .first()
+            .map_or(upto, |first| (first - 1).min(upto))
+    }
+}
+
+/// The numbering of the event log.
+#[derive(Debug, Default)]
+struct Numbering {
+    /// The last sequence number given out.
+    last: i64,
+    /// The first numbers of ingests whose events are numbered but not yet stored (or refused):
+    /// the log below the first of them is complete.
+    storing: BTreeSet<i64>,
+}
+
+impl Numbering {
+    /// Every event up to this number is stored or will never be.
+    fn complete_to(&self) -> i64 {
+        self.storing.first().map_or(self.last, |first| first - 1)
     }
 }
 
@@ -195,10 +235,10 @@ pub struct Queue {
     /// Jobs waiting in the webhooks' in-memory queues, bounded by `queue_in_memory`.
     pub(crate) in_memory: std::sync::atomic::AtomicUsize,
     spilled: Mutex<Spilled>,
-    /// The last event sequence number given out. Held while numbering events and registering
-    /// their unrecorded deliveries, and while reading cursors, so a cursor never passes a delivery
-    /// about to be registered.
-    last_seq: Mutex<i64>,
+    /// Held while numbering events and deciding where their deliveries go, while reading cursors,
+    /// and while a webhook stops catching up: a cursor never passes a delivery about to be
+    /// registered, and no event is left behind by a webhook that stops reading the log.
+    numbering: Mutex<Numbering>,
 }
 
 /// Permits of `inflight`: far more than workers can be in flight, so acquiring never waits.
@@ -215,7 +255,10 @@ impl Queue {
     ) -> Arc<Queue> {
         Arc::new_cyclic(|queue: &Weak<Queue>| Queue {
             recorder: crate::worker::Recorder::start(store.clone(), queue.clone()),
-            last_seq: Mutex::new(last_seq),
+            numbering: Mutex::new(Numbering {
+                last: last_seq,
+                storing: BTreeSet::new(),
+            }),
             store,
             sender,
             webhooks: RwLock::new(HashMap::new()),
@@ -261,7 +304,7 @@ impl Queue {
             seq: record.seq,
             app_id: record.app_id.clone(),
             ids: DeliveryIds::new(&record.id),
-            unrecorded: Mutex::new(BTreeSet::new()),
+            dispatch: Mutex::new(Dispatch::default()),
             saved_cursor: AtomicI64::new(record.cursor),
             compiled: RwLock::new(Arc::new(webhook)),
             enabled: AtomicBool::new(record.enabled),
@@ -327,17 +370,21 @@ impl Queue {
 
     /// The last event sequence number given out: a new webhook's cursor.
     pub fn last_seq(&self) -> i64 {
-        *self.last_seq.lock().unwrap_or_else(|p| p.into_inner())
+        self.numbering().last
+    }
+
+    fn numbering(&self) -> std::sync::MutexGuard<'_, Numbering> {
+        self.numbering.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Each webhook's cursor where it is ahead of the saved one: below its first unrecorded
     /// delivery, or at the last event numbered when it has none.
     pub(crate) fn cursors(&self) -> Vec<(Arc<WebhookHandle>, i64)> {
-        let last = self.last_seq.lock().unwrap_or_else(|p| p.into_inner());
+        let numbering = self.numbering();
         self.read()
             .values()
             .filter_map(|h| {
-                let cursor = h.unrecorded().first().map_or(*last, |first| first - 1);
+                let cursor = h.dispatch().cursor(numbering.last);
                 (cursor > h.saved_cursor.load(Ordering::Acquire)).then(|| (h.clone(), cursor))
             })
             .collect()
@@ -403,45 +450,27 @@ impl Queue {
             .cloned()
             .collect();
         let webhooks: Vec<Arc<Webhook>> = handles.iter().map(|h| h.webhook()).collect();
-        let mut room: Vec<usize> = handles.iter().map(|h| h.room()).collect();
-        let mut global = self.global_room();
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         let mut new_events = Vec::with_capacity(events.len());
-        // Per event: the webhooks (by index) whose delivery goes straight to a worker.
-        let mut hot: Vec<Vec<usize>> = Vec::with_capacity(events.len());
-        // Per event: a delivery of it waits in the store (no room in memory).
-        let mut spills = Vec::with_capacity(events.len());
-        let mut waiting = false;
+        // Per event: the enabled webhooks (by index) that take it; disabled ones get a skipped row.
+        let mut takers: Vec<Vec<usize>> = Vec::with_capacity(events.len());
         let mut deliveries = 0;
         for event in &events {
             let mut rows = Vec::new();
-            let mut event_hot = Vec::new();
-            let mut spill = false;
+            let mut event_takers = Vec::new();
             for (i, h) in handles.iter().enumerate() {
                 if !webhooks[i].matches(event.kind()) {
                     continue;
                 }
                 deliveries += 1;
-                let enabled = h.enabled();
-                if enabled && room[i] > 0 && global > 0 {
-                    room[i] -= 1;
-                    global -= 1;
-                    event_hot.push(i);
-                    continue;
+                if h.enabled() {
+                    event_takers.push(i);
+                } else {
+                    rows.push(NewDelivery {
+                        webhook_seq: h.seq,
+                        state: DeliveryState::Skipped,
+                    });
                 }
-                if enabled {
-                    waiting = true;
-                    spill = true;
-                    h.backlog.store(true, Ordering::Release);
-                }
-                rows.push(NewDelivery {
-                    webhook_seq: h.seq,
-                    state: if enabled {
-                        DeliveryState::Pending
-                    } else {
-                        DeliveryState::Skipped
-                    },
-                });
             }
             new_events.push(NewEvent {
                 seq: 0,
@@ -450,24 +479,52 @@ impl Queue {
                 body: event.to_json_string(),
                 deliveries: rows,
             });
-            hot.push(event_hot);
-            spills.push(spill);
+            takers.push(event_takers);
         }
-        // Number the events and register their deliveries going to workers, at once.
+        // Number the events and decide where each delivery goes, at once: straight to a worker
+        // when there is room (registered as unrecorded), else the webhook catches up from the log.
+        let mut room: Vec<usize> = handles.iter().map(|h| h.room()).collect();
+        let mut global = self.global_room();
+        // Per event: the webhooks (by index) whose delivery goes straight to a worker.
+        let mut hot: Vec<Vec<usize>> = Vec::with_capacity(events.len());
+        // Per event: a delivery of it waits in the log (the poller will want it parsed).
+        let mut spills = Vec::with_capacity(events.len());
+        let mut waiting = false;
         let first_seq = {
-            let mut last = self.last_seq.lock().unwrap_or_else(|p| p.into_inner());
-            let first = *last + 1;
-            *last += events.len() as i64;
-            for (k, (event, event_hot)) in new_events.iter_mut().zip(&hot).enumerate() {
+            let mut numbering = self.numbering();
+            let first = numbering.last + 1;
+            numbering.last += events.len() as i64;
+            numbering.storing.insert(first);
+            for (k, (event, event_takers)) in new_events.iter_mut().zip(&takers).enumerate() {
                 event.seq = first + k as i64;
-                for &i in event_hot {
-                    handles[i].unrecorded().insert(event.seq);
+                let mut event_hot = Vec::new();
+                let mut spill = false;
+                for &i in event_takers {
+                    let mut dispatch = handles[i].dispatch();
+                    if !dispatch.catching_up && room[i] > 0 && global > 0 {
+                        room[i] -= 1;
+                        global -= 1;
+                        dispatch.unrecorded.insert(event.seq);
+                        event_hot.push(i);
+                        continue;
+                    }
+                    if !dispatch.catching_up {
+                        dispatch.catching_up = true;
+                        dispatch.read_to = event.seq - 1;
+                    }
+                    spill = true;
+                    waiting = true;
+                    handles[i].backlog.store(true, Ordering::Release);
                 }
+                hot.push(event_hot);
+                spills.push(spill);
             }
             first
         };
         let now = now_ms();
-        let fresh = match self.store.ingest(app_id, new_events, now).await {
+        let stored = self.store.ingest(app_id, new_events, now).await;
+        self.numbering().storing.remove(&first_seq);
+        let fresh = match stored {
             Ok(fresh) => fresh,
             Err(e) => {
                 for (k, event_hot) in hot.iter().enumerate() {
@@ -508,7 +565,7 @@ impl Queue {
                     }
                     Err(_) => {
                         handles[i].backlog.store(true, Ordering::Release);
-                        not_queued.push((handles[i].clone(), seq));
+                        not_queued.push((handles[i].clone(), seq, now));
                         spill = true;
                     }
                 }
@@ -535,7 +592,7 @@ impl Queue {
         crate::metrics::EVENTS_DUPLICATE.add(summary.duplicates as u64);
         if !not_queued.is_empty() {
             // A race filled a webhook's queue: these wait in the store for the poller.
-            self.hold(not_queued, now).await?;
+            self.hold(not_queued).await?;
             waiting = true;
         }
         if waiting {
@@ -548,20 +605,105 @@ impl Queue {
     /// leases them).
     async fn hold(
         &self,
-        deliveries: Vec<(Arc<WebhookHandle>, i64)>,
-        created_at: Millis,
+        deliveries: Vec<(Arc<WebhookHandle>, i64, Millis)>,
     ) -> Result<(), StoreError> {
         let at = now_ms();
         let records = deliveries
             .iter()
-            .map(|(h, seq)| {
+            .map(|(h, seq, created_at)| {
                 let max_logs = self.config.logs.max_per_webhook;
-                AttemptRecord::release(&h.id, h.seq, *seq, created_at, 1, at, max_logs)
+                AttemptRecord::release(&h.id, h.seq, *seq, *created_at, 1, at, max_logs)
             })
             .collect();
         self.store.record_attempts(records, Vec::new()).await?;
-        for (h, seq) in deliveries {
+        for (h, seq, _) in deliveries {
             h.recorded(seq);
+        }
+        Ok(())
+    }
+
+    /// Hands `h` the deliveries of the next events in the log, as room allows; back to taking
+    /// deliveries straight from ingest once it has read all that is stored.
+    async fn catch_up(&self, h: &Arc<WebhookHandle>) -> Result<(), StoreError> {
+        let read_to = {
+            let dispatch = h.dispatch();
+            if !dispatch.catching_up {
+                return Ok(());
+            }
+            dispatch.read_to
+        };
+        let take = h.room().min(1024).min(self.global_room());
+        if take == 0 {
+            // job_done wakes the poller when room frees up.
+            h.backlog.store(true, Ordering::Release);
+            return Ok(());
+        }
+        // Every event up to here is stored or will never be: reading to it leaves none behind.
+        let upto = self.numbering().complete_to();
+        let logged = self
+            .store
+            .log_after(&h.app_id, h.seq, read_to, upto, take)
+            .await?;
+        let full = logged.len() == take;
+        let next_read_to = match logged.last() {
+            Some(e) if full => e.seq,
+            _ => upto,
+        };
+        let webhook = h.webhook();
+        let mut jobs = Vec::with_capacity(logged.len());
+        {
+            let spilled = self.spilled.lock().ok();
+            let mut dispatch = h.dispatch();
+            for e in logged {
+                if !webhook.matches(&e.kind) {
+                    continue;
+                }
+                dispatch.unrecorded.insert(e.seq);
+                let event = match spilled.as_ref().and_then(|cache| cache.get(e.seq)) {
+                    Some(parsed) => JobEvent::Parsed(parsed),
+                    None => JobEvent::Stored {
+                        id: e.id,
+                        body: e.body,
+                    },
+                };
+                jobs.push(Job {
+                    event_seq: e.seq,
+                    event,
+                    attempts: 0,
+                    created_at: e.received_at,
+                    lease_until: None,
+                });
+            }
+            dispatch.read_to = dispatch.read_to.max(next_read_to);
+        }
+        let mut not_queued = Vec::new();
+        for job in jobs {
+            match h.jobs.try_send(job) {
+                Ok(()) => {
+                    self.in_memory.fetch_add(1, Ordering::AcqRel);
+                }
+                Err(e) => {
+                    let job = e.into_inner();
+                    not_queued.push((h.clone(), job.event_seq, job.created_at));
+                }
+            }
+        }
+        if !not_queued.is_empty() {
+            self.hold(not_queued).await?;
+        }
+        let caught_up = !full && {
+            let numbering = self.numbering();
+            let mut dispatch = h.dispatch();
+            // Nothing numbered since: ingest hands the next deliveries straight over again.
+            if dispatch.read_to >= numbering.last {
+                dispatch.catching_up = false;
+            }
+            !dispatch.catching_up
+        };
+        if !caught_up {
+            // More to read: as room frees up (job_done), once the ingests under way are stored
+            // (they wake the poller), or at the next poll.
+            h.backlog.store(true, Ordering::Release);
         }
         Ok(())
     }
@@ -690,6 +832,9 @@ impl Queue {
             if !not_queued.is_empty() {
                 self.store.release(Some(not_queued)).await?;
             }
+        }
+        for h in &handles {
+            self.catch_up(h).await?;
         }
         if handles.iter().any(|h| h.backlog.load(Ordering::Acquire)) {
             // More is due than fitted: job_done wakes the poller when room frees up.

@@ -139,6 +139,16 @@ pub struct LeasedDelivery {
     pub created_at: Millis,
 }
 
+/// An event read back from the log for a webhook catching up.
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub body: String,
+    pub received_at: Millis,
+}
+
 /// A stored event, as the start-up recovery reads it.
 #[derive(Debug, Clone)]
 pub struct EventHead {
@@ -441,6 +451,16 @@ pub trait Store: Send + Sync {
         after: i64,
         limit: usize,
     ) -> Result<Vec<EventHead>, StoreError>;
+    /// The app's events with a sequence number in `(after, upto]` that have no delivery row for
+    /// webhook `webhook_seq`, oldest first, at most `limit`.
+    async fn log_after(
+        &self,
+        app_id: &str,
+        webhook_seq: i64,
+        after: i64,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError>;
     /// Start-up recovery of deliveries that were in memory when the process stopped: creates a
     /// pending row (unless one exists) for each (event seq, created at), and saves the cursor.
     async fn restore(

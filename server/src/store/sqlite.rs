@@ -1121,6 +1121,40 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn log_after(
+        &self,
+        app_id: &str,
+        webhook_seq: i64,
+        after: i64,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let app_id = app_id.to_string();
+        self.call(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT e.seq, e.id, e.kind, e.body, e.received_at FROM events e
+                     WHERE e.seq > ?3 AND e.seq <= ?4 AND e.app_id = ?1
+                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_seq = ?2 AND d.event_seq = e.seq)
+                     ORDER BY e.seq LIMIT ?5",
+                )
+                .map_err(db)?;
+            s.query_map(params![app_id, webhook_seq, after, upto, limit as i64], |r| {
+                Ok(LoggedEvent {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    kind: r.get(2)?,
+                    body: r.get(3)?,
+                    received_at: r.get(4)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn restore(
         &self,
         webhook_seq: i64,

@@ -365,3 +365,71 @@ async fn a_burst_larger_than_the_memory_queue_is_delivered_in_full() {
     want.sort();
     assert_eq!(seen, want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bursts_catch_up_from_the_log_once_per_webhook() {
+    // Room for 4 jobs per webhook: batches from four producers at once mostly wait in the event
+    // log while earlier ones are sent, and ingest hands deliveries straight over again once a
+    // webhook has caught up. One webhook takes both kinds, the other one kind.
+    let s = std::sync::Arc::new(TestServer::start_with(|c| c.delivery.queue_per_webhook = 4).await);
+    let both = TestReceiver::start().await;
+    let sent_only = TestReceiver::start().await;
+    let a = s.app("a").await;
+    s.webhook(
+        &a,
+        &both.url("/both"),
+        &["message.push.sent", "message.push.clicked"],
+    )
+    .await;
+    s.webhook(&a, &sent_only.url("/sent"), &["message.push.sent"])
+        .await;
+    let mut producers = Vec::new();
+    for p in 0..4 {
+        let s = s.clone();
+        let a = a.clone();
+        producers.push(tokio::spawn(async move {
+            for b in 0..5 {
+                let events: Vec<Value> = (0..20)
+                    .map(|i| {
+                        let kind = if i % 2 == 0 {
+                            "message.push.sent"
+                        } else {
+                            "message.push.clicked"
+                        };
+                        event(&format!("p{p}-b{b}-e{i}"), kind)
+                    })
+                    .collect();
+                s.ingest(&a, json!({ "events": events })).await;
+            }
+        }));
+    }
+    for p in producers {
+        p.await.unwrap();
+    }
+    let ids = |r: &TestReceiver| {
+        let mut ids: Vec<String> = r
+            .received()
+            .iter()
+            .map(|q| q.json()["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    both.wait_for(400, Duration::from_secs(15)).await;
+    sent_only.wait_for(200, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = ids(&both);
+    let mut unique = got.clone();
+    unique.dedup();
+    assert_eq!((got.len(), unique.len()), (400, 400));
+    let got = ids(&sent_only);
+    assert_eq!(got.len(), 200);
+    assert!(
+        got.iter()
+            .all(|id| id.ends_with(&['0', '2', '4', '6', '8'][..])),
+        "{got:?}"
+    );
+    let mut unique = got.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 200);
+}
