@@ -7,8 +7,9 @@
 //! delivery handed straight to a worker at ingest is written to the store only when its first
 //! attempt is recorded (one row, often never touched again); until then the webhook's *cursor*,
 //! saved with the attempt records, stays below its event, and a restart after a crash creates the
-//! missing rows from the log. A delivery that finds no room in memory is stored pending with its
-//! event, and the poller leases it when room frees up.
+//! missing rows from the log. A webhook whose memory queue is full catches up: the poller reads
+//! its next events from the log as room frees up (see `catch_up`). Retries, held and replayed
+//! deliveries are pending rows, leased by the poller.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
