@@ -106,9 +106,9 @@ impl DeliveryState {
     }
 }
 
-/// A delivery row written with its event: one that waits in the store (no room in memory) or
-/// is skipped (its webhook is disabled). A delivery handed straight to a worker gets its row when
-/// its first attempt is recorded.
+/// A delivery row written with its event: the queue writes one for a webhook that is disabled
+/// (skipped); a pending one waits for the poller's lease. Other deliveries get their row when
+/// their first attempt is recorded (see `queue`).
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
     pub webhook_seq: i64,
