@@ -378,8 +378,9 @@ impl Queue {
         self.numbering.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Each webhook's cursor where it is ahead of the saved one: below its first unrecorded
-    /// delivery, or at the last event numbered when it has none.
+    /// Each webhook's cursor where it is ahead of the saved one (see [`Dispatch::cursor`]): below
+    /// its first unrecorded delivery, not past its read position while it catches up, else at the
+    /// last event numbered.
     pub(crate) fn cursors(&self) -> Vec<(Arc<WebhookHandle>, i64)> {
         let numbering = self.numbering();
         self.read()
@@ -398,9 +399,9 @@ impl Queue {
         }
     }
 
-    /// Start-up: deliveries that were in memory when the process last stopped without recording
-    /// them (a crash) get their pending rows from the event log, for every webhook whose cursor is
-    /// behind. Call after `upsert`ing the stored webhooks, before serving.
+    /// Start-up: deliveries without a row when the process last stopped — in memory at a crash, or
+    /// still in the log of a webhook catching up — get pending rows, for every webhook whose cursor
+    /// is behind. Call after `upsert`ing the stored webhooks, before serving.
     pub async fn recover(&self) -> Result<usize, StoreError> {
         const PAGE: usize = 10_000;
         let last = self.last_seq();
