@@ -406,23 +406,14 @@ async fn concurrent_bursts_catch_up_from_the_log_once_per_webhook() {
     for p in producers {
         p.await.unwrap();
     }
-    let ids = |r: &TestReceiver| {
-        let mut ids: Vec<String> = r
-            .received()
-            .iter()
-            .map(|q| q.json()["id"].as_str().unwrap().to_string())
-            .collect();
-        ids.sort();
-        ids
-    };
     both.wait_for(400, Duration::from_secs(15)).await;
     sent_only.wait_for(200, Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let got = ids(&both);
+    let got = both.event_ids();
     let mut unique = got.clone();
     unique.dedup();
     assert_eq!((got.len(), unique.len()), (400, 400));
-    let got = ids(&sent_only);
+    let got = sent_only.event_ids();
     assert_eq!(got.len(), 200);
     assert!(
         got.iter()

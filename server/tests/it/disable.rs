@@ -182,12 +182,7 @@ async fn disabled_while_catching_up_resumes_from_the_log_and_skips_what_came_mea
         .await;
     r.wait_for(10, Duration::from_secs(5)).await;
     r.assert_stays_at(10, Duration::from_millis(500)).await;
-    let mut ids: Vec<String> = r
-        .received()
-        .iter()
-        .map(|q| q.json()["id"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
+    let ids = r.event_ids();
     let mut want: Vec<String> = (0..10).map(|i| format!("a{i}")).collect();
     want.sort();
     assert_eq!(ids, want);

@@ -102,6 +102,17 @@ impl TestReceiver {
         self.inner.lock().unwrap().received.clone()
     }
 
+    /// The `id` of each request's JSON body (the event's, for the default body), sorted.
+    pub fn event_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .received()
+            .iter()
+            .map(|q| q.json()["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Waits until `n` requests have arrived (panics after `within`).
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
         let deadline = Instant::now() + within;
