@@ -114,7 +114,7 @@ ensure_geckodriver() {
   need_rust
   if ! have geckodriver; then
     say "installing geckodriver: it builds from source, about 3 minutes"
-    install geckodriver "cargo install geckodriver" cargo install geckodriver
+    run_install geckodriver "cargo install geckodriver" cargo install geckodriver
   fi
 }
 

@@ -9,8 +9,13 @@ ensure_wasm_bindgen_cli
 ensure_browsers
 ensure_geckodriver
 ensure_node_modules
+ensure_shellcheck
+
+say "set-up: every install step on a machine that lacks its tool (installers stubbed)"
+"$HOOKLINE_ROOT/scripts/test-setup.sh"
 
 say "formatting and lints"
+shellcheck --external-sources --source-path=SCRIPTDIR scripts/*.sh .ci/run
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
