@@ -11,12 +11,13 @@
 //! its next events from the log as room frees up (see `catch_up`). Retries, held and replayed
 //! deliveries are pending rows, leased by the poller.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::delivery::HttpSender;
@@ -73,10 +74,12 @@ pub struct WebhookHandle {
     successes: AtomicU64,
     /// Successes logged in the current second: (unix second, count).
     logged_this_second: Mutex<(i64, u32)>,
-    /// Deleted: workers drop its jobs.
-    deleted: AtomicBool,
-    /// Wakes the worker loop when the webhook is deleted.
-    pub(crate) on_delete: Notify,
+    /// Cancelled when the webhook is deleted: workers drop its jobs and abandon its requests.
+    pub(crate) deleted: CancellationToken,
+    /// Each attempt holds a read guard from its check that the webhook is not deleted until its
+    /// request is answered or abandoned; [`Queue::remove`] takes the write side, so it returns
+    /// only once nothing of the webhook's is being sent.
+    pub(crate) under_way: tokio::sync::RwLock<()>,
 }
 
 impl WebhookHandle {
@@ -90,7 +93,7 @@ impl WebhookHandle {
         self.enabled.load(Ordering::Acquire)
     }
     pub fn deleted(&self) -> bool {
-        self.deleted.load(Ordering::Acquire)
+        self.deleted.is_cancelled()
     }
     fn room(&self) -> usize {
         self.jobs.capacity()
@@ -228,6 +231,10 @@ pub struct Queue {
     pub(crate) sender: HttpSender,
     pub(crate) recorder: crate::worker::Recorder,
     webhooks: RwLock<HashMap<String, Arc<WebhookHandle>>>,
+    /// Ids of webhooks deleted since the start, taken with `webhooks` locked for writing: an
+    /// update that read a webhook just before it was deleted cannot bring it back. Ids are random
+    /// and never reused, so the set only grows, by one short string per delete.
+    deleted_ids: Mutex<HashSet<String>>,
     wake: Notify,
     earliest: Mutex<Option<Millis>>,
     stopping: AtomicBool,
@@ -263,6 +270,7 @@ impl Queue {
             store,
             sender,
             webhooks: RwLock::new(HashMap::new()),
+            deleted_ids: Mutex::new(HashSet::new()),
             wake: Notify::new(),
             earliest: Mutex::new(None),
             stopping: AtomicBool::new(false),
@@ -286,9 +294,15 @@ impl Queue {
     }
 
     /// Adds or replaces a webhook (its compiled form and enabled flag); starts its workers when new.
+    /// A webhook deleted meanwhile stays deleted.
     pub fn upsert(self: &Arc<Self>, record: &WebhookRecord, webhook: Webhook) {
-        let existing = self.read().get(&record.id).cloned();
+        let mut webhooks = self.write();
+        if self.deleted_ids().contains(&record.id) {
+            return;
+        }
+        let existing = webhooks.get(&record.id).cloned();
         if let Some(handle) = existing {
+            drop(webhooks);
             if let Ok(mut w) = handle.compiled.write() {
                 *w = Arc::new(webhook);
             }
@@ -314,10 +328,11 @@ impl Queue {
             failures: Mutex::new(Default::default()),
             successes: AtomicU64::new(0),
             logged_this_second: Mutex::new((0, 0)),
-            deleted: AtomicBool::new(false),
-            on_delete: Notify::new(),
+            deleted: CancellationToken::new(),
+            under_way: tokio::sync::RwLock::new(()),
         });
-        self.write().insert(record.id.clone(), handle.clone());
+        webhooks.insert(record.id.clone(), handle.clone());
+        drop(webhooks);
         crate::worker::spawn(self.clone(), handle, rx);
         self.wake_now();
     }
@@ -338,11 +353,24 @@ impl Queue {
         }
     }
 
-    pub fn remove(&self, webhook_id: &str) {
-        if let Some(h) = self.write().remove(webhook_id) {
-            h.deleted.store(true, Ordering::Release);
-            h.on_delete.notify_one();
+    /// Forgets a deleted webhook (the store has deleted it): its queued jobs are dropped, requests
+    /// in flight abandoned, and this returns once none of its attempts is under way, so nothing
+    /// is sent for it afterwards. Attempts that end later record nothing (the store drops records
+    /// of a webhook it no longer has).
+    pub async fn remove(&self, webhook_id: &str) {
+        let handle = {
+            let mut webhooks = self.write();
+            self.deleted_ids().insert(webhook_id.to_string());
+            webhooks.remove(webhook_id)
+        };
+        if let Some(h) = handle {
+            h.deleted.cancel();
+            drop(h.under_way.write().await);
         }
+    }
+
+    fn deleted_ids(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.deleted_ids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn handle(&self, webhook_id: &str) -> Option<Arc<WebhookHandle>> {

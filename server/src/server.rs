@@ -83,6 +83,8 @@ pub async fn run(
     tracing::info!("shutting down: intake stopped, finishing attempts in flight");
     queue.shutdown().await;
     let _ = poller.await;
+    // Tasks that outlive this (an attempt past the shutdown grace) find the store closed.
+    store.close().await;
     served?;
     Ok(())
 }

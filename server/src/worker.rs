@@ -24,7 +24,7 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
             };
             let job = tokio::select! {
                 job = jobs.recv() => job,
-                _ = wait_deleted(&handle) => None,
+                () = handle.deleted.cancelled() => None,
             };
             let job = match job {
                 Some(job) if !handle.deleted() => job,
@@ -52,16 +52,14 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
     });
 }
 
-async fn wait_deleted(handle: &WebhookHandle) {
-    while !handle.deleted() {
-        handle.on_delete.notified().await;
-    }
-}
-
 /// One attempt of one delivery. The webhook's `slot` is given back as soon as the receiver has
 /// answered, before the attempt is recorded: the request rate to a receiver is bounded by the
 /// concurrency, not by the store's commit latency.
 async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSemaphorePermit) {
+    let under_way = handle.under_way.read().await;
+    if handle.deleted() {
+        return;
+    }
     let config = &queue.config;
     let number = job.attempts + 1;
     let base = AttemptRecord::release(
@@ -109,10 +107,14 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         .encode_lower(&mut id_text);
     let rendered = event.and_then(|e| webhook.render(&e).map_err(|e| e.to_string()));
     let (result, request) = match rendered {
-        Ok(request) => (
-            queue.sender.send(&request, delivery_id).await,
-            Some(request),
-        ),
+        Ok(request) => {
+            let sent = tokio::select! {
+                sent = queue.sender.send(&request, delivery_id) => sent,
+                // Deleted meanwhile: abandoned, and recorded nowhere.
+                () = handle.deleted.cancelled() => return,
+            };
+            (sent, Some(request))
+        }
         Err(message) => (
             SendResult {
                 outcome: Outcome::Render,
@@ -125,6 +127,7 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
             None,
         ),
     };
+    drop(under_way);
     drop(slot);
     queue.job_done(handle);
     let at = now_ms();

@@ -183,7 +183,7 @@ async fn remove(
     if !state.store.delete_webhook(&app_id, &id).await? {
         return Err(ApiError::not_found("webhook"));
     }
-    state.queue.remove(&id);
+    state.queue.remove(&id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

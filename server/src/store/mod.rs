@@ -35,6 +35,16 @@ pub enum StoreError {
     /// A stored row could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// Another process owns the database file (an SQLite database has one owner).
+    #[error(
+        "the database {path} is in use by another hookline process{holder}: one process owns an \
+         SQLite database, so stop that one first or give this one another database"
+    )]
+    InUse {
+        path: String,
+        /// ` (pid N)` when the owner wrote its process id, else empty.
+        holder: String,
+    },
 }
 
 /// Opens the store a database URL names, creating and migrating it when needed; with
@@ -376,6 +386,10 @@ impl DeliveryIds {
 /// The store. Every method is one transaction; concurrent calls may share one commit.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// Finishes the operations under way and lets go of the database (for SQLite, of the file's
+    /// ownership too); later calls fail with [`StoreError::Closed`].
+    async fn close(&self);
+
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
 

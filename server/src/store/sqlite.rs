@@ -40,6 +40,55 @@ const CHECKPOINT_PAGES: i32 = 8192;
 pub struct SqliteStore {
     ops: mpsc::Sender<Op>,
     checkpoint: Arc<CheckpointSignal>,
+    /// Set by `close`: the store thread ends after the operations already sent.
+    closing: Arc<std::sync::atomic::AtomicBool>,
+    /// The store thread, joined by `close`.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Makes this process the one owner of the database file, or says which process is: an exclusive
+/// lock (flock) on `FILE.lock` beside it, with the owner's process id written inside. The kernel
+/// releases the lock when the process ends, however it ends, so a crash leaves no stale lock.
+/// (A second process would number events from its own memory and overwrite the first's.)
+fn lock_owner(path: &Path) -> Result<std::fs::File, StoreError> {
+    use std::io::{Read, Seek, Write};
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let lock_path = path.with_file_name(name);
+    let cannot = |e: std::io::Error| {
+        StoreError::Database(format!(
+            "cannot open the lock file {}: {e}",
+            lock_path.display()
+        ))
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(cannot)?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0).map_err(cannot)?;
+            file.rewind().map_err(cannot)?;
+            writeln!(file, "{}", std::process::id()).map_err(cannot)?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = match text.trim().parse::<u32>() {
+                Ok(pid) => format!(" (pid {pid})"),
+                Err(_) => String::new(),
+            };
+            Err(StoreError::InUse {
+                path: path.display().to_string(),
+                holder,
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
+    }
 }
 
 /// Wakes the checkpoint thread: `(due, closed)`.
@@ -59,9 +108,27 @@ impl CheckpointSignal {
     }
 }
 
+impl SqliteStore {
+    /// Asks the store thread to end after the operations already sent (they are answered), and
+    /// the checkpoint thread to end; gives back the store thread to join. The database file's
+    /// lock goes with the store thread.
+    fn shut(&self) -> Option<std::thread::JoinHandle<()>> {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::Release);
+        // An empty operation wakes the thread if it waits.
+        let wake: Op = Box::new(|_| (true, Box::new(|_| {})));
+        let _ = self.ops.send(wake);
+        self.checkpoint.set(false, true);
+        self.thread.lock().ok().and_then(|mut t| t.take())
+    }
+}
+
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.checkpoint.set(false, true);
+        // Joined, so that the file is free again once the store is gone (a commit at most).
+        if let Some(thread) = self.shut() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -70,15 +137,17 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Every table and index of the current schema.
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+-- AUTOINCREMENT: a webhook's number is never given again after it is deleted, so nothing keyed
+-- by it (a delivery row written by an attempt that ended after the delete) can reach a newer one.
 CREATE TABLE IF NOT EXISTS webhooks (
-    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, app_id TEXT NOT NULL, spec TEXT NOT NULL,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, app_id TEXT NOT NULL, spec TEXT NOT NULL,
     enabled INTEGER NOT NULL, disabled_reason TEXT, disabled_at INTEGER,
     consecutive_failures INTEGER NOT NULL DEFAULT 0, cursor INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
@@ -114,8 +183,8 @@ CREATE TABLE IF NOT EXISTS attempt_logs (
 CREATE INDEX IF NOT EXISTS attempt_logs_webhook ON attempt_logs (webhook_id, id);
 "#;
 
-/// From schema 1 (text keys, a row per delivery written at ingest) to 2: the tables are renamed,
-/// created anew and copied. Delivery ids (and so `webhook-id` headers of retries still pending)
+/// From schema 1 (text keys, a row per delivery written at ingest) to the current one: the tables
+/// are renamed, created anew and copied. Delivery ids (and so `webhook-id` headers of retries still pending)
 /// change to the new derived form.
 const MIGRATE_1_TO_2_BEFORE: &str = r#"
 ALTER TABLE webhooks RENAME TO webhooks_v1;
@@ -143,6 +212,31 @@ DROP TABLE events_v1;
 DROP TABLE webhooks_v1;
 "#;
 
+/// From schema 2 to 3: webhook numbers are never reused (AUTOINCREMENT). The table is created
+/// anew and copied; the counter starts past every number a row still names, and rows left by
+/// deleted webhooks go.
+const MIGRATE_2_TO_3_BEFORE: &str = r#"
+ALTER TABLE webhooks RENAME TO webhooks_v2;
+DROP INDEX IF EXISTS webhooks_app;
+"#;
+
+const MIGRATE_2_TO_3_AFTER: &str = r#"
+INSERT INTO webhooks (seq, id, app_id, spec, enabled, disabled_reason, disabled_at,
+        consecutive_failures, cursor, created_at, updated_at)
+    SELECT seq, id, app_id, spec, enabled, disabled_reason, disabled_at, consecutive_failures,
+        cursor, created_at, updated_at FROM webhooks_v2;
+INSERT INTO sqlite_sequence (name, seq) SELECT 'webhooks', 0
+    WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'webhooks');
+UPDATE sqlite_sequence SET seq = MAX(seq,
+        (SELECT COALESCE(MAX(seq), 0) FROM webhooks_v2),
+        (SELECT COALESCE(MAX(webhook_seq), 0) FROM deliveries))
+    WHERE name = 'webhooks';
+DROP TABLE webhooks_v2;
+DELETE FROM deliveries WHERE webhook_seq NOT IN (SELECT seq FROM webhooks);
+DELETE FROM stats_minute WHERE webhook_id NOT IN (SELECT id FROM webhooks);
+DELETE FROM attempt_logs WHERE webhook_id NOT IN (SELECT id FROM webhooks);
+"#;
+
 /// Creates the schema, or brings an older one up to date, in one transaction.
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn
@@ -158,18 +252,22 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         return conn.execute_batch(SCHEMA).map_err(db);
     }
     // Schema 1 did not set user_version: it is there when its events table is.
-    let v1: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
-    let steps = if v1 {
-        format!("{MIGRATE_1_TO_2_BEFORE}{SCHEMA}{MIGRATE_1_TO_2_AFTER}")
-    } else {
-        SCHEMA.to_string()
+    let v1: bool = version == 0
+        && conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+    // Each older schema is taken to the current one in one step: its own "before" statements,
+    // the current schema, then its "after" statements.
+    let steps = match version {
+        2 => format!("{MIGRATE_2_TO_3_BEFORE}{SCHEMA}{MIGRATE_2_TO_3_AFTER}"),
+        _ if v1 => format!("{MIGRATE_1_TO_2_BEFORE}{SCHEMA}{MIGRATE_1_TO_2_AFTER}"),
+        _ => SCHEMA.to_string(),
     };
+    let migrated = version == 2 || v1;
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     ))
@@ -179,7 +277,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             "migrating the schema to version {SCHEMA_VERSION}: {e}"
         ))
     })?;
-    if v1 {
+    if migrated {
         tracing::info!("migrated the database to schema version {SCHEMA_VERSION}");
     }
     Ok(())
@@ -187,15 +285,20 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 
 impl SqliteStore {
     pub async fn open(path: &Path, sync_commits: bool) -> Result<SqliteStore, StoreError> {
+        // Held by the store thread, which lets go of it after closing its connection.
+        let owner = lock_owner(path)?;
+        let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread_closing = closing.clone();
         let path = path.to_path_buf();
         let checkpoint_path = path.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (ops, rx) = mpsc::channel::<Op>();
         let checkpoint = Arc::new(CheckpointSignal::default());
         let signal = checkpoint.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("hookline-store".into())
             .spawn(move || {
+                let _owner = owner;
                 let opened = open_connection(&path, sync_commits).and_then(|mut conn| {
                     // Called after each commit with the WAL's size; asks for a checkpoint.
                     conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
@@ -217,7 +320,7 @@ impl SqliteStore {
                         return;
                     }
                 };
-                run(conn, rx);
+                run(conn, rx, &thread_closing);
             })
             .map_err(|e| StoreError::Database(format!("cannot start the store thread: {e}")))?;
         ready_rx.await.map_err(|_| StoreError::Closed)??;
@@ -228,7 +331,12 @@ impl SqliteStore {
             .map_err(|e| {
                 StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
             })?;
-        Ok(SqliteStore { ops, checkpoint })
+        Ok(SqliteStore {
+            ops,
+            checkpoint,
+            closing,
+            thread: Mutex::new(Some(thread)),
+        })
     }
 
     async fn call<T: Send + 'static>(
@@ -383,8 +491,8 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// The store thread: group commit until every sender is gone.
-fn run(conn: Connection, rx: mpsc::Receiver<Op>) {
+/// The store thread: group commit until every sender is gone or the store is closed.
+fn run(conn: Connection, rx: mpsc::Receiver<Op>, closing: &std::sync::atomic::AtomicBool) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -425,6 +533,10 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>) {
                 Ok(()) => Ok(()),
                 Err(e) => Err(StoreError::Database(e.to_string())),
             });
+        }
+        // Operations sent after `close` are dropped with the channel: their callers get `Closed`.
+        if closing.load(std::sync::atomic::Ordering::Acquire) {
+            return;
         }
     }
 }
@@ -470,6 +582,12 @@ fn join_counts(counts: &[u64]) -> String {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn close(&self) {
+        if let Some(thread) = self.shut() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let key = key.to_string();
         self.call(move |c| {
@@ -724,13 +842,16 @@ impl Store for SqliteStore {
             let mut delivery_stmt = c
                 .prepare_cached(
                     "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
+                     SELECT ?1, ?2, ?3, ?4, ?4, ?4 WHERE EXISTS
+                       (SELECT 1 FROM webhooks WHERE seq = ?1 AND app_id = ?5)",
                 )
                 .map_err(db)?;
+            // Only for a webhook of the event's app that still exists (one deleted while the
+            // ingest was under way gets none).
             for (e, _) in events.into_iter().zip(&fresh).filter(|(_, new)| **new) {
                 for d in e.deliveries {
                     delivery_stmt
-                        .execute(params![d.webhook_seq, e.seq, d.state.as_str(), now])
+                        .execute(params![d.webhook_seq, e.seq, d.state.as_str(), now, app_id])
                         .map_err(db)?;
                 }
             }
@@ -749,7 +870,8 @@ impl Store for SqliteStore {
             let mut select = c
                 .prepare_cached(
                     "SELECT d.event_seq, e.id, d.attempts, e.body, d.created_at FROM deliveries d
-                     JOIN events e ON e.seq = d.event_seq
+                     JOIN webhooks w ON w.seq = d.webhook_seq
+                     JOIN events e ON e.seq = d.event_seq AND e.app_id = w.app_id
                      WHERE d.webhook_seq = ?1 AND d.state = 'pending' AND d.next_at <= ?2
                      ORDER BY d.next_at LIMIT ?3",
                 )
@@ -835,10 +957,24 @@ impl Store for SqliteStore {
         cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError> {
         self.call(move |c| {
+            // An attempt whose webhook is gone (deleted while the attempt was under way) records
+            // nothing: no row, no stats, no log.
+            let mut live: HashMap<i64, bool> = HashMap::new();
+            for a in &attempts {
+                if let std::collections::hash_map::Entry::Vacant(entry) = live.entry(a.webhook_seq) {
+                    let exists = c
+                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM webhooks WHERE seq = ?1)")
+                        .map_err(db)?
+                        .query_row([a.webhook_seq], |r| r.get(0))
+                        .map_err(db)?;
+                    entry.insert(exists);
+                }
+            }
+            let kept: Vec<&AttemptRecord> = attempts.iter().filter(|a| live[&a.webhook_seq]).collect();
             // A first attempt creates the row; later ones (and leased deliveries) update it. Many
             // rows per statement, in the order the attempts happened.
-            for chunk in row_chunks(&attempts) {
-                let rows: Vec<DeliveryRow> = chunk.iter().map(DeliveryRow::of).collect();
+            for chunk in row_chunks(&kept) {
+                let rows: Vec<DeliveryRow> = chunk.iter().map(|a| DeliveryRow::of(a)).collect();
                 c.prepare_cached(&multi_row_sql(
                     "INSERT INTO deliveries (webhook_seq, event_seq, state, attempts, next_at, locked_until,
                        last_status, last_error, created_at, updated_at) VALUES ",
@@ -861,7 +997,7 @@ impl Store for SqliteStore {
             let mut effects = Vec::with_capacity(attempts.len());
             let mut logged: Vec<&str> = Vec::new();
             for a in &attempts {
-                if a.next == Next::Release {
+                if a.next == Next::Release || !live[&a.webhook_seq] {
                     effects.push(AttemptEffects::default());
                     continue;
                 }
@@ -994,7 +1130,7 @@ impl Store for SqliteStore {
                     "SELECT d.event_seq, e.id, d.state, d.attempts, d.next_at, d.last_status, d.last_error,
                        d.created_at, d.updated_at
                      FROM webhooks w JOIN deliveries d ON d.webhook_seq = w.seq
-                     LEFT JOIN events e ON e.seq = d.event_seq
+                     LEFT JOIN events e ON e.seq = d.event_seq AND e.app_id = w.app_id
                      WHERE w.app_id = ?1 AND w.id = ?2 {filter}
                      ORDER BY d.event_seq DESC LIMIT ?3"
                 ))
@@ -1166,7 +1302,8 @@ impl Store for SqliteStore {
             let mut insert = c
                 .prepare_cached(
                     "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
-                     VALUES (?1, ?2, 'pending', ?3, ?4, ?3) ON CONFLICT DO NOTHING",
+                     SELECT ?1, ?2, 'pending', ?3, ?4, ?3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE seq = ?1)
+                     ON CONFLICT DO NOTHING",
                 )
                 .map_err(db)?;
             for (event_seq, created_at) in deliveries {
@@ -1467,6 +1604,61 @@ mod tests {
         assert_eq!(s.get_webhook("a", "w1").await.unwrap().unwrap().cursor, 2);
     }
 
+    #[tokio::test]
+    async fn a_deleted_webhook_keeps_its_number_and_late_attempts_record_nothing() {
+        let (_d, s) = store().await;
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        s.ingest("a", vec![event(1, &[]), event(2, &[])], 1_000)
+            .await
+            .unwrap();
+        s.record_attempts(vec![attempt("w1", w1, 1, Next::RetryAt(130_000))], vec![])
+            .await
+            .unwrap();
+        assert!(s.delete_webhook("a", "w1").await.unwrap());
+        // Attempts that were under way when it was deleted end now: nothing is written.
+        let effects = s
+            .record_attempts(
+                vec![
+                    attempt("w1", w1, 1, Next::RetryAt(140_000)),
+                    attempt("w1", w1, 2, Next::Failed),
+                ],
+                vec![(w1, 2)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(effects.len(), 2);
+        assert!(effects.iter().all(|e| e.consecutive_failures == 0));
+        assert!(s.stats("w1", ALL_TIME_MINUTE, 0).await.unwrap().is_empty());
+        assert!(s.logs("w1", 10, None).await.unwrap().is_empty());
+        // The next webhook, of another app, gets a new number and nothing of w1's.
+        let w2 = s.create_webhook(webhook("w2", "b")).await.unwrap();
+        assert!(w2 > w1, "{w2} reuses a deleted webhook's number");
+        assert!(
+            s.lease(vec![(w1, 10), (w2, 10)], i64::MAX / 2, i64::MAX / 2)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(s.next_due().await.unwrap(), None);
+        // Ingest rows and restored rows only go to a live webhook of the event's app.
+        s.ingest("b", vec![event(3, &[w1, w2])], 1_000)
+            .await
+            .unwrap();
+        s.ingest("a", vec![event(4, &[w2])], 1_000).await.unwrap();
+        s.restore(w1, vec![(3, 1_000)], 3).await.unwrap();
+        let leased = s
+            .lease(vec![(w1, 10), (w2, 10)], i64::MAX / 2, i64::MAX / 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            leased
+                .iter()
+                .map(|l| (l.webhook_seq, l.event_seq))
+                .collect::<Vec<_>>(),
+            vec![(w2, 3)]
+        );
+    }
+
     #[test]
     fn rows_go_in_few_statement_sizes() {
         let sizes = |n: usize| {
@@ -1518,6 +1710,57 @@ INSERT INTO events VALUES ('a', 'e2', 'k', '{"id":"e2"}', 20);
 INSERT INTO deliveries VALUES ('d1', 'a', 'w1', 'e1', 'succeeded', 1, 10, 0, 200, 'ok', 10, 11);
 INSERT INTO deliveries VALUES ('d2', 'a', 'w1', 'e2', 'pending', 1, 500, 0, 500, 'http_status', 20, 21);
 "#;
+
+    /// Schema 2: webhook numbers could be reused. Webhook 3 was deleted, but a late attempt left a
+    /// row of it.
+    const SCHEMA_V2_TAIL: &str = r#"
+PRAGMA user_version = 2;
+INSERT INTO webhooks (seq, id, app_id, spec, enabled, cursor, created_at, updated_at)
+    VALUES (1, 'w1', 'a', '{"name":"w1"}', 1, 2, 1, 1), (2, 'w2', 'a', '{"name":"w2"}', 1, 2, 1, 1);
+INSERT INTO events VALUES (1, 'a', 'e1', 'k', '{"id":"e1"}', 10), (2, 'a', 'e2', 'k', '{"id":"e2"}', 20);
+INSERT INTO deliveries (webhook_seq, event_seq, state, attempts, next_at, created_at, updated_at)
+    VALUES (1, 1, 'pending', 1, 500, 10, 10), (3, 2, 'pending', 1, 500, 20, 20);
+INSERT INTO stats_minute VALUES ('w3', 1, '0,0,1,0,0,0', '');
+"#;
+
+    #[tokio::test]
+    async fn a_schema_2_database_is_migrated_and_never_reuses_a_webhook_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        // Schema 2 is schema 3 but for AUTOINCREMENT on webhooks.
+        let v2 = SCHEMA.replace(
+            "seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT",
+            "seq INTEGER PRIMARY KEY, id TEXT",
+        );
+        assert_ne!(v2, SCHEMA);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!("{v2}{SCHEMA_V2_TAIL}"))
+            .unwrap();
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let w = s.get_webhook("a", "w1").await.unwrap().unwrap();
+        assert_eq!((w.seq, w.cursor), (1, 2));
+        // The deleted webhook's row is gone, and its number is not given again.
+        assert_eq!(s.create_webhook(webhook("w4", "b")).await.unwrap(), 4);
+        let leased = s
+            .lease(vec![(1, 10), (3, 10), (4, 10)], 1_000, 5_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            leased
+                .iter()
+                .map(|l| (l.webhook_seq, l.event_seq))
+                .collect::<Vec<_>>(),
+            vec![(1, 1)]
+        );
+        assert!(s.stats("w3", 0, 10).await.unwrap().is_empty());
+        drop(s);
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 
     #[tokio::test]
     async fn a_schema_1_database_is_migrated_with_its_deliveries() {

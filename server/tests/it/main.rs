@@ -8,4 +8,5 @@ mod api;
 mod bridge;
 mod delivery;
 mod disable;
+mod isolation;
 mod process;

@@ -257,3 +257,52 @@ async fn sigterm_stops_intake_and_finishes_the_attempt_in_flight() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_the_same_database_is_refused_naming_the_file_and_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("owned.db");
+    let mut first = spawn(&db, free_port()).await;
+    let started = Instant::now();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("serve")
+        .env("HOOKLINE_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("HOOKLINE_DATABASE", format!("sqlite://{}", db.display()))
+        .env("HOOKLINE_ADMIN_KEY", ADMIN_KEY)
+        .env("HOOKLINE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = second.kill();
+            let _ = second.wait();
+            let _ = first.child.kill();
+            panic!("a second hookline serve on the same database was still running after 5 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(&db.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", first.child.id())),
+        "{stderr}"
+    );
+    // The first one goes on serving.
+    let health = reqwest::get(format!("{}/healthz", first.base))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+    // Killed, it leaves no stale lock: the next process starts.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let mut next = spawn(&db, free_port()).await;
+    next.child.kill().unwrap();
+    next.child.wait().unwrap();
+}
