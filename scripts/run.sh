@@ -14,9 +14,11 @@ ensure_wasm_bindgen_cli
 ensure_node_modules
 
 "$HOOKLINE_ROOT/scripts/build-package.sh"
-say "building hookline (release)"
-cargo build --release --quiet -p hookline-server
 target_dir="${CARGO_TARGET_DIR:-$HOOKLINE_ROOT/target}"
+first=""
+[ -x "$target_dir/release/hookline" ] || first=" (first run: about 3 to 4 minutes, whole-program optimisation)"
+say "building hookline (release)$first"
+cargo build --release --quiet -p hookline-server
 
 # Local state of the demo, kept between runs (gitignored): the admin key, the demo app, the site.
 state="$HOOKLINE_ROOT/.hookline"

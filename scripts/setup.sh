@@ -12,6 +12,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# first_time WHAT: " (first run: WHAT)" while nothing is built yet in the target directory, for
+# the lines that announce a long first build; else nothing.
+first_time() {
+  [ -d "${CARGO_TARGET_DIR:-$HOOKLINE_ROOT/target}/debug" ] || printf ' (first run: %s)' "$1"
+}
+
 # True when a command of that name can be run.
 have() { command -v "$1" >/dev/null 2>&1; }
 

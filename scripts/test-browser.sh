@@ -44,7 +44,7 @@ cat > "$work/firefox.json" <<JSON
             "datareporting.policy.dataSubmissionEnabled": false}}}
 JSON
 
-say "browser: wasm tests in a service worker, headless Chromium"
+say "browser: wasm tests in a service worker, headless Chromium (builds them first: under a minute)"
 env -u GECKODRIVER WASM_BINDGEN_TEST_WEBDRIVER_JSON="$work/chromium.json" \
   cargo test --target wasm32-unknown-unknown -p hookline-worker --test '*'
 
@@ -63,7 +63,7 @@ for file in dist/hookline-sw.js dist/hookline-sw.wasm dist/hookline.js dist/hook
 done
 echo "npm pack: $(grep -c '"path"' <<<"$packed") files, all four package files present"
 
-say "browser: end to end in Chromium and Firefox"
+say "browser: end to end in Chromium and Firefox (about a minute)"
 # together.test.mjs runs both halves: it needs the `hookline` binary (up to date: a no-op after
 # test.sh's server tests).
 if [ -z "${HOOKLINE_BIN:-}" ]; then

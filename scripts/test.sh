@@ -14,15 +14,15 @@ ensure_shellcheck
 say "set-up: every install step on a machine that lacks its tool (installers stubbed)"
 "$HOOKLINE_ROOT/scripts/test-setup.sh"
 
-say "formatting and lints"
+say "formatting and lints$(first_time "builds every dependency first, about 2 minutes")"
 shellcheck --external-sources --source-path=SCRIPTDIR scripts/*.sh .ci/run
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-say "server: unit and integration tests"
+say "server: unit and integration tests (about 2 minutes the first time, 1 after)"
 cargo test -p hookline-server
 
-say "browser: wasm tests in headless Chromium and Firefox, package, end-to-end"
+say "browser: wasm tests in headless Chromium and Firefox, package, end-to-end (about 2 to 3 minutes)"
 "$HOOKLINE_ROOT/scripts/test-browser.sh"
 
 say "all tests passed"
