@@ -23,7 +23,7 @@ pub fn now_ms() -> Millis {
 }
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The database refused or failed an operation.

@@ -24,8 +24,52 @@ use tokio::sync::oneshot;
 use super::*;
 use crate::stats::{LATENCY_BUCKETS, latency_bucket};
 
-type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Op = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// One call's work on the store thread. It can be applied more than once: when another operation
+/// of its group fails, the group is rolled back and each operation runs again on its own.
+trait Operation: Send {
+    /// Runs inside the open transaction; false when it failed (its error is kept for `answer`).
+    fn apply(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller: its result if the commit succeeded, else the commit's error.
+    fn answer(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+type Op = Box<dyn Operation>;
+
+/// A [`SqliteStore::call`]: the closure and, once applied, its result.
+struct Call<T, F> {
+    f: F,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T: Send, F: FnMut(&Connection) -> Result<T, StoreError> + Send> Operation for Call<T, F> {
+    fn apply(&mut self, conn: &Connection) -> bool {
+        let result = (self.f)(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), StoreError>) {
+        let result = match self.result {
+            // Its own error first: it tells why better than the commit's.
+            Some(result) => result.and_then(|value| commit.map(|()| value)),
+            // Never applied: the transaction could not begin.
+            None => Err(commit.err().unwrap_or(StoreError::Closed)),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Wakes the store thread (see `shut`).
+struct Wake;
+
+impl Operation for Wake {
+    fn apply(&mut self, _: &Connection) -> bool {
+        true
+    }
+    fn answer(self: Box<Self>, _: Result<(), StoreError>) {}
+}
 
 /// The `stats_minute` row that holds a webhook's all-time totals.
 pub const ALL_TIME_MINUTE: i64 = -1;
@@ -116,8 +160,7 @@ impl SqliteStore {
         self.closing
             .store(true, std::sync::atomic::Ordering::Release);
         // An empty operation wakes the thread if it waits.
-        let wake: Op = Box::new(|_| (true, Box::new(|_| {})));
-        let _ = self.ops.send(wake);
+        let _ = self.ops.send(Box::new(Wake));
         self.checkpoint.set(false, true);
         self.thread.lock().ok().and_then(|mut t| t.take())
     }
@@ -339,18 +382,17 @@ impl SqliteStore {
         })
     }
 
+    /// Runs `f` on the store thread in a group commit; answers once the commit is durable. `f`
+    /// may run twice (see [`Operation`]), each time from the state before it.
     async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        let op: Op = Box::new(move |conn| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let reply: Reply = Box::new(move |commit| {
-                let _ = tx.send(result.and_then(|value| commit.map(|()| value)));
-            });
-            (ok, reply)
+        let (reply, rx) = oneshot::channel();
+        let op: Op = Box::new(Call {
+            f,
+            result: None,
+            reply,
         });
         self.ops.send(op).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -501,44 +543,43 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>, closing: &std::sync::atomic::At
                 Err(_) => break,
             }
         }
-        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
-            // Not run: dropping an operation answers its caller with `Closed`.
-            tracing::error!(error = %e, "cannot begin a transaction");
-            drop(batch);
-            continue;
-        }
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut failed = false;
-        for op in batch {
-            let (ok, reply) = op(&conn);
-            failed |= !ok;
-            replies.push(reply);
-        }
         // No savepoint per operation (SQLite would copy every page an operation first touches):
-        // an operation that fails (an I/O error, a full disk; none fails on valid input) rolls the
-        // whole group back, and every caller of the group gets an error, so nothing is
-        // acknowledged that is not on disk.
-        let commit = if failed {
-            Err(StoreError::Database(
-                "an operation in the same commit failed; nothing was stored".into(),
-            ))
-        } else {
-            exec(&conn, "COMMIT").map_err(db)
-        };
-        if commit.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        for reply in replies {
-            reply(match &commit {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Database(e.to_string())),
-            });
+        // the group runs in one transaction and, only when something fails, each operation runs
+        // again alone, so one operation's failure (a constraint, or a fault that has passed)
+        // fails no other. Nothing is acknowledged that is not committed.
+        match in_transaction(&conn, &mut batch) {
+            Ok(()) => batch.into_iter().for_each(|op| op.answer(Ok(()))),
+            Err(e) if batch.len() == 1 => {
+                batch.into_iter().for_each(|op| op.answer(Err(e.clone())))
+            }
+            Err(_) => {
+                for mut op in batch {
+                    let alone = in_transaction(&conn, std::slice::from_mut(&mut op));
+                    op.answer(alone);
+                }
+            }
         }
         // Operations sent after `close` are dropped with the channel: their callers get `Closed`.
         if closing.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
     }
+}
+
+/// Applies `ops` in one transaction and commits; rolls back at the first that fails.
+fn in_transaction(conn: &Connection, ops: &mut [Op]) -> Result<(), StoreError> {
+    exec(conn, "BEGIN IMMEDIATE").map_err(db)?;
+    let result = if ops.iter_mut().all(|op| op.apply(conn)) {
+        exec(conn, "COMMIT").map_err(db)
+    } else {
+        Err(StoreError::Database(
+            "an operation failed; the transaction was rolled back".into(),
+        ))
+    };
+    if result.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
 }
 
 fn webhook_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
@@ -591,9 +632,11 @@ impl Store for SqliteStore {
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let key = key.to_string();
         self.call(move |c| {
-            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                .optional()
-                .map_err(db)
+            c.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)
         })
         .await
     }
@@ -603,7 +646,7 @@ impl Store for SqliteStore {
         self.call(move |c| {
             c.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-                [key, value],
+                [&key, &value],
             )
             .map(|_| ())
             .map_err(db)
@@ -771,7 +814,7 @@ impl Store for SqliteStore {
         self.call(move |c| {
             c.query_row(
                 &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE app_id = ?1 AND id = ?2"),
-                [app_id, id],
+                [&app_id, &id],
                 webhook_from_row,
             )
             .optional()
@@ -788,7 +831,7 @@ impl Store for SqliteStore {
                     "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id"
                 ))
                 .map_err(db)?;
-            s.query_map([app_id], webhook_from_row).map_err(db)?.collect::<Result<_, _>>().map_err(db)
+            s.query_map([&app_id], webhook_from_row).map_err(db)?.collect::<Result<_, _>>().map_err(db)
         })
         .await
     }
@@ -848,8 +891,8 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             // Only for a webhook of the event's app that still exists (one deleted while the
             // ingest was under way gets none).
-            for (e, _) in events.into_iter().zip(&fresh).filter(|(_, new)| **new) {
-                for d in e.deliveries {
+            for (e, _) in events.iter().zip(&fresh).filter(|(_, new)| **new) {
+                for d in &e.deliveries {
                     delivery_stmt
                         .execute(params![d.webhook_seq, e.seq, d.state.as_str(), now, app_id])
                         .map_err(db)?;
@@ -882,7 +925,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db)?;
             let mut out = Vec::new();
-            for (webhook_seq, limit) in wants {
+            for (webhook_seq, limit) in wants.iter().copied() {
                 let rows = select
                     .query_map(params![webhook_seq, now, limit as i64], |r| {
                         Ok(LeasedDelivery {
@@ -911,7 +954,7 @@ impl Store for SqliteStore {
     async fn release(&self, keys: Option<Vec<(i64, i64)>>) -> Result<(), StoreError> {
         self.call(move |c| {
             let now = now_ms();
-            match keys {
+            match &keys {
                 None => {
                     c.execute(
                         "UPDATE deliveries SET locked_until = 0, next_at = ?1 WHERE state = 'pending' AND locked_until > 0",
@@ -1080,7 +1123,7 @@ impl Store for SqliteStore {
                 .execute(params![webhook_id, minute, join_counts(&all), join_counts(&hist)])
                 .map_err(db)?;
             }
-            for (webhook_seq, cursor) in cursors {
+            for (webhook_seq, cursor) in cursors.iter().copied() {
                 c.prepare_cached("UPDATE webhooks SET cursor = ?2 WHERE seq = ?1 AND cursor < ?2")
                     .map_err(db)?
                     .execute(params![webhook_seq, cursor])
@@ -1306,7 +1349,7 @@ impl Store for SqliteStore {
                      ON CONFLICT DO NOTHING",
                 )
                 .map_err(db)?;
-            for (event_seq, created_at) in deliveries {
+            for (event_seq, created_at) in deliveries.iter().copied() {
                 insert
                     .execute(params![webhook_seq, event_seq, now, created_at])
                     .map_err(db)?;
@@ -1657,6 +1700,48 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(w2, 3)]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_failing_operation_fails_no_other_of_its_group() {
+        let (_d, s) = store().await;
+        let s = Arc::new(s);
+        let app = |id: &str| AppRecord {
+            id: id.into(),
+            name: id.into(),
+            created_at: 1,
+        };
+        s.create_app(app("a"), "hash-a".into()).await.unwrap();
+        // Holds the store thread while the rest queue up, so that they form one group.
+        let plug = {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.call(|_| {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let ingests: Vec<_> = (1..=40)
+            .map(|seq| {
+                let s = s.clone();
+                tokio::spawn(async move { s.ingest("a", vec![event(seq, &[])], 1_000).await })
+            })
+            .collect();
+        // The same key hash again: refused by the unique index.
+        let clash = s.create_app(app("b"), "hash-a".into()).await;
+        plug.await.unwrap().unwrap();
+        assert!(
+            matches!(&clash, Err(StoreError::Database(m)) if m.contains("UNIQUE")),
+            "{clash:?}"
+        );
+        for ingest in ingests {
+            assert_eq!(ingest.await.unwrap().unwrap(), vec![true]);
+        }
+        assert_eq!(s.last_event_seq().await.unwrap(), 40);
+        assert_eq!(s.list_apps().await.unwrap().len(), 1);
     }
 
     #[test]
