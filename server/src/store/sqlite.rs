@@ -1123,7 +1123,7 @@ impl Store for SqliteStore {
                 .execute(params![webhook_id, minute, join_counts(&all), join_counts(&hist)])
                 .map_err(db)?;
             }
-            for (webhook_seq, cursor) in cursors.iter().copied() {
+            for (webhook_seq, cursor) in &cursors {
                 c.prepare_cached("UPDATE webhooks SET cursor = ?2 WHERE seq = ?1 AND cursor < ?2")
                     .map_err(db)?
                     .execute(params![webhook_seq, cursor])
@@ -1349,7 +1349,7 @@ impl Store for SqliteStore {
                      ON CONFLICT DO NOTHING",
                 )
                 .map_err(db)?;
-            for (event_seq, created_at) in deliveries.iter().copied() {
+            for (event_seq, created_at) in &deliveries {
                 insert
                     .execute(params![webhook_seq, event_seq, now, created_at])
                     .map_err(db)?;
