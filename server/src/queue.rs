@@ -469,7 +469,7 @@ impl Queue {
     /// whose triggers match (skipped for disabled ones), then hands the new deliveries to their
     /// webhooks' workers. Returns when the events are durably stored.
     pub async fn ingest(
-        &self,
+        self: &Arc<Self>,
         app_id: &str,
         events: Vec<Event>,
     ) -> Result<IngestSummary, StoreError> {
@@ -621,9 +621,10 @@ impl Queue {
         crate::metrics::EVENTS_ACCEPTED.add(summary.accepted as u64);
         crate::metrics::EVENTS_DUPLICATE.add(summary.duplicates as u64);
         if !not_queued.is_empty() {
-            // A race filled a webhook's queue: these wait in the store for the poller.
-            self.hold(not_queued).await?;
-            waiting = true;
+            // A race filled a webhook's queue: these wait in the store for the poller. The events
+            // are stored: the answer does not wait for this, nor fail with it.
+            let queue = self.clone();
+            tokio::spawn(async move { queue.hold(not_queued).await });
         }
         if waiting {
             self.wake_now();
@@ -631,12 +632,10 @@ impl Queue {
         Ok(summary)
     }
 
-    /// Stores deliveries handed over at ingest that no worker took as pending rows (the poller
-    /// leases them).
-    async fn hold(
-        &self,
-        deliveries: Vec<(Arc<WebhookHandle>, i64, Millis)>,
-    ) -> Result<(), StoreError> {
+    /// Stores deliveries handed over at ingest that no worker took as pending rows, then wakes the
+    /// poller to lease them. Through the recorder, which tries again until the store takes them;
+    /// until then their webhooks' cursors stay below them.
+    async fn hold(&self, deliveries: Vec<(Arc<WebhookHandle>, i64, Millis)>) {
         let at = now_ms();
         let records = deliveries
             .iter()
@@ -645,11 +644,13 @@ impl Queue {
                 AttemptRecord::release(&h.id, h.seq, *seq, *created_at, 1, at, max_logs)
             })
             .collect();
-        self.store.record_attempts(records, Vec::new()).await?;
-        for (h, seq, _) in deliveries {
-            h.recorded(seq);
+        if self.recorder.record_all(records).await {
+            for (h, seq, _) in deliveries {
+                h.recorded(seq);
+                h.backlog.store(true, Ordering::Release);
+            }
+            self.wake_now();
         }
-        Ok(())
     }
 
     /// Hands `h` the deliveries of the next events in the log, as room allows; back to taking
@@ -719,7 +720,7 @@ impl Queue {
             }
         }
         if !not_queued.is_empty() {
-            self.hold(not_queued).await?;
+            self.hold(not_queued).await;
         }
         let caught_up = !full && {
             let numbering = self.numbering();
@@ -913,7 +914,7 @@ impl Queue {
             // nothing to restore.
             let cursors = self.cursors();
             let saved: Vec<(i64, i64)> = cursors.iter().map(|(h, c)| (h.seq, *c)).collect();
-            match self.store.record_attempts(Vec::new(), saved).await {
+            match self.store.record_attempts(Arc::default(), saved).await {
                 Ok(_) => self.cursors_saved(&cursors),
                 Err(e) => tracing::error!(error = %e, "saving cursors at shutdown failed"),
             }

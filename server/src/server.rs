@@ -48,6 +48,16 @@ pub async fn run(
         return Err(ServeError::Site(site.display().to_string()));
     }
     let store = store::open(&config.database, config.sync_commits).await?;
+    serve(listener, config, store, shutdown).await
+}
+
+/// [`run`] on a store the caller opened (a test's, say, that injects faults); closes it at the end.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let admin_hash = admin_key_hash(&config, store.as_ref()).await?;
     // One process owns an SQLite database: leases left by a crash are released now.
     store.release(None).await?;

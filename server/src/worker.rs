@@ -10,7 +10,9 @@ use crate::delivery::{SendResult, request_log, response_log};
 use crate::event::Event;
 use crate::queue::{Job, JobEvent, Queue, WebhookHandle};
 use crate::retry::{Decision, decide};
-use crate::store::{AttemptEffects, AttemptRecord, LogDetail, Next, Outcome, Store, now_ms};
+use crate::store::{
+    AttemptEffects, AttemptRecord, LogDetail, Next, Outcome, Store, StoreError, now_ms,
+};
 
 /// Starts the loop that runs `handle`'s jobs, at most `concurrency_per_webhook` at once.
 pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Receiver<Job>) {
@@ -249,13 +251,21 @@ async fn record(
 type Recording = (AttemptRecord, oneshot::Sender<Option<AttemptEffects>>);
 
 /// Records attempts in batches: while one batch is in the store, the next gathers, so many
-/// attempts share one store operation (and one merge into each minute's stats).
+/// attempts share one store operation (and one merge into each minute's stats). A batch the store
+/// fails to take (a full disk, an I/O error) is tried again, with the records that came meanwhile,
+/// until it is taken: its deliveries keep their place (their webhooks' cursors stay below them)
+/// and delivery goes on by itself once the fault clears.
+#[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::UnboundedSender<Recording>,
 }
 
-/// Most attempts recorded in one store operation.
+/// Most attempts gathered for one store operation (a batch being retried may hold more).
 const MAX_RECORD_BATCH: usize = 1024;
+
+/// Waits between tries of a batch the store failed to take: doubling from the first to the last.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(50);
+const RETRY_LAST: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Recorder {
     /// Saves the queue's cursors with each batch.
@@ -264,28 +274,36 @@ impl Recorder {
         tokio::spawn(async move {
             // Reused from batch to batch: a vector grown afresh for every batch (by doubling) cost
             // more in page faults on new allocator pages than the gathering itself.
-            let mut batch: Vec<Recording> = Vec::with_capacity(MAX_RECORD_BATCH);
+            let mut records: Vec<AttemptRecord> = Vec::with_capacity(MAX_RECORD_BATCH);
             let mut replies = Vec::with_capacity(MAX_RECORD_BATCH);
-            while let Some(first) = rx.recv().await {
-                // Records are not waited on by deliveries: gather a little longer for fewer, larger
-                // commits (each commit rewrites the pages it touches into the WAL).
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                batch.push(first);
-                while batch.len() < MAX_RECORD_BATCH {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
-                }
-                let mut records = Vec::with_capacity(batch.len());
-                for (record, reply) in batch.drain(..) {
+            let mut wait = std::time::Duration::ZERO;
+            loop {
+                if records.is_empty() {
+                    let Some((record, reply)) = rx.recv().await else {
+                        return;
+                    };
                     records.push(record);
                     replies.push(reply);
+                    // Records are not waited on by deliveries: gather a little longer for fewer,
+                    // larger commits (each commit rewrites the pages it touches into the WAL).
+                    wait = std::time::Duration::from_millis(2);
+                }
+                tokio::time::sleep(wait).await;
+                let room = MAX_RECORD_BATCH.saturating_sub(records.len());
+                for _ in 0..room {
+                    match rx.try_recv() {
+                        Ok((record, reply)) => {
+                            records.push(record);
+                            replies.push(reply);
+                        }
+                        Err(_) => break,
+                    }
                 }
                 // Read before the batch is stored: a cursor only passes deliveries recorded before.
                 let cursors = queue.upgrade().map(|q| q.cursors()).unwrap_or_default();
                 let saved = cursors.iter().map(|(h, c)| (h.seq, *c)).collect();
-                match store.record_attempts(records, saved).await {
+                let batch = Arc::new(std::mem::take(&mut records));
+                match store.record_attempts(batch.clone(), saved).await {
                     Ok(effects) => {
                         if let Some(q) = queue.upgrade() {
                             q.cursors_saved(&cursors);
@@ -295,13 +313,22 @@ impl Recorder {
                         }
                         // Any reply without an effect is dropped: its caller gets `None`.
                         replies.clear();
+                        // The vector back for the next batch (the store has let go of it).
+                        records = Arc::try_unwrap(batch).unwrap_or_default();
+                        records.clear();
                     }
-                    Err(e) => {
-                        // Their leases are released at the next start: the deliveries are sent again.
-                        tracing::error!(error = %e, "recording attempts failed");
+                    Err(StoreError::Closed) => {
+                        // Shutting down: what was not recorded is sent again after the restart.
                         for reply in replies.drain(..) {
                             let _ = reply.send(None);
                         }
+                        records.clear();
+                    }
+                    Err(e) => {
+                        wait = (wait * 2).clamp(RETRY_FIRST, RETRY_LAST);
+                        tracing::error!(error = %e, attempts = batch.len(),
+                            retry_in = ?wait, "recording attempts failed; trying again");
+                        records = Arc::unwrap_or_clone(batch);
                     }
                 }
             }
@@ -309,10 +336,28 @@ impl Recorder {
         Recorder { tx }
     }
 
-    /// Records one attempt; `None` when the store failed.
+    /// Records one attempt; `None` when the store is closed.
     pub async fn record(&self, attempt: AttemptRecord) -> Option<AttemptEffects> {
         let (tx, rx) = oneshot::channel();
         self.tx.send((attempt, tx)).ok()?;
         rx.await.ok().flatten()
+    }
+
+    /// Records attempts; false when the store is closed before all are recorded.
+    pub async fn record_all(&self, attempts: Vec<AttemptRecord>) -> bool {
+        let mut answers = Vec::with_capacity(attempts.len());
+        for attempt in attempts {
+            let (tx, rx) = oneshot::channel();
+            if self.tx.send((attempt, tx)).is_err() {
+                return false;
+            }
+            answers.push(rx);
+        }
+        for answer in answers {
+            if !matches!(answer.await, Ok(Some(_))) {
+                return false;
+            }
+        }
+        true
     }
 }

@@ -453,9 +453,10 @@ pub trait Store: Send + Sync {
     /// Records attempts (in the order they happened): their deliveries' rows (created for a
     /// delivery's first attempt), stats, logs and each webhook's failures in a row, and saves
     /// `cursors` (webhook seq, cursor; a cursor never moves back). Returns each attempt's effects.
+    /// The attempts are shared so that a caller can try again with the same ones after a failure.
     async fn record_attempts(
         &self,
-        attempts: Vec<AttemptRecord>,
+        attempts: Arc<Vec<AttemptRecord>>,
         cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError>;
     /// The app's events after `after` (by sequence number), oldest first, at most `limit`.

@@ -996,14 +996,14 @@ impl Store for SqliteStore {
 
     async fn record_attempts(
         &self,
-        attempts: Vec<AttemptRecord>,
+        attempts: Arc<Vec<AttemptRecord>>,
         cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError> {
         self.call(move |c| {
             // An attempt whose webhook is gone (deleted while the attempt was under way) records
             // nothing: no row, no stats, no log.
             let mut live: HashMap<i64, bool> = HashMap::new();
-            for a in &attempts {
+            for a in attempts.iter() {
                 if let std::collections::hash_map::Entry::Vacant(entry) = live.entry(a.webhook_seq) {
                     let exists = c
                         .prepare_cached("SELECT EXISTS (SELECT 1 FROM webhooks WHERE seq = ?1)")
@@ -1039,7 +1039,7 @@ impl Store for SqliteStore {
             let mut streaks: HashMap<&str, u32> = HashMap::new();
             let mut effects = Vec::with_capacity(attempts.len());
             let mut logged: Vec<&str> = Vec::new();
-            for a in &attempts {
+            for a in attempts.iter() {
                 if a.next == Next::Release || !live[&a.webhook_seq] {
                     effects.push(AttemptEffects::default());
                     continue;
@@ -1569,7 +1569,7 @@ mod tests {
         let ids = DeliveryIds::new("w1");
         assert_eq!(
             s.record_attempts(
-                vec![attempt("w1", w1, 1, Next::RetryAt(130_000))],
+                Arc::new(vec![attempt("w1", w1, 1, Next::RetryAt(130_000))]),
                 vec![(w1, 1)]
             )
             .await
@@ -1585,10 +1585,10 @@ mod tests {
         assert_eq!(pending[0].created_at, 1_000);
         let e = s
             .record_attempts(
-                vec![AttemptRecord {
+                Arc::new(vec![AttemptRecord {
                     attempt: 2,
                     ..attempt("w1", w1, 1, Next::Failed)
-                }],
+                }]),
                 // A cursor never moves back.
                 vec![(w1, 0)],
             )
@@ -1614,11 +1614,11 @@ mod tests {
         // A success at the first attempt: one row, counted as succeeded.
         s.ingest("a", vec![event(2, &[])], 1_000).await.unwrap();
         s.record_attempts(
-            vec![AttemptRecord {
+            Arc::new(vec![AttemptRecord {
                 outcome: Outcome::Success,
                 status: Some(200),
                 ..attempt("w1", w1, 2, Next::Succeeded)
-            }],
+            }]),
             vec![],
         )
         .await
@@ -1654,17 +1654,20 @@ mod tests {
         s.ingest("a", vec![event(1, &[]), event(2, &[])], 1_000)
             .await
             .unwrap();
-        s.record_attempts(vec![attempt("w1", w1, 1, Next::RetryAt(130_000))], vec![])
-            .await
-            .unwrap();
+        s.record_attempts(
+            Arc::new(vec![attempt("w1", w1, 1, Next::RetryAt(130_000))]),
+            vec![],
+        )
+        .await
+        .unwrap();
         assert!(s.delete_webhook("a", "w1").await.unwrap());
         // Attempts that were under way when it was deleted end now: nothing is written.
         let effects = s
             .record_attempts(
-                vec![
+                Arc::new(vec![
                     attempt("w1", w1, 1, Next::RetryAt(140_000)),
                     attempt("w1", w1, 2, Next::Failed),
-                ],
+                ]),
                 vec![(w1, 2)],
             )
             .await

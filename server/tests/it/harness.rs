@@ -50,14 +50,34 @@ impl TestServer {
     }
 
     pub async fn start_config(dir: tempfile::TempDir, config: Config) -> TestServer {
+        TestServer::start_on(dir, config, None).await
+    }
+
+    /// The server on a store the test opened (one that injects faults, say).
+    pub async fn start_store(
+        dir: tempfile::TempDir,
+        config: Config,
+        store: std::sync::Arc<dyn hookline::store::Store>,
+    ) -> TestServer {
+        TestServer::start_on(dir, config, Some(store)).await
+    }
+
+    async fn start_on(
+        dir: tempfile::TempDir,
+        config: Config,
+        store: Option<std::sync::Arc<dyn hookline::store::Store>>,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            hookline::server::run(listener, config, async {
+            let shutdown = async {
                 let _ = stopped.await;
-            })
-            .await
+            };
+            match store {
+                Some(store) => hookline::server::serve(listener, config, store, shutdown).await,
+                None => hookline::server::run(listener, config, shutdown).await,
+            }
             .unwrap();
         });
         let client = reqwest::Client::builder()

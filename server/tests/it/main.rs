@@ -8,5 +8,6 @@ mod api;
 mod bridge;
 mod delivery;
 mod disable;
+mod faults;
 mod isolation;
 mod process;
