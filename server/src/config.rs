@@ -68,6 +68,7 @@ pub struct Config {
     pub retry: RetryConfig,
     pub disable: DisableConfig,
     pub logs: LogsConfig,
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +97,13 @@ pub struct DisableConfig {
     pub failure_window: Duration,
     pub consecutive_failures: u32,
     pub on_gone: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// 0: keep everything.
+    pub max_age: Duration,
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -230,12 +238,19 @@ impl Config {
                 max_per_webhook: r.integer("logs.max_per_webhook")? as u32,
                 max_body_bytes: r.integer("logs.max_body_bytes")? as usize,
             },
+            retention: RetentionConfig {
+                max_age: r.duration("retention.max_age")?,
+                interval: r.duration("retention.interval")?,
+            },
         };
         if config.delivery.lease < config.delivery.request_timeout * 2 {
             return Err(r.invalid(
                 "delivery.lease",
                 "must be at least twice delivery.request_timeout".into(),
             ));
+        }
+        if config.retention.interval.is_zero() {
+            return Err(r.invalid("retention.interval", "must be more than 0".into()));
         }
         if config.delivery.poll_interval.is_zero() {
             return Err(r.invalid("delivery.poll_interval", "must be more than 0".into()));

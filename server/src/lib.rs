@@ -19,6 +19,8 @@
 //! - [`worker`]: a webhook's workers: render, send ([`delivery`]), retry ([`retry`]), auto-disable.
 //! - [`store`]: the durable store behind one trait; [`store::sqlite`] with group commit.
 //! - [`stats`]: counts and latency series from the attempt records; [`metrics`] for Prometheus.
+//! - [`retention`]: old data deleted in the background, deleted apps and webhooks purged, and one
+//!   user's events erased on request, in small chunks.
 //! - [`server`]: `run(listener, config, shutdown)`, which ties them together.
 
 pub mod api;
@@ -29,6 +31,7 @@ pub mod metrics;
 pub mod queue;
 pub mod render_cmd;
 pub mod request;
+pub mod retention;
 pub mod retry;
 pub mod samples;
 pub mod server;

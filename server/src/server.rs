@@ -82,6 +82,10 @@ pub async fn serve(
         admin_hash,
     });
     let poller = tokio::spawn(queue.clone().poll());
+    let retention = tokio::spawn(crate::retention::run(
+        store.clone(),
+        config.retention.clone(),
+    ));
     let mut app = api::router(state).layer(DefaultBodyLimit::max(config.max_body_bytes));
     if let Some(site) = &config.site {
         app = app.fallback_service(tower_http::services::ServeDir::new(site));
@@ -91,6 +95,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     tracing::info!("shutting down: intake stopped, finishing attempts in flight");
+    retention.abort();
     queue.shutdown().await;
     let _ = poller.await;
     // Tasks that outlive this (an attempt past the shutdown grace) find the store closed.

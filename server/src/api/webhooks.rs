@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State};
 use crate::delivery::{redact_headers, request_log};
 use crate::event::Event;
-use crate::store::{DeliveryIds, DeliveryState, WebhookRecord, now_ms};
+use crate::store::{DeliveryIds, DeliveryState, Leftovers, WebhookRecord, now_ms};
 use crate::webhook::{Webhook, WebhookSpec};
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -180,10 +180,16 @@ async fn remove(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     state.authorize_app(&headers, &app_id)?;
-    if !state.store.delete_webhook(&app_id, &id).await? {
+    let Some(seq) = state.store.delete_webhook(&app_id, &id).await? else {
         return Err(ApiError::not_found("webhook"));
-    }
+    };
     state.queue.remove(&id).await;
+    // Its deliveries, stats and logs, in chunks that let ingest through.
+    let leftovers = Leftovers {
+        app_id: None,
+        webhooks: vec![(id, seq)],
+    };
+    crate::retention::purge_deleted(state.store.as_ref(), leftovers).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

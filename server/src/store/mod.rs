@@ -339,6 +339,44 @@ pub struct DeliveryCounts {
     pub skipped: u64,
 }
 
+/// What a deleted app or webhook left in the store (see [`Store::purge_deleted`]).
+#[derive(Debug, Clone, Default)]
+pub struct Leftovers {
+    /// The app whose events go too (none for a single webhook).
+    pub app_id: Option<String>,
+    /// The webhooks (id, number) whose deliveries, stats and logs go.
+    pub webhooks: Vec<(String, i64)>,
+}
+
+/// One chunk of a deletion done in chunks.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PurgeStep {
+    pub events: u64,
+    pub deliveries: u64,
+    pub logs: u64,
+    /// Other rows (per-minute stats).
+    #[serde(skip)]
+    pub other: u64,
+    /// Where the next chunk starts (an event number).
+    #[serde(skip)]
+    pub next: i64,
+    /// Nothing is left.
+    #[serde(skip)]
+    pub done: bool,
+}
+
+impl PurgeStep {
+    pub fn rows(&self) -> u64 {
+        self.events + self.deliveries + self.logs + self.other
+    }
+    pub fn add(&mut self, other: &PurgeStep) {
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.logs += other.logs;
+        self.other += other.other;
+    }
+}
+
 /// A delivery's public id: a UUID (version 8) made of 60 bits derived from its webhook's id and
 /// of its event's sequence number. The same for every attempt and after a restart, so it is the
 /// `webhook-id` header receivers deduplicate on; unique across webhooks and databases in practice
@@ -418,8 +456,36 @@ pub trait Store: Send + Sync {
         reason: Option<String>,
         at: Millis,
     ) -> Result<bool, StoreError>;
-    /// Deletes the webhook with its deliveries, stats and logs.
-    async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Deletes the webhook (at once: nothing is leased or recorded for it after); returns its
+    /// number, or `None` when the app has no such webhook. Its deliveries, stats and logs go
+    /// with [`Store::purge_deleted`].
+    async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<Option<i64>, StoreError>;
+    /// Deletes an app, its key and its webhooks at once; returns what is left of it (its
+    /// events, and its webhooks' rows), or `None` when there is no such app.
+    async fn delete_app(&self, app_id: &str) -> Result<Option<Leftovers>, StoreError>;
+    /// Deletes a bounded chunk of what a deleted app or webhook left: up to `limit` deliveries,
+    /// stats and logs of each webhook, and the app's events numbered in `(after, after + limit]`.
+    /// Call again with the step's `next` until it is `done`.
+    async fn purge_deleted(
+        &self,
+        leftovers: Leftovers,
+        after: i64,
+        limit: usize,
+    ) -> Result<PurgeStep, StoreError>;
+    /// Retention: deletes a bounded chunk (up to `limit` rows of each kind) of what is older than
+    /// `before`: settled deliveries, events that no pending delivery needs (and that every webhook
+    /// has passed), attempt logs and per-minute stats, and rows of webhooks that are gone.
+    /// Returns the rows deleted: call again until it returns 0.
+    async fn purge_before(&self, before: Millis, limit: usize) -> Result<u64, StoreError>;
+    /// Erasure: deletes the app's events numbered in `(after, after + span]` whose `external_id`
+    /// is `external_id`, with their deliveries and the logs that show them.
+    async fn erase_external_id(
+        &self,
+        app_id: &str,
+        external_id: &str,
+        after: i64,
+        span: i64,
+    ) -> Result<PurgeStep, StoreError>;
     async fn get_webhook(
         &self,
         app_id: &str,

@@ -582,6 +582,34 @@ fn in_transaction(conn: &Connection, ops: &mut [Op]) -> Result<(), StoreError> {
     result
 }
 
+/// The highest event number received before `before` (0 when none): a binary search over the
+/// log, whose numbers follow arrival, by a few primary-key seeks.
+fn last_seq_before(c: &Connection, before: Millis) -> Result<i64, StoreError> {
+    let (mut low, mut high): (i64, i64) = c
+        .query_row(
+            "SELECT COALESCE(MIN(seq), 0) - 1, COALESCE(MAX(seq), 0) FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db)?;
+    // Invariant: every event numbered up to `low` is older than `before`; none above `high` is.
+    let mut probe = c
+        .prepare_cached("SELECT seq, received_at FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1")
+        .map_err(db)?;
+    while low < high {
+        let mid = low + (high - low + 1) / 2;
+        let found: Option<(i64, i64)> = probe
+            .query_row([mid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(db)?;
+        match found {
+            Some((seq, at)) if at < before => low = seq.max(mid),
+            _ => high = mid - 1,
+        }
+    }
+    Ok(low.max(0))
+}
+
 fn webhook_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
     let spec: String = row.get(2)?;
     let enabled: bool = row.get(3)?;
@@ -780,27 +808,231 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError> {
+    async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<Option<i64>, StoreError> {
         let (app_id, id) = (app_id.to_string(), id.to_string());
         self.call(move |c| {
-            let seq: Option<i64> = c
-                .query_row(
-                    "DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2 RETURNING seq",
-                    [&app_id, &id],
-                    |r| r.get(0),
-                )
-                .optional()
+            c.query_row(
+                "DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2 RETURNING seq",
+                [&app_id, &id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn delete_app(&self, app_id: &str) -> Result<Option<Leftovers>, StoreError> {
+        let app_id = app_id.to_string();
+        self.call(move |c| {
+            let gone = c
+                .execute("DELETE FROM apps WHERE id = ?1", [&app_id])
                 .map_err(db)?;
-            let n = usize::from(seq.is_some());
-            if let Some(seq) = seq {
-                c.execute("DELETE FROM deliveries WHERE webhook_seq = ?1", [seq])
-                    .map_err(db)?;
-                c.execute("DELETE FROM stats_minute WHERE webhook_id = ?1", [&id])
-                    .map_err(db)?;
-                c.execute("DELETE FROM attempt_logs WHERE webhook_id = ?1", [&id])
-                    .map_err(db)?;
+            if gone == 0 {
+                return Ok(None);
             }
-            Ok(n == 1)
+            let mut s = c
+                .prepare_cached("DELETE FROM webhooks WHERE app_id = ?1 RETURNING id, seq")
+                .map_err(db)?;
+            let webhooks = s
+                .query_map([&app_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            Ok(Some(Leftovers {
+                app_id: Some(app_id.clone()),
+                webhooks,
+            }))
+        })
+        .await
+    }
+
+    async fn purge_deleted(
+        &self,
+        leftovers: Leftovers,
+        after: i64,
+        limit: usize,
+    ) -> Result<PurgeStep, StoreError> {
+        self.call(move |c| {
+            let mut step = PurgeStep::default();
+            let limit = limit as i64;
+            for (id, seq) in &leftovers.webhooks {
+                step.deliveries += c
+                    .prepare_cached(
+                        "DELETE FROM deliveries WHERE webhook_seq = ?1 AND event_seq IN
+                           (SELECT event_seq FROM deliveries WHERE webhook_seq = ?1 LIMIT ?2)",
+                    )
+                    .map_err(db)?
+                    .execute(params![seq, limit])
+                    .map_err(db)? as u64;
+                step.other += c
+                    .prepare_cached(
+                        "DELETE FROM stats_minute WHERE webhook_id = ?1 AND minute IN
+                           (SELECT minute FROM stats_minute WHERE webhook_id = ?1 LIMIT ?2)",
+                    )
+                    .map_err(db)?
+                    .execute(params![id, limit])
+                    .map_err(db)? as u64;
+                step.logs += c
+                    .prepare_cached(
+                        "DELETE FROM attempt_logs WHERE id IN
+                           (SELECT id FROM attempt_logs WHERE webhook_id = ?1 LIMIT ?2)",
+                    )
+                    .map_err(db)?
+                    .execute(params![id, limit])
+                    .map_err(db)? as u64;
+            }
+            let last: i64 = c
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(db)?;
+            step.next = after;
+            if let Some(app_id) = &leftovers.app_id
+                && after < last
+            {
+                // A range of the log at a time: the events have no index by app.
+                step.next = after + limit;
+                step.events = c
+                    .prepare_cached(
+                        "DELETE FROM events WHERE seq > ?2 AND seq <= ?3 AND app_id = ?1",
+                    )
+                    .map_err(db)?
+                    .execute(params![app_id, after, step.next])
+                    .map_err(db)? as u64;
+            }
+            let events_left = leftovers.app_id.is_some() && step.next < last;
+            step.done = !events_left && step.deliveries + step.other + step.logs == 0;
+            Ok(step)
+        })
+        .await
+    }
+
+    async fn purge_before(&self, before: Millis, limit: usize) -> Result<u64, StoreError> {
+        self.call(move |c| {
+            let limit = limit as i64;
+            let mut rows = 0u64;
+            // The log's numbers are never given again, even once its newest events are gone.
+            c.execute(
+                "INSERT INTO meta (key, value) SELECT 'event_seq_high', COALESCE(MAX(seq), 0) FROM events WHERE true
+                 ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                [],
+            )
+            .map_err(db)?;
+            let old_seq = last_seq_before(c, before)?;
+            let webhooks: Vec<(String, i64)> = c
+                .prepare_cached("SELECT id, seq FROM webhooks")
+                .map_err(db)?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            for (id, seq) in &webhooks {
+                rows += c
+                    .prepare_cached(
+                        "DELETE FROM deliveries WHERE webhook_seq = ?1 AND event_seq IN
+                           (SELECT event_seq FROM deliveries WHERE webhook_seq = ?1 AND event_seq <= ?2
+                              AND state != 'pending' LIMIT ?3)",
+                    )
+                    .map_err(db)?
+                    .execute(params![seq, old_seq, limit])
+                    .map_err(db)? as u64;
+                rows += c
+                    .prepare_cached(
+                        "DELETE FROM stats_minute WHERE webhook_id = ?1 AND minute IN
+                           (SELECT minute FROM stats_minute WHERE webhook_id = ?1 AND minute >= 0
+                              AND minute < ?2 LIMIT ?3)",
+                    )
+                    .map_err(db)?
+                    .execute(params![id, before.div_euclid(60_000), limit])
+                    .map_err(db)? as u64;
+            }
+            // Rows of webhooks that are gone (a deletion cut short by a crash).
+            rows += c
+                .prepare_cached(
+                    "DELETE FROM deliveries WHERE (webhook_seq, event_seq) IN
+                       (SELECT webhook_seq, event_seq FROM deliveries
+                        WHERE webhook_seq NOT IN (SELECT seq FROM webhooks) LIMIT ?1)",
+                )
+                .map_err(db)?
+                .execute([limit])
+                .map_err(db)? as u64;
+            // Events: old, passed by every webhook's cursor, and with no pending delivery.
+            rows += c
+                .prepare_cached(
+                    "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e
+                       WHERE e.seq <= ?1 AND e.seq <= (SELECT COALESCE(MIN(cursor), ?1) FROM webhooks)
+                         AND NOT EXISTS (SELECT 1 FROM webhooks w JOIN deliveries d
+                           ON d.webhook_seq = w.seq AND d.event_seq = e.seq AND d.state = 'pending')
+                       ORDER BY e.seq LIMIT ?2)",
+                )
+                .map_err(db)?
+                .execute(params![old_seq, limit])
+                .map_err(db)? as u64;
+            rows += c
+                .prepare_cached(
+                    "DELETE FROM attempt_logs WHERE id IN
+                       (SELECT id FROM attempt_logs WHERE at < ?1 ORDER BY id LIMIT ?2)",
+                )
+                .map_err(db)?
+                .execute(params![before, limit])
+                .map_err(db)? as u64;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn erase_external_id(
+        &self,
+        app_id: &str,
+        external_id: &str,
+        after: i64,
+        span: i64,
+    ) -> Result<PurgeStep, StoreError> {
+        let (app_id, external_id) = (app_id.to_string(), external_id.to_string());
+        self.call(move |c| {
+            let mut step = PurgeStep {
+                next: after + span,
+                ..PurgeStep::default()
+            };
+            let matched: Vec<(i64, String)> = c
+                .prepare_cached(
+                    "SELECT seq, id FROM events WHERE seq > ?2 AND seq <= ?3 AND app_id = ?1
+                       AND json_extract(body, '$.external_id') = ?4",
+                )
+                .map_err(db)?
+                .query_map(params![app_id, after, step.next, external_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            for (seq, id) in &matched {
+                step.events += c
+                    .prepare_cached("DELETE FROM events WHERE seq = ?1")
+                    .map_err(db)?
+                    .execute([seq])
+                    .map_err(db)? as u64;
+                step.deliveries += c
+                    .prepare_cached(
+                        "DELETE FROM deliveries WHERE event_seq = ?2 AND webhook_seq IN
+                           (SELECT seq FROM webhooks WHERE app_id = ?1)",
+                    )
+                    .map_err(db)?
+                    .execute(params![app_id, seq])
+                    .map_err(db)? as u64;
+                step.logs += c
+                    .prepare_cached(
+                        "DELETE FROM attempt_logs WHERE event_id = ?2 AND webhook_id IN
+                           (SELECT id FROM webhooks WHERE app_id = ?1)",
+                    )
+                    .map_err(db)?
+                    .execute(params![app_id, id])
+                    .map_err(db)? as u64;
+            }
+            let last: i64 = c
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(db)?;
+            step.done = step.next >= last;
+            Ok(step)
         })
         .await
     }
@@ -853,8 +1085,14 @@ impl Store for SqliteStore {
 
     async fn last_event_seq(&self) -> Result<i64, StoreError> {
         self.call(|c| {
-            c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
-                .map_err(db)
+            // The high-water mark retention keeps, in case the newest events were deleted.
+            c.query_row(
+                "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM events),
+                    COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'event_seq_high'), 0))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)
         })
         .await
     }
@@ -1660,7 +1898,12 @@ mod tests {
         )
         .await
         .unwrap();
-        assert!(s.delete_webhook("a", "w1").await.unwrap());
+        assert_eq!(s.delete_webhook("a", "w1").await.unwrap(), Some(w1));
+        let leftovers = Leftovers {
+            app_id: None,
+            webhooks: vec![("w1".into(), w1)],
+        };
+        while !s.purge_deleted(leftovers.clone(), 0, 1).await.unwrap().done {}
         // Attempts that were under way when it was deleted end now: nothing is written.
         let effects = s
             .record_attempts(
@@ -1745,6 +1988,124 @@ mod tests {
         }
         assert_eq!(s.last_event_seq().await.unwrap(), 40);
         assert_eq!(s.list_apps().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn retention_deletes_what_is_old_and_settled_and_keeps_pending_deliveries() {
+        let (_d, s) = store().await;
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        // Events 1-4 arrive at minute 1, event 5 at minute 20.
+        s.ingest("a", (1..=4).map(|n| event(n, &[])).collect(), 60_000)
+            .await
+            .unwrap();
+        s.ingest("a", vec![event(5, &[])], 20 * 60_000)
+            .await
+            .unwrap();
+        let succeeded = |n| AttemptRecord {
+            outcome: Outcome::Success,
+            status: Some(200),
+            ..attempt("w1", w1, n, Next::Succeeded)
+        };
+        // 1, 2 and 5 delivered, 3 failed for good, 4 waiting for a retry.
+        s.record_attempts(
+            Arc::new(vec![
+                succeeded(1),
+                succeeded(2),
+                attempt("w1", w1, 3, Next::Failed),
+                attempt("w1", w1, 4, Next::RetryAt(30 * 60_000)),
+                AttemptRecord {
+                    at: 20 * 60_000,
+                    ..succeeded(5)
+                },
+            ]),
+            vec![(w1, 5)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(last_seq_before_of(&s, 60_000).await, 0);
+        assert_eq!(last_seq_before_of(&s, 60_001).await, 4);
+        assert_eq!(last_seq_before_of(&s, i64::MAX).await, 5);
+        // Everything before minute 10 that is settled goes, a chunk of 2 rows of a kind at a time.
+        let mut rounds = 0;
+        while s.purge_before(10 * 60_000, 2).await.unwrap() > 0 {
+            rounds += 1;
+            assert!(rounds < 10);
+        }
+        assert!(rounds >= 2, "{rounds} rounds");
+        let left = s.deliveries("a", "w1", None, 10).await.unwrap();
+        let states: Vec<(String, DeliveryState)> =
+            left.iter().map(|d| (d.event_id.clone(), d.state)).collect();
+        assert_eq!(
+            states,
+            vec![
+                ("e5".into(), DeliveryState::Succeeded),
+                ("e4".into(), DeliveryState::Pending)
+            ]
+        );
+        // The pending delivery is still leased with its event.
+        let leased = s
+            .lease(vec![(w1, 10)], 40 * 60_000, 50 * 60_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            leased
+                .iter()
+                .map(|l| l.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["e4"]
+        );
+        // Per-minute stats of minute 2 are gone, minute 20's and the all-time totals stay; logs
+        // before minute 10 are gone.
+        assert_eq!(
+            s.stats("w1", 0, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|m| m.minute)
+                .collect::<Vec<_>>(),
+            [20]
+        );
+        assert_eq!(
+            s.stats("w1", ALL_TIME_MINUTE, 0).await.unwrap()[0]
+                .counts
+                .iter()
+                .sum::<u64>(),
+            5
+        );
+        assert_eq!(s.logs("w1", 10, None).await.unwrap().len(), 1);
+        // Deleted events 1-3 are new again; 4 (pending) and 5 (young) are duplicates.
+        assert_eq!(
+            s.ingest(
+                "a",
+                (6..=10)
+                    .map(|n| NewEvent {
+                        id: format!("e{}", n - 5),
+                        ..event(n, &[])
+                    })
+                    .collect(),
+                1
+            )
+            .await
+            .unwrap(),
+            vec![true, true, true, false, false]
+        );
+        // Numbers of stored events are never given again, even when the newest events go (9 and
+        // 10 were duplicates: never stored).
+        s.record_attempts(
+            Arc::new(vec![AttemptRecord {
+                at: 20 * 60_000,
+                ..succeeded(4)
+            }]),
+            vec![(w1, 10)],
+        )
+        .await
+        .unwrap();
+        while s.purge_before(i64::MAX, 100).await.unwrap() > 0 {}
+        assert_eq!(s.last_event_seq().await.unwrap(), 8);
+    }
+
+    async fn last_seq_before_of(s: &SqliteStore, before: Millis) -> i64 {
+        s.call(move |c| last_seq_before(c, before)).await.unwrap()
     }
 
     #[test]

@@ -82,8 +82,33 @@ impl Store for FaultyStore {
             .set_webhook_enabled(app_id, id, enabled, reason, at)
             .await
     }
-    async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError> {
+    async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<Option<i64>, StoreError> {
         self.inner.delete_webhook(app_id, id).await
+    }
+    async fn delete_app(&self, app_id: &str) -> Result<Option<Leftovers>, StoreError> {
+        self.inner.delete_app(app_id).await
+    }
+    async fn purge_deleted(
+        &self,
+        leftovers: Leftovers,
+        after: i64,
+        limit: usize,
+    ) -> Result<PurgeStep, StoreError> {
+        self.inner.purge_deleted(leftovers, after, limit).await
+    }
+    async fn purge_before(&self, before: Millis, limit: usize) -> Result<u64, StoreError> {
+        self.inner.purge_before(before, limit).await
+    }
+    async fn erase_external_id(
+        &self,
+        app_id: &str,
+        external_id: &str,
+        after: i64,
+        span: i64,
+    ) -> Result<PurgeStep, StoreError> {
+        self.inner
+            .erase_external_id(app_id, external_id, after, span)
+            .await
     }
     async fn get_webhook(
         &self,

@@ -11,3 +11,4 @@ mod disable;
 mod faults;
 mod isolation;
 mod process;
+mod retention;
