@@ -35,6 +35,9 @@ trait Operation: Send {
 
 type Op = Box<dyn Operation>;
 
+/// A read on the reader thread.
+type ReadOp = Box<dyn FnOnce(&Connection) + Send>;
+
 /// A [`SqliteStore::call`]: the closure and, once applied, its result.
 struct Call<T, F> {
     f: F,
@@ -83,6 +86,9 @@ const CHECKPOINT_PAGES: i32 = 8192;
 
 pub struct SqliteStore {
     ops: mpsc::Sender<Op>,
+    /// Reads for the API (listings, stats, logs, health) on a connection and thread of their own:
+    /// they never wait in, nor delay, a group commit (WAL lets them read while the writer writes).
+    reads: mpsc::Sender<ReadOp>,
     checkpoint: Arc<CheckpointSignal>,
     /// Set by `close`: the store thread ends after the operations already sent.
     closing: Arc<std::sync::atomic::AtomicBool>,
@@ -161,6 +167,7 @@ impl SqliteStore {
             .store(true, std::sync::atomic::Ordering::Release);
         // An empty operation wakes the thread if it waits.
         let _ = self.ops.send(Box::new(Wake));
+        let _ = self.reads.send(Box::new(|_| {}));
         self.checkpoint.set(false, true);
         self.thread.lock().ok().and_then(|mut t| t.take())
     }
@@ -334,6 +341,7 @@ impl SqliteStore {
         let thread_closing = closing.clone();
         let path = path.to_path_buf();
         let checkpoint_path = path.clone();
+        let path_for_reader = path.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (ops, rx) = mpsc::channel::<Op>();
         let checkpoint = Arc::new(CheckpointSignal::default());
@@ -367,6 +375,7 @@ impl SqliteStore {
             })
             .map_err(|e| StoreError::Database(format!("cannot start the store thread: {e}")))?;
         ready_rx.await.map_err(|_| StoreError::Closed)??;
+        let reads = start_reader(&path_for_reader, closing.clone())?;
         let signal = checkpoint.clone();
         std::thread::Builder::new()
             .name("hookline-checkpoint".into())
@@ -376,10 +385,27 @@ impl SqliteStore {
             })?;
         Ok(SqliteStore {
             ops,
+            reads,
             checkpoint,
             closing,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Runs a read on the reader thread, in one read transaction (a consistent snapshot of what
+    /// is committed).
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let op: ReadOp = Box::new(move |conn| {
+            let result = exec(conn, "BEGIN").map_err(db).and_then(|()| f(conn));
+            let _ = conn.execute_batch("COMMIT");
+            let _ = reply.send(result);
+        });
+        self.reads.send(op).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Runs `f` on the store thread in a group commit; answers once the commit is durable. `f`
@@ -397,6 +423,32 @@ impl SqliteStore {
         self.ops.send(op).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
+}
+
+/// The reader thread, with a connection that only reads, until the store closes.
+fn start_reader(
+    path: &Path,
+    closing: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<mpsc::Sender<ReadOp>, StoreError> {
+    let conn = Connection::open(path).map_err(db)?;
+    conn.execute_batch(
+        "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8000;",
+    )
+    .map_err(db)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    let (tx, rx) = mpsc::channel::<ReadOp>();
+    std::thread::Builder::new()
+        .name("hookline-reader".into())
+        .spawn(move || {
+            while let Ok(op) = rx.recv() {
+                op(&conn);
+                if closing.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the reader thread: {e}")))?;
+    Ok(tx)
 }
 
 fn open_connection(path: &Path, sync_commits: bool) -> Result<Connection, StoreError> {
@@ -659,7 +711,7 @@ impl Store for SqliteStore {
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let key = key.to_string();
-        self.call(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
                 r.get(0)
             })
@@ -695,7 +747,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        self.call(|c| {
+        self.read(|c| {
             let mut s = c
                 .prepare_cached("SELECT id, name, created_at FROM apps ORDER BY created_at, id")
                 .map_err(db)?;
@@ -1043,7 +1095,7 @@ impl Store for SqliteStore {
         id: &str,
     ) -> Result<Option<WebhookRecord>, StoreError> {
         let (app_id, id) = (app_id.to_string(), id.to_string());
-        self.call(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE app_id = ?1 AND id = ?2"),
                 [&app_id, &id],
@@ -1057,7 +1109,7 @@ impl Store for SqliteStore {
 
     async fn list_webhooks(&self, app_id: &str) -> Result<Vec<WebhookRecord>, StoreError> {
         let app_id = app_id.to_string();
-        self.call(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare_cached(&format!(
                     "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id"
@@ -1397,7 +1449,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let (app_id, webhook_id) = (app_id.to_string(), webhook_id.to_string());
-        self.call(move |c| {
+        self.read(move |c| {
             let ids = DeliveryIds::new(&webhook_id);
             // The state is written into the statement (one of four fixed words) so that the
             // partial index of unsettled deliveries can serve it.
@@ -1447,7 +1499,7 @@ impl Store for SqliteStore {
         webhook_id: &str,
     ) -> Result<DeliveryCounts, StoreError> {
         let (app_id, webhook_id) = (app_id.to_string(), webhook_id.to_string());
-        self.call(move |c| {
+        self.read(move |c| {
             let Some(seq) = c
                 .prepare_cached("SELECT seq FROM webhooks WHERE app_id = ?1 AND id = ?2")
                 .map_err(db)?
@@ -1609,7 +1661,7 @@ impl Store for SqliteStore {
         to_minute: i64,
     ) -> Result<Vec<MinuteStats>, StoreError> {
         let webhook_id = webhook_id.to_string();
-        self.call(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare_cached(
                     "SELECT minute, counts, latency FROM stats_minute
@@ -1644,7 +1696,7 @@ impl Store for SqliteStore {
         before: Option<i64>,
     ) -> Result<Vec<LogRecord>, StoreError> {
         let webhook_id = webhook_id.to_string();
-        self.call(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare_cached(
                     "SELECT id, delivery_id, event_id, attempt, at, duration_us, outcome, status, error_code, request, response
