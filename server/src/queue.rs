@@ -420,6 +420,19 @@ impl Queue {
             .collect()
     }
 
+    /// Saves the cursors that are ahead of the saved ones (see [`Queue::cursors`]) on their own.
+    pub(crate) async fn save_cursors(&self) {
+        let cursors = self.cursors();
+        if cursors.is_empty() {
+            return;
+        }
+        let saved: Vec<(i64, i64)> = cursors.iter().map(|(h, c)| (h.seq, *c)).collect();
+        match self.store.record_attempts(Arc::default(), saved).await {
+            Ok(_) => self.cursors_saved(&cursors),
+            Err(e) => tracing::warn!(error = %e, "saving the cursors failed"),
+        }
+    }
+
     /// The cursors given are saved.
     pub(crate) fn cursors_saved(&self, saved: &[(Arc<WebhookHandle>, i64)]) {
         for (h, cursor) in saved {
@@ -912,12 +925,7 @@ impl Queue {
         } else {
             // Every delivery handed over is recorded: save the cursors so the next start has
             // nothing to restore.
-            let cursors = self.cursors();
-            let saved: Vec<(i64, i64)> = cursors.iter().map(|(h, c)| (h.seq, *c)).collect();
-            match self.store.record_attempts(Arc::default(), saved).await {
-                Ok(_) => self.cursors_saved(&cursors),
-                Err(e) => tracing::error!(error = %e, "saving cursors at shutdown failed"),
-            }
+            self.save_cursors().await;
         }
         if let Err(e) = self.store.release(None).await {
             tracing::error!(error = %e, "releasing leases at shutdown failed");

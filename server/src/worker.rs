@@ -263,6 +263,9 @@ pub struct Recorder {
 /// Most attempts gathered for one store operation (a batch being retried may hold more).
 const MAX_RECORD_BATCH: usize = 1024;
 
+/// How long the recorder waits without records before saving the cursors on their own.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Waits between tries of a batch the store failed to take: doubling from the first to the last.
 const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(50);
 const RETRY_LAST: std::time::Duration = std::time::Duration::from_secs(2);
@@ -277,9 +280,26 @@ impl Recorder {
             let mut records: Vec<AttemptRecord> = Vec::with_capacity(MAX_RECORD_BATCH);
             let mut replies = Vec::with_capacity(MAX_RECORD_BATCH);
             let mut wait = std::time::Duration::ZERO;
+            // Cursors saved with a batch only pass the deliveries of batches before it: after a
+            // quiet second, they are saved once more, alone, so they reach the last recorded.
+            let mut quiet_save_due = false;
             loop {
                 if records.is_empty() {
-                    let Some((record, reply)) = rx.recv().await else {
+                    let next = if quiet_save_due {
+                        match tokio::time::timeout(QUIET, rx.recv()).await {
+                            Ok(next) => next,
+                            Err(_) => {
+                                quiet_save_due = false;
+                                if let Some(q) = queue.upgrade() {
+                                    q.save_cursors().await;
+                                }
+                                continue;
+                            }
+                        }
+                    } else {
+                        rx.recv().await
+                    };
+                    let Some((record, reply)) = next else {
                         return;
                     };
                     records.push(record);
@@ -316,6 +336,7 @@ impl Recorder {
                         // The vector back for the next batch (the store has let go of it).
                         records = Arc::try_unwrap(batch).unwrap_or_default();
                         records.clear();
+                        quiet_save_due = true;
                     }
                     Err(StoreError::Closed) => {
                         // Shutting down: what was not recorded is sent again after the restart.
