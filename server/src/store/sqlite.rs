@@ -80,9 +80,30 @@ pub const ALL_TIME_MINUTE: i64 = -1;
 /// Most operations committed together.
 const MAX_GROUP: usize = 512;
 
-/// WAL pages (4 KiB) after which a checkpoint is asked for: rarely enough that the checkpoint's
-/// fsync of the database file seldom lands next to a commit's.
-const CHECKPOINT_PAGES: i32 = 8192;
+/// When the WAL is checkpointed (copied into the database file, on a thread of its own).
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoints {
+    /// WAL pages (4 KiB) after which a passive checkpoint (which never blocks the writer) runs:
+    /// rarely enough that its fsync of the database file seldom lands next to a commit's.
+    pub pages: i32,
+    /// Under sustained writes a checkpoint on another connection never catches up with the
+    /// writer, and the WAL only starts over from its beginning once one has: at this many times
+    /// `pages`, the writer's own thread checkpoints between two commits (the frames the other
+    /// thread has not copied yet), and its next commit starts the WAL over.
+    pub restart_factor: i32,
+    /// After this long without a checkpoint, a TRUNCATE one empties the WAL file.
+    pub idle: std::time::Duration,
+}
+
+impl Default for Checkpoints {
+    fn default() -> Checkpoints {
+        Checkpoints {
+            pages: 8192,
+            restart_factor: 2,
+            idle: std::time::Duration::from_secs(60),
+        }
+    }
+}
 
 pub struct SqliteStore {
     ops: mpsc::Sender<Op>,
@@ -141,18 +162,31 @@ fn lock_owner(path: &Path) -> Result<std::fs::File, StoreError> {
     }
 }
 
-/// Wakes the checkpoint thread: `(due, closed)`.
+/// What the checkpoint thread is woken for.
+#[derive(Default)]
+struct CheckpointState {
+    /// The WAL has grown past the threshold: its size in pages after the last commit.
+    due: Option<i32>,
+    closed: bool,
+}
+
+/// Wakes the checkpoint thread.
 #[derive(Default)]
 struct CheckpointSignal {
-    state: Mutex<(bool, bool)>,
+    state: Mutex<CheckpointState>,
     wake: Condvar,
 }
 
 impl CheckpointSignal {
-    fn set(&self, due: bool, closed: bool) {
+    fn due(&self, pages: i32) {
         if let Ok(mut s) = self.state.lock() {
-            s.0 |= due;
-            s.1 |= closed;
+            s.due = Some(pages);
+        }
+        self.wake.notify_one();
+    }
+    fn close(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.closed = true;
         }
         self.wake.notify_one();
     }
@@ -168,7 +202,7 @@ impl SqliteStore {
         // An empty operation wakes the thread if it waits.
         let _ = self.ops.send(Box::new(Wake));
         let _ = self.reads.send(Box::new(|_| {}));
-        self.checkpoint.set(false, true);
+        self.checkpoint.close();
         self.thread.lock().ok().and_then(|mut t| t.take())
     }
 }
@@ -335,6 +369,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 
 impl SqliteStore {
     pub async fn open(path: &Path, sync_commits: bool) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, sync_commits, Checkpoints::default()).await
+    }
+
+    /// [`SqliteStore::open`] with other checkpoint settings (tests use small ones).
+    pub async fn open_with(
+        path: &Path,
+        sync_commits: bool,
+        checkpoints: Checkpoints,
+    ) -> Result<SqliteStore, StoreError> {
         // Held by the store thread, which lets go of it after closing its connection.
         let owner = lock_owner(path)?;
         let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -346,15 +389,29 @@ impl SqliteStore {
         let (ops, rx) = mpsc::channel::<Op>();
         let checkpoint = Arc::new(CheckpointSignal::default());
         let signal = checkpoint.clone();
+        // The WAL's pages, set by the WAL hook when the writer must checkpoint itself (see
+        // `restart_factor`); 0 otherwise.
+        let catch_up = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let writer_catch_up = catch_up.clone();
         let thread = std::thread::Builder::new()
             .name("hookline-store".into())
             .spawn(move || {
                 let _owner = owner;
                 let opened = open_connection(&path, sync_commits).and_then(|mut conn| {
+                    // A WAL started over is cut back to this size (SQLite only reuses it).
+                    conn.execute_batch(&format!(
+                        "PRAGMA journal_size_limit = {};",
+                        i64::from(checkpoints.pages) * 4096
+                    ))
+                    .map_err(db)?;
                     // Called after each commit with the WAL's size; asks for a checkpoint.
+                    // Past the restart level the writer checkpoints itself, alone (a second
+                    // checkpointer would make it give up: checkpoints never wait for each other).
                     conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
-                        if pages >= CHECKPOINT_PAGES {
-                            signal.set(true, false);
+                        if pages >= checkpoints.pages.saturating_mul(checkpoints.restart_factor) {
+                            catch_up.store(pages, std::sync::atomic::Ordering::Release);
+                        } else if pages >= checkpoints.pages {
+                            signal.due(pages);
                         }
                         Ok(())
                     }))
@@ -371,7 +428,11 @@ impl SqliteStore {
                         return;
                     }
                 };
-                run(conn, rx, &thread_closing);
+                let hard_limit = checkpoints
+                    .pages
+                    .saturating_mul(checkpoints.restart_factor)
+                    .saturating_mul(2);
+                run(conn, rx, &thread_closing, &writer_catch_up, hard_limit);
             })
             .map_err(|e| StoreError::Database(format!("cannot start the store thread: {e}")))?;
         ready_rx.await.map_err(|_| StoreError::Closed)??;
@@ -379,7 +440,7 @@ impl SqliteStore {
         let signal = checkpoint.clone();
         std::thread::Builder::new()
             .name("hookline-checkpoint".into())
-            .spawn(move || checkpoints(&checkpoint_path, &signal))
+            .spawn(move || run_checkpoints(&checkpoint_path, &signal, checkpoints))
             .map_err(|e| {
                 StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
             })?;
@@ -464,9 +525,9 @@ fn open_connection(path: &Path, sync_commits: bool) -> Result<Connection, StoreE
     Ok(conn)
 }
 
-/// The checkpoint thread: a passive checkpoint (it never blocks the writer) when the WAL has
-/// grown past `CHECKPOINT_PAGES`, or after a minute of quiet, until the store is dropped.
-fn checkpoints(path: &Path, signal: &CheckpointSignal) {
+/// The checkpoint thread, until the store is dropped: a passive checkpoint (it never blocks the
+/// writer) when the WAL has grown past `pages`; a TRUNCATE one after `idle` without any.
+fn run_checkpoints(path: &Path, signal: &CheckpointSignal, settings: Checkpoints) {
     let Ok(conn) = Connection::open(path) else {
         return;
     };
@@ -475,20 +536,28 @@ fn checkpoints(path: &Path, signal: &CheckpointSignal) {
         let Ok(state) = signal.state.lock() else {
             return;
         };
-        let Ok((mut state, _)) =
-            signal
-                .wake
-                .wait_timeout_while(state, std::time::Duration::from_secs(60), |s| !s.0 && !s.1)
+        let Ok((mut state, _)) = signal
+            .wake
+            .wait_timeout_while(state, settings.idle, |s| s.due.is_none() && !s.closed)
         else {
             return;
         };
-        if state.1 {
+        if state.closed {
             return;
         }
-        state.0 = false;
+        let mode = if state.due.take().is_some() {
+            "PASSIVE"
+        } else {
+            "TRUNCATE"
+        };
         drop(state);
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+        // A busy database (the writer in a transaction past the busy timeout) is no error: the
+        // next checkpoint will do.
+        match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, mode, "WAL checkpoint failed"),
         }
     }
 }
@@ -586,7 +655,13 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// The store thread: group commit until every sender is gone or the store is closed.
-fn run(conn: Connection, rx: mpsc::Receiver<Op>, closing: &std::sync::atomic::AtomicBool) {
+fn run(
+    conn: Connection,
+    rx: mpsc::Receiver<Op>,
+    closing: &std::sync::atomic::AtomicBool,
+    checkpoint_due: &std::sync::atomic::AtomicI32,
+    hard_limit: i32,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -614,6 +689,33 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>, closing: &std::sync::atomic::At
         // Operations sent after `close` are dropped with the channel: their callers get `Closed`.
         if closing.load(std::sync::atomic::Ordering::Acquire) {
             return;
+        }
+        let pages = checkpoint_due.swap(0, std::sync::atomic::Ordering::AcqRel);
+        if pages > 0 {
+            restart_wal(&conn, pages >= hard_limit);
+        }
+    }
+}
+
+/// The writer's own checkpoint, between two commits, when the WAL outgrew what checkpoints
+/// beside it keep up with: it copies every frame left and waits for readers to move on to the
+/// database file, so that the next commit starts the WAL over. It gives up at once when the
+/// checkpoint thread is at work (checkpoints never wait for each other) and is tried again after
+/// the next commit; past the hard limit it waits for it, holding writes back, so that the WAL
+/// stays bounded under any load.
+fn restart_wal(conn: &Connection, must: bool) {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
+            Ok(0) => return,
+            Ok(_busy) if must && started.elapsed() < std::time::Duration::from_secs(5) => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Ok(_busy) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint on the writer failed");
+                return;
+            }
         }
     }
 }
@@ -2158,6 +2260,64 @@ mod tests {
 
     async fn last_seq_before_of(s: &SqliteStore, before: Millis) -> i64 {
         s.call(move |c| last_seq_before(c, before)).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_sustained_writes_and_is_emptied_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let settings = Checkpoints {
+            pages: 64,
+            restart_factor: 2,
+            idle: std::time::Duration::from_millis(500),
+        };
+        let s = Arc::new(
+            SqliteStore::open_with(&path, false, settings)
+                .await
+                .unwrap(),
+        );
+        let wal = dir.path().join("wal.db-wal");
+        let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        // Four writers without a pause for two seconds, each event 1 kB.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let next = Arc::new(std::sync::atomic::AtomicI64::new(1));
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let (s, next) = (s.clone(), next.clone());
+                tokio::spawn(async move {
+                    while std::time::Instant::now() < until {
+                        let seq = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let mut e = event(seq, &[]);
+                        e.body = format!("{{\"pad\":\"{}\"}}", "x".repeat(1000));
+                        s.ingest("a", vec![e], 1).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut largest = 0;
+        while std::time::Instant::now() < until {
+            largest = largest.max(wal_size());
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        let events = next.load(std::sync::atomic::Ordering::Relaxed) - 1;
+        // Bounded near the restart level (128 pages), plus what is written while a checkpoint
+        // beside the writer finishes; without the writer's own checkpoints the WAL grows by some
+        // 4 kB per event here (80 MB in this run, measured).
+        let bound = 16 * 64 * 4096;
+        assert!(
+            largest <= bound,
+            "the WAL reached {largest} bytes (bound {bound}) after {events} events"
+        );
+        assert!(
+            events * 1500 > 3 * bound as i64,
+            "too few events ({events}) to test the bound"
+        );
+        // Idle: emptied.
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        assert_eq!(wal_size(), 0);
     }
 
     #[test]
