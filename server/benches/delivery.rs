@@ -2,8 +2,11 @@
 //! a receiver on loopback in this process, and in the same run the plain-HTTP ceiling (the same
 //! requests sent straight to the receiver with the same client settings).
 //!
-//! Three delivery rounds, each between two ceiling runs; medians. Prints ingest rate, delivery rate, its ratio to the ceiling, p50/p99 ingest→arrival latency
-//! at a steady 1,000 events/s, and the server's peak RSS. Bounded in count and time; loopback only.
+//! Three delivery rounds, each between two ceiling runs; medians. Prints ingest rate, delivery
+//! rate and its ratio to the ceiling, in batches and one event per request, CPU per event, the
+//! bytes stored per event, p50/p99 ingest→arrival latency at a steady 1,000 events/s, the time to
+//! answer an ingest while reads and a delete of 100,000 deliveries run beside it, and the server's
+//! peak RSS. Bounded in count and time; loopback only.
 //!
 //! `scripts/bench-server.sh` (or `cargo bench -p hookline-server --bench delivery`).
 //! Sizes: `HOOKLINE_BENCH_EVENTS` (default 20000), `HOOKLINE_BENCH_RATE` (1000/s),
@@ -24,8 +27,12 @@ use tokio::sync::Notify;
 const ADMIN_KEY: &str = "bench-admin-key";
 /// Concurrent requests, for the ceiling and per webhook in the server (its default).
 const CONCURRENCY: usize = 16;
-/// Concurrent producers posting one event per request.
-const PRODUCERS: usize = 32;
+/// Concurrent producers posting one event per request (the common way producers call an ingest
+/// API), each event about `SINGLE_EVENT_BYTES` long.
+const PRODUCERS: usize = 64;
+const SINGLE_EVENT_BYTES: usize = 512;
+/// Deliveries of the webhook deleted while ingest latency is measured.
+const BULK_DELIVERIES: usize = 100_000;
 /// Events per request in the throughput run.
 const BATCH: usize = 100;
 /// Throughput rounds, each followed by a ceiling run.
@@ -220,6 +227,68 @@ fn event(id: String) -> Value {
            "timestamp": 1708559416, "message": {"title": "Hello", "contents": "World"}, "sent": now_us()})
 }
 
+/// An event padded to `SINGLE_EVENT_BYTES` of JSON.
+fn padded_event(id: String) -> Bytes {
+    let mut e = event(id);
+    let len = e.to_string().len() + r#","pad":"""#.len();
+    e["pad"] = Value::String("x".repeat(SINGLE_EVENT_BYTES.saturating_sub(len)));
+    Bytes::from(e.to_string())
+}
+
+/// Posts one event per request at `rate` for `seconds`; the time each took to be answered (µs),
+/// sorted.
+async fn ingest_latencies(
+    c: &reqwest::Client,
+    url: &str,
+    key: &str,
+    rate: usize,
+    seconds: usize,
+    tag: &str,
+) -> Vec<u64> {
+    let total = rate * seconds;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sends = Vec::with_capacity(total);
+    for i in 0..total {
+        tick.tick().await;
+        let (c, u, k) = (c.clone(), url.to_string(), key.to_string());
+        let body = padded_event(format!("{tag}-{i}"));
+        sends.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let r = c
+                .post(&u)
+                .bearer_auth(&k)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("ingest failed");
+            assert_eq!(r.status(), 202);
+            started.elapsed().as_micros() as u64
+        }));
+    }
+    let mut out = Vec::with_capacity(total);
+    for s in sends {
+        out.push(s.await.unwrap());
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Between phases: what the last one left for the disk to write is written, so that a phase's
+/// latencies are not the previous one's write-back.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
+/// Bytes of the database and its WAL.
+fn store_bytes(db: &std::path::Path) -> (u64, u64) {
+    let size = |p: std::path::PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    (size(db.to_path_buf()), size(wal.into()))
+}
+
 fn reset(a: &Arrivals) {
     a.count.store(0, Ordering::Release);
     a.latencies_us.lock().unwrap().clear();
@@ -326,6 +395,10 @@ async fn run() {
     let receiver = format!("http://{}", listener.local_addr().unwrap());
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(receive))
+        .route(
+            "/bulk/hook",
+            axum::routing::post(|| async { StatusCode::OK }),
+        )
         .with_state(arrivals.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -398,21 +471,45 @@ async fn run() {
         median(&mut ingest_rates),
     );
 
-    // Ingest one event per request.
+    // One event per request: ROUNDS rounds of n/2 events from PRODUCERS producers, each between
+    // two ceiling runs; the server's CPU per event over them.
     let single = n / 2;
-    reset(&arrivals);
-    let single_time = {
-        let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
-        blast(single, PRODUCERS, move |i| {
-            c.post(&u).bearer_auth(&k).json(&event(format!("o-{i}")))
-        })
-        .await
+    let (mut single_rates, mut single_ceilings) = (Vec::new(), vec![ceilings[ceilings.len() - 1]]);
+    let mut single_delivered = true;
+    let single_cpu_before = server.cpu_time();
+    for round in 0..ROUNDS {
+        let bodies: Arc<Vec<Bytes>> = Arc::new(
+            (0..single)
+                .map(|i| padded_event(format!("o-{round}-{i}")))
+                .collect(),
+        );
+        reset(&arrivals);
+        let single_time = {
+            let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
+            blast(single, PRODUCERS, move |i| {
+                c.post(&u)
+                    .bearer_auth(&k)
+                    .header("content-type", "application/json")
+                    .body(bodies[i].clone())
+            })
+            .await
+        };
+        single_delivered &= wait_for(&arrivals, single, Duration::from_secs(120)).await;
+        single_rates.push(single as f64 / single_time.as_secs_f64());
+        single_ceilings.push(n as f64 / plain(n).await.as_secs_f64());
+    }
+    let single_cpu = match (single_cpu_before, server.cpu_time()) {
+        (Some(a), Some(b)) => Some((b - a).as_micros() as f64 / (ROUNDS * single) as f64),
+        _ => None,
     };
-    let single_delivered = wait_for(&arrivals, single, Duration::from_secs(120)).await;
-    let single_rate = single as f64 / single_time.as_secs_f64();
+    let (single_rate, single_ceiling) = (median(&mut single_rates), median(&mut single_ceilings));
+    let stored_events = ROUNDS * n + ROUNDS * single + 1;
+    let (db_bytes, wal_bytes) = store_bytes(&dir.path().join("bench.db"));
 
     let rss = server.peak_rss_kib();
     drop(server);
+    drop(dir);
+    settle();
 
     // Latency at a steady rate, with fsynced commits and without, each on a fresh server (not
     // behind the checkpoint of the runs above).
@@ -422,8 +519,115 @@ async fn run() {
         let server = start_server(&dir.path().join("bench.db"), sync).await;
         let (events_url, key) = setup(&c, &server, &receiver).await;
         steady_runs.push(steady(&c, &arrivals, &events_url, &key, rate, seconds).await);
+        drop(server);
+        drop(dir);
+        settle();
     }
     let (steady_full, steady_normal) = (&steady_runs[0], &steady_runs[1]);
+
+    // Reads and long operations beside ingest: one event per request at `rate`, the time to
+    // answer each, on a fresh server holding a second webhook with BULK_DELIVERIES deliveries;
+    // quiet, then while its stats, deliveries and logs are read in a loop, then while it is
+    // deleted.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(&dir.path().join("bench.db"), true).await;
+    let (events_url, key) = setup(&c, &server, &receiver).await;
+    let (bulk_url, bulk_key) = setup(&c, &server, &format!("{receiver}/bulk")).await;
+    let bulk_webhook: Value = c
+        .get(bulk_url.replace("/events", "/webhooks"))
+        .bearer_auth(&bulk_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bulk_webhook = format!(
+        "{}/{}",
+        bulk_url.replace("/events", "/webhooks"),
+        bulk_webhook["webhooks"][0]["id"].as_str().unwrap()
+    );
+    {
+        let bodies: Arc<Vec<Bytes>> = Arc::new(
+            (0..BULK_DELIVERIES.div_ceil(BATCH))
+                .map(|b| {
+                    let events: Vec<Value> = (b * BATCH..(b + 1) * BATCH)
+                        .map(|i| event(format!("bulk-{i}")))
+                        .collect();
+                    Bytes::from(json!({ "events": events }).to_string())
+                })
+                .collect(),
+        );
+        let (c, u, k) = (c.clone(), bulk_url.clone(), bulk_key.clone());
+        blast(bodies.len(), 8, move |b| {
+            c.post(&u)
+                .bearer_auth(&k)
+                .header("content-type", "application/json")
+                .body(bodies[b].clone())
+        })
+        .await;
+    }
+    // Every bulk delivery recorded (its row exists) before the phases start.
+    let mut recorded = false;
+    for _ in 0..600 {
+        let v: Value = c
+            .get(format!("{bulk_webhook}/stats"))
+            .bearer_auth(&bulk_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["deliveries"]["succeeded"].as_u64() == Some(BULK_DELIVERIES as u64) {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let quiet = ingest_latencies(&c, &events_url, &key, rate, seconds, "quiet").await;
+    let reading = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let reads = {
+        let (c, w, k, reading) = (
+            c.clone(),
+            bulk_webhook.clone(),
+            bulk_key.clone(),
+            reading.clone(),
+        );
+        tokio::spawn(async move {
+            let mut n = 0;
+            while reading.load(Ordering::Acquire) {
+                for path in ["stats?range=1h", "deliveries?limit=100", "logs?limit=50"] {
+                    let r = c
+                        .get(format!("{w}/{path}"))
+                        .bearer_auth(&k)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success());
+                    let _ = r.bytes().await;
+                    n += 1;
+                }
+            }
+            n
+        })
+    };
+    let while_reading = ingest_latencies(&c, &events_url, &key, rate, seconds, "reading").await;
+    reading.store(false, Ordering::Release);
+    let reads_done = reads.await.unwrap();
+    let delete = {
+        let (c, w, k) = (c.clone(), bulk_webhook.clone(), bulk_key.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let started = Instant::now();
+            let r = c.delete(&w).bearer_auth(&k).send().await.unwrap();
+            assert_eq!(r.status(), 204);
+            started.elapsed()
+        })
+    };
+    let while_deleting = ingest_latencies(&c, &events_url, &key, rate, seconds, "deleting").await;
+    let delete_time = delete.await.unwrap();
+    drop(server);
 
     let flag = |ok: bool| if ok { "" } else { "  [NOT ALL DELIVERED]" };
     println!(
@@ -454,8 +658,21 @@ async fn run() {
         );
     }
     println!(
-        "  ingest rate, 1 per request  {single_rate:>9.0} events/s  ({PRODUCERS} producers){}",
+        "  ingest rate, 1 per request  {single_rate:>9.0} events/s  (median of {ROUNDS} rounds of {single}, {}; {PRODUCERS} producers, {SINGLE_EVENT_BYTES}-byte events; {:.0}% of a {single_ceiling:.0} req/s ceiling){}",
+        range(&single_rates),
+        100.0 * single_rate / single_ceiling,
         flag(single_delivered)
+    );
+    if let Some(us) = single_cpu {
+        println!(
+            "  server CPU per event, 1/req {us:>9.1} µs  (ingest + delivery, one event per request)"
+        );
+    }
+    println!(
+        "  stored                      {:.1} MB database + {:.1} MB WAL for {stored_events} events: {:.0} bytes per event",
+        db_bytes as f64 / 1e6,
+        wal_bytes as f64 / 1e6,
+        (db_bytes + wal_bytes) as f64 / stored_events as f64
     );
     for (name, (lat, ok)) in [
         ("sync_commits=true ", &steady_full),
@@ -469,6 +686,26 @@ async fn run() {
             flag(*ok)
         );
     }
+    for (name, lat) in [
+        ("quiet", &quiet),
+        ("stats, deliveries, logs read in a loop", &while_reading),
+        ("a webhook with 100,000 deliveries deleted", &while_deleting),
+    ] {
+        println!(
+            "  ingest 1/req {rate}/s, answer time p50 {:.2} ms, p99 {:.2} ms  ({name})",
+            percentile(lat, 0.5),
+            percentile(lat, 0.99)
+        );
+    }
+    println!(
+        "  the reads: {reads_done} requests; the delete: {:.2} s{}",
+        delete_time.as_secs_f64(),
+        if recorded {
+            ""
+        } else {
+            "  [BULK DELIVERIES NOT ALL RECORDED]"
+        }
+    );
     match rss {
         Some(kib) => println!(
             "  server peak RSS             {:.1} MiB",
