@@ -2,6 +2,8 @@
 //! and logs. Backends live in this folder (`sqlite.rs` now; a PostgreSQL backend would lease with
 //! `FOR UPDATE SKIP LOCKED` behind the same trait). Nothing outside `store/` sees SQL.
 
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod sqlite;
 
 use std::sync::Arc;
