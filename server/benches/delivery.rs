@@ -245,15 +245,10 @@ async fn ingest_latencies(
     seconds: usize,
     tag: &str,
 ) -> Vec<u64> {
-    let total = rate * seconds;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut sends = Vec::with_capacity(total);
-    for i in 0..total {
-        tick.tick().await;
+    let mut out = at_rate(rate, seconds, |i| {
         let (c, u, k) = (c.clone(), url.to_string(), key.to_string());
         let body = padded_event(format!("{tag}-{i}"));
-        sends.push(tokio::spawn(async move {
+        async move {
             let started = Instant::now();
             let r = c
                 .post(&u)
@@ -265,12 +260,9 @@ async fn ingest_latencies(
                 .expect("ingest failed");
             assert_eq!(r.status(), 202);
             started.elapsed().as_micros() as u64
-        }));
-    }
-    let mut out = Vec::with_capacity(total);
-    for s in sends {
-        out.push(s.await.unwrap());
-    }
+        }
+    })
+    .await;
     out.sort_unstable();
     out
 }
@@ -341,6 +333,29 @@ async fn setup(c: &reqwest::Client, server: &Server, receiver: &str) -> (String,
     (format!("{}/v1/apps/{app_id}/events", server.base), key)
 }
 
+/// Starts `make(i)` every 1/rate s for `seconds` (each on its own task, so a slow answer delays
+/// no later send); their outputs, in order.
+async fn at_rate<F, Fut>(rate: usize, seconds: usize, make: F) -> Vec<Fut::Output>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let total = rate * seconds;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        tick.tick().await;
+        tasks.push(tokio::spawn(make(i)));
+    }
+    let mut out = Vec::with_capacity(total);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 /// One event every 1/rate s for `seconds`, each stamped when sent: ingest→arrival latencies.
 async fn steady(
     c: &reqwest::Client,
@@ -351,15 +366,10 @@ async fn steady(
     seconds: usize,
 ) -> (Vec<u64>, bool) {
     reset(arrivals);
-    let total = rate * seconds;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut sends = Vec::with_capacity(total);
-    for i in 0..total {
-        tick.tick().await;
+    at_rate(rate, seconds, |i| {
         let (c, u, k) = (c.clone(), url.to_string(), key.to_string());
         let body = event(format!("s-{i}"));
-        sends.push(tokio::spawn(async move {
+        async move {
             let r = c
                 .post(&u)
                 .bearer_auth(&k)
@@ -368,12 +378,10 @@ async fn steady(
                 .await
                 .expect("ingest failed");
             assert_eq!(r.status(), 202);
-        }));
-    }
-    for s in sends {
-        s.await.unwrap();
-    }
-    let ok = wait_for(arrivals, total, Duration::from_secs(60)).await;
+        }
+    })
+    .await;
+    let ok = wait_for(arrivals, rate * seconds, Duration::from_secs(60)).await;
     (latencies(arrivals), ok)
 }
 

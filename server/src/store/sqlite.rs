@@ -649,6 +649,15 @@ impl<'a> DeliveryRow<'a> {
     }
 }
 
+/// Runs a cached statement; the rows it changed.
+fn changed(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached(sql)
+        .map_err(db)?
+        .execute(params)
+        .map_err(db)? as u64)
+}
+
 /// Runs a statement without parameters through the statement cache (no parse per call).
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
@@ -1011,30 +1020,24 @@ impl Store for SqliteStore {
             let mut step = PurgeStep::default();
             let limit = limit as i64;
             for (id, seq) in &leftovers.webhooks {
-                step.deliveries += c
-                    .prepare_cached(
-                        "DELETE FROM deliveries WHERE webhook_seq = ?1 AND event_seq IN
+                step.deliveries += changed(
+                    c,
+                    "DELETE FROM deliveries WHERE webhook_seq = ?1 AND event_seq IN
                            (SELECT event_seq FROM deliveries WHERE webhook_seq = ?1 LIMIT ?2)",
-                    )
-                    .map_err(db)?
-                    .execute(params![seq, limit])
-                    .map_err(db)? as u64;
-                step.other += c
-                    .prepare_cached(
-                        "DELETE FROM stats_minute WHERE webhook_id = ?1 AND minute IN
+                    params![seq, limit],
+                )?;
+                step.other += changed(
+                    c,
+                    "DELETE FROM stats_minute WHERE webhook_id = ?1 AND minute IN
                            (SELECT minute FROM stats_minute WHERE webhook_id = ?1 LIMIT ?2)",
-                    )
-                    .map_err(db)?
-                    .execute(params![id, limit])
-                    .map_err(db)? as u64;
-                step.logs += c
-                    .prepare_cached(
-                        "DELETE FROM attempt_logs WHERE id IN
+                    params![id, limit],
+                )?;
+                step.logs += changed(
+                    c,
+                    "DELETE FROM attempt_logs WHERE id IN
                            (SELECT id FROM attempt_logs WHERE webhook_id = ?1 LIMIT ?2)",
-                    )
-                    .map_err(db)?
-                    .execute(params![id, limit])
-                    .map_err(db)? as u64;
+                    params![id, limit],
+                )?;
             }
             let last: i64 = c
                 .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
@@ -1045,13 +1048,11 @@ impl Store for SqliteStore {
             {
                 // A range of the log at a time: the events have no index by app.
                 step.next = after + limit;
-                step.events = c
-                    .prepare_cached(
-                        "DELETE FROM events WHERE seq > ?2 AND seq <= ?3 AND app_id = ?1",
-                    )
-                    .map_err(db)?
-                    .execute(params![app_id, after, step.next])
-                    .map_err(db)? as u64;
+                step.events = changed(
+                    c,
+                    "DELETE FROM events WHERE seq > ?2 AND seq <= ?3 AND app_id = ?1",
+                    params![app_id, after, step.next],
+                )?;
             }
             let events_left = leftovers.app_id.is_some() && step.next < last;
             step.done = !events_left && step.deliveries + step.other + step.logs == 0;
@@ -1080,55 +1081,45 @@ impl Store for SqliteStore {
                 .collect::<Result<_, _>>()
                 .map_err(db)?;
             for (id, seq) in &webhooks {
-                rows += c
-                    .prepare_cached(
-                        "DELETE FROM deliveries WHERE webhook_seq = ?1 AND event_seq IN
+                rows += changed(
+                    c,
+                    "DELETE FROM deliveries WHERE webhook_seq = ?1 AND event_seq IN
                            (SELECT event_seq FROM deliveries WHERE webhook_seq = ?1 AND event_seq <= ?2
                               AND state != 'pending' LIMIT ?3)",
-                    )
-                    .map_err(db)?
-                    .execute(params![seq, old_seq, limit])
-                    .map_err(db)? as u64;
-                rows += c
-                    .prepare_cached(
-                        "DELETE FROM stats_minute WHERE webhook_id = ?1 AND minute IN
+                    params![seq, old_seq, limit],
+                )?;
+                rows += changed(
+                    c,
+                    "DELETE FROM stats_minute WHERE webhook_id = ?1 AND minute IN
                            (SELECT minute FROM stats_minute WHERE webhook_id = ?1 AND minute >= 0
                               AND minute < ?2 LIMIT ?3)",
-                    )
-                    .map_err(db)?
-                    .execute(params![id, before.div_euclid(60_000), limit])
-                    .map_err(db)? as u64;
+                    params![id, before.div_euclid(60_000), limit],
+                )?;
             }
             // Rows of webhooks that are gone (a deletion cut short by a crash).
-            rows += c
-                .prepare_cached(
-                    "DELETE FROM deliveries WHERE (webhook_seq, event_seq) IN
+            rows += changed(
+                c,
+                "DELETE FROM deliveries WHERE (webhook_seq, event_seq) IN
                        (SELECT webhook_seq, event_seq FROM deliveries
                         WHERE webhook_seq NOT IN (SELECT seq FROM webhooks) LIMIT ?1)",
-                )
-                .map_err(db)?
-                .execute([limit])
-                .map_err(db)? as u64;
+                [limit],
+            )?;
             // Events: old, passed by every webhook's cursor, and with no pending delivery.
-            rows += c
-                .prepare_cached(
-                    "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e
+            rows += changed(
+                c,
+                "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e
                        WHERE e.seq <= ?1 AND e.seq <= (SELECT COALESCE(MIN(cursor), ?1) FROM webhooks)
                          AND NOT EXISTS (SELECT 1 FROM webhooks w JOIN deliveries d
                            ON d.webhook_seq = w.seq AND d.event_seq = e.seq AND d.state = 'pending')
                        ORDER BY e.seq LIMIT ?2)",
-                )
-                .map_err(db)?
-                .execute(params![old_seq, limit])
-                .map_err(db)? as u64;
-            rows += c
-                .prepare_cached(
-                    "DELETE FROM attempt_logs WHERE id IN
+                params![old_seq, limit],
+            )?;
+            rows += changed(
+                c,
+                "DELETE FROM attempt_logs WHERE id IN
                        (SELECT id FROM attempt_logs WHERE at < ?1 ORDER BY id LIMIT ?2)",
-                )
-                .map_err(db)?
-                .execute(params![before, limit])
-                .map_err(db)? as u64;
+                params![before, limit],
+            )?;
             Ok(rows)
         })
         .await
@@ -1160,27 +1151,19 @@ impl Store for SqliteStore {
                 .collect::<Result<_, _>>()
                 .map_err(db)?;
             for (seq, id) in &matched {
-                step.events += c
-                    .prepare_cached("DELETE FROM events WHERE seq = ?1")
-                    .map_err(db)?
-                    .execute([seq])
-                    .map_err(db)? as u64;
-                step.deliveries += c
-                    .prepare_cached(
-                        "DELETE FROM deliveries WHERE event_seq = ?2 AND webhook_seq IN
+                step.events += changed(c, "DELETE FROM events WHERE seq = ?1", [seq])?;
+                step.deliveries += changed(
+                    c,
+                    "DELETE FROM deliveries WHERE event_seq = ?2 AND webhook_seq IN
                            (SELECT seq FROM webhooks WHERE app_id = ?1)",
-                    )
-                    .map_err(db)?
-                    .execute(params![app_id, seq])
-                    .map_err(db)? as u64;
-                step.logs += c
-                    .prepare_cached(
-                        "DELETE FROM attempt_logs WHERE event_id = ?2 AND webhook_id IN
+                    params![app_id, seq],
+                )?;
+                step.logs += changed(
+                    c,
+                    "DELETE FROM attempt_logs WHERE event_id = ?2 AND webhook_id IN
                            (SELECT id FROM webhooks WHERE app_id = ?1)",
-                    )
-                    .map_err(db)?
-                    .execute(params![app_id, id])
-                    .map_err(db)? as u64;
+                    params![app_id, id],
+                )?;
             }
             let last: i64 = c
                 .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
