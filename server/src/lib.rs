@@ -19,8 +19,8 @@
 //! - [`worker`]: a webhook's workers: render, send ([`delivery`]), retry ([`retry`]), auto-disable.
 //! - [`store`]: the durable store behind one trait; [`store::sqlite`] with group commit.
 //! - [`stats`]: counts and latency series from the attempt records; [`metrics`] for Prometheus.
-//! - [`retention`]: old data deleted in the background, deleted apps and webhooks purged, and one
-//!   user's events erased on request, in small chunks.
+//! - [`retention`]: long operations in chunks: old data deleted in the background, deleted apps
+//!   and webhooks purged, one user's events erased, all of a webhook's deliveries replayed.
 //! - [`server`]: `run(listener, config, shutdown)`, which ties them together.
 
 pub mod api;

@@ -1,6 +1,6 @@
-//! Retention and erasure: old data deleted in the background, what a deleted app or webhook left,
-//! and one user's events on request. Always in small chunks, each one store operation, so that
-//! ingest never waits behind a long delete.
+//! Long store operations in small chunks, each one store operation, so that ingest never waits
+//! behind them: retention (old data deleted in the background), what a deleted app or webhook
+//! left, one user's events erased on request, and replaying all of a webhook's deliveries.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +50,26 @@ pub async fn erase(
             return Ok(total);
         }
         after = step.next;
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Makes every failed and skipped delivery of a webhook pending again, a chunk at a time;
+/// returns how many.
+pub async fn replay_all(
+    store: &dyn Store,
+    app_id: &str,
+    webhook_id: &str,
+) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = store
+            .replay(app_id, webhook_id, None, now_ms(), CHUNK)
+            .await?;
+        total += n;
+        if n < CHUNK as u64 {
+            return Ok(total);
+        }
         tokio::task::yield_now().await;
     }
 }

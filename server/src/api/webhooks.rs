@@ -531,7 +531,7 @@ async fn replay_all(
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     authorized(&state, &headers, &app_id, &id).await?;
-    let n = state.store.replay(&app_id, &id, None, now_ms()).await?;
+    let n = crate::retention::replay_all(state.store.as_ref(), &app_id, &id).await?;
     state.queue.mark_backlog(&id);
     Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))
 }
@@ -549,7 +549,7 @@ async fn replay_one(
         Some(seq) => {
             state
                 .store
-                .replay(&app_id, &id, Some(seq), now_ms())
+                .replay(&app_id, &id, Some(seq), now_ms(), 1)
                 .await?
         }
         None => 0,

@@ -178,9 +178,9 @@ pub async fn a_first_attempt_creates_the_row_and_later_ones_update_it(s: &dyn St
     .unwrap();
     let counts = s.delivery_counts("a", "w1").await.unwrap();
     assert_eq!((counts.succeeded, counts.failed, counts.pending), (1, 1, 0));
-    assert_eq!(s.replay("a", "w1", Some(2), 200_000).await.unwrap(), 0);
-    assert_eq!(s.replay("b", "w1", None, 200_000).await.unwrap(), 0);
-    assert_eq!(s.replay("a", "w1", Some(1), 200_000).await.unwrap(), 1);
+    assert_eq!(s.replay("a", "w1", Some(2), 200_000, 10).await.unwrap(), 0);
+    assert_eq!(s.replay("b", "w1", None, 200_000, 10).await.unwrap(), 0);
+    assert_eq!(s.replay("a", "w1", Some(1), 200_000, 10).await.unwrap(), 1);
     assert_eq!(s.delivery_counts("a", "w1").await.unwrap().pending, 1);
 }
 
@@ -352,4 +352,19 @@ pub async fn retention_deletes_what_is_old_and_settled_and_keeps_pending_deliver
     .unwrap();
     while s.purge_before(i64::MAX, 100).await.unwrap() > 0 {}
     assert_eq!(s.last_event_seq().await.unwrap(), 8);
+}
+
+pub async fn replay_goes_in_chunks_of_failed_and_skipped_deliveries(s: &dyn Store) {
+    let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+    s.ingest("a", (1..=3).map(|n| event(n, &[])).collect(), 1_000)
+        .await
+        .unwrap();
+    let failed: Vec<AttemptRecord> = (1..=3)
+        .map(|n| attempt("w1", w1, n, Next::Failed))
+        .collect();
+    s.record_attempts(Arc::new(failed), vec![]).await.unwrap();
+    assert_eq!(s.replay("a", "w1", None, 2_000, 2).await.unwrap(), 2);
+    assert_eq!(s.replay("a", "w1", None, 2_000, 2).await.unwrap(), 1);
+    assert_eq!(s.replay("a", "w1", None, 2_000, 2).await.unwrap(), 0);
+    assert_eq!(s.delivery_counts("a", "w1").await.unwrap().pending, 3);
 }

@@ -565,14 +565,16 @@ pub trait Store: Send + Sync {
         app_id: &str,
         webhook_id: &str,
     ) -> Result<DeliveryCounts, StoreError>;
-    /// Makes failed and skipped deliveries (the one of event `event_seq`, or all of the
-    /// webhook's) pending again with a fresh retry schedule. Returns how many.
+    /// Makes failed and skipped deliveries (the one of event `event_seq`, or the webhook's) pending
+    /// again with a fresh retry schedule, at most `limit` of them. Returns how many: call again
+    /// until it is below `limit`.
     async fn replay(
         &self,
         app_id: &str,
         webhook_id: &str,
         event_seq: Option<i64>,
         now: Millis,
+        limit: usize,
     ) -> Result<u64, StoreError>;
 
     /// Minutes in `[from_minute, to_minute)` that have attempts, in order. Minute `-1` holds

@@ -1631,19 +1631,19 @@ impl Store for SqliteStore {
         webhook_id: &str,
         event_seq: Option<i64>,
         now: Millis,
+        limit: usize,
     ) -> Result<u64, StoreError> {
         let (app_id, webhook_id) = (app_id.to_string(), webhook_id.to_string());
         self.call(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?4, locked_until = 0, updated_at = ?4
-                     WHERE webhook_seq = (SELECT seq FROM webhooks WHERE app_id = ?1 AND id = ?2)
-                       AND (?3 IS NULL OR event_seq = ?3)
-                       AND state != 'succeeded' AND state IN ('failed', 'skipped')",
-                    params![app_id, webhook_id, event_seq, now],
-                )
-                .map_err(db)?;
-            Ok(n as u64)
+            changed(
+                c,
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?4, locked_until = 0, updated_at = ?4
+                 WHERE (webhook_seq, event_seq) IN (SELECT webhook_seq, event_seq FROM deliveries
+                   WHERE webhook_seq = (SELECT seq FROM webhooks WHERE app_id = ?1 AND id = ?2)
+                     AND (?3 IS NULL OR event_seq = ?3)
+                     AND state != 'succeeded' AND state IN ('failed', 'skipped') LIMIT ?5)",
+                params![app_id, webhook_id, event_seq, now, limit as i64],
+            )
         })
         .await
     }
@@ -1845,6 +1845,7 @@ mod tests {
         a_first_attempt_creates_the_row_and_later_ones_update_it,
         a_deleted_webhook_keeps_its_number_and_late_attempts_record_nothing,
         retention_deletes_what_is_old_and_settled_and_keeps_pending_deliveries,
+        replay_goes_in_chunks_of_failed_and_skipped_deliveries,
     );
 
     #[tokio::test]

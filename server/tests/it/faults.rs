@@ -210,8 +210,11 @@ impl Store for FaultyStore {
         webhook_id: &str,
         event_seq: Option<i64>,
         now: Millis,
+        limit: usize,
     ) -> Result<u64, StoreError> {
-        self.inner.replay(app_id, webhook_id, event_seq, now).await
+        self.inner
+            .replay(app_id, webhook_id, event_seq, now, limit)
+            .await
     }
     async fn stats(
         &self,
