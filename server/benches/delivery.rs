@@ -655,7 +655,7 @@ async fn run() {
         range(&ingest_rates)
     );
     println!(
-        "  delivery rate               {delivery_rate:>9.0} events/s  (median, {}; {:.0}% of the ceiling; bar 50%){}",
+        "  delivery rate               {delivery_rate:>9.0} events/s  (median, {}; {:.0}% of the ceiling; bar 70%){}",
         range(&delivery_rates),
         100.0 * delivery_rate / ceiling,
         flag(delivered)
@@ -666,7 +666,7 @@ async fn run() {
         );
     }
     println!(
-        "  ingest rate, 1 per request  {single_rate:>9.0} events/s  (median of {ROUNDS} rounds of {single}, {}; {PRODUCERS} producers, {SINGLE_EVENT_BYTES}-byte events; {:.0}% of a {single_ceiling:.0} req/s ceiling){}",
+        "  ingest rate, 1 per request  {single_rate:>9.0} events/s  (median of {ROUNDS} rounds of {single}, {}; {PRODUCERS} producers, {SINGLE_EVENT_BYTES}-byte events; {:.0}% of a {single_ceiling:.0} req/s ceiling; bar 35%){}",
         range(&single_rates),
         100.0 * single_rate / single_ceiling,
         flag(single_delivered)
@@ -687,7 +687,7 @@ async fn run() {
         ("sync_commits=false", &steady_normal),
     ] {
         println!(
-            "  steady {rate}/s {seconds}s {name} p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms  (bar p99 < 5 ms){}",
+            "  steady {rate}/s {seconds}s {name} p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms  (bar p99 ≤ 2 ms){}",
             percentile(lat, 0.5),
             percentile(lat, 0.9),
             percentile(lat, 0.99),
