@@ -83,6 +83,8 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     }
     if !handle.enabled() || queue.stopping() {
         // Held: stays pending, not counted, sent when the webhook is enabled again (or on restart).
+        // Nothing is sent: a delete need not wait for this record.
+        drop(under_way);
         drop(slot);
         record(queue, handle, &job, base).await;
         queue.job_done(handle);
@@ -263,6 +265,46 @@ pub struct Recorder {
 /// Most attempts gathered for one store operation (a batch being retried may hold more).
 const MAX_RECORD_BATCH: usize = 1024;
 
+/// After this many failed tries of a batch, its records are tried one by one (see `isolate`).
+const ISOLATE_AFTER: u32 = 10;
+
+/// Tries each record alone: when some are taken and others fail, the failing ones are dropped
+/// (their deliveries are sent again after a restart), so one record the store can never take
+/// does not stop all recording; when every one fails, the store itself is failing, and all are
+/// kept to try again. Gives back the records kept and their replies.
+async fn isolate(
+    store: &dyn Store,
+    records: Vec<AttemptRecord>,
+    replies: Vec<oneshot::Sender<Option<AttemptEffects>>>,
+) -> (
+    Vec<AttemptRecord>,
+    Vec<oneshot::Sender<Option<AttemptEffects>>>,
+) {
+    let mut failed = Vec::new();
+    let mut answered = Vec::new();
+    for (record, reply) in records.into_iter().zip(replies) {
+        match store
+            .record_attempts(Arc::new(vec![record.clone()]), Vec::new())
+            .await
+        {
+            Ok(effects) => answered.push((reply, effects.into_iter().next())),
+            Err(_) => failed.push((record, reply)),
+        }
+    }
+    if answered.is_empty() {
+        return failed.into_iter().unzip();
+    }
+    for (reply, effects) in answered {
+        let _ = reply.send(effects);
+    }
+    for (record, reply) in failed {
+        tracing::error!(webhook = %record.webhook_id, event_seq = record.event_seq,
+            "an attempt record the store cannot take is dropped");
+        let _ = reply.send(None);
+    }
+    (Vec::new(), Vec::new())
+}
+
 /// How long the recorder waits without records before saving the cursors on their own.
 const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -283,6 +325,8 @@ impl Recorder {
             // Cursors saved with a batch only pass the deliveries of batches before it: after a
             // quiet second, they are saved once more, alone, so they reach the last recorded.
             let mut quiet_save_due = false;
+            // Failed tries of the batch at hand.
+            let mut failures = 0u32;
             loop {
                 if records.is_empty() {
                     let next = if quiet_save_due {
@@ -337,6 +381,7 @@ impl Recorder {
                         records = Arc::try_unwrap(batch).unwrap_or_default();
                         records.clear();
                         quiet_save_due = true;
+                        failures = 0;
                     }
                     Err(StoreError::Closed) => {
                         // Shutting down: what was not recorded is sent again after the restart.
@@ -346,10 +391,17 @@ impl Recorder {
                         records.clear();
                     }
                     Err(e) => {
+                        failures += 1;
                         wait = (wait * 2).clamp(RETRY_FIRST, RETRY_LAST);
                         tracing::error!(error = %e, attempts = batch.len(),
                             retry_in = ?wait, "recording attempts failed; trying again");
                         records = Arc::unwrap_or_clone(batch);
+                        if failures.is_multiple_of(ISOLATE_AFTER) {
+                            let (kept, kept_replies) =
+                                isolate(store.as_ref(), records, std::mem::take(&mut replies))
+                                    .await;
+                            (records, replies) = (kept, kept_replies);
+                        }
                     }
                 }
             }

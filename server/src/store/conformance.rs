@@ -368,3 +368,53 @@ pub async fn replay_goes_in_chunks_of_failed_and_skipped_deliveries(s: &dyn Stor
     assert_eq!(s.replay("a", "w1", None, 2_000, 2).await.unwrap(), 0);
     assert_eq!(s.delivery_counts("a", "w1").await.unwrap().pending, 3);
 }
+
+pub async fn erasure_keeps_numbers_and_late_attempts_of_erased_events_record_nothing(
+    s: &dyn Store,
+) {
+    let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+    let of_user = |seq: i64, user: &str| NewEvent {
+        body: serde_json::json!({"id": format!("e{seq}"), "external_id": user}).to_string(),
+        ..event(seq, &[])
+    };
+    s.ingest(
+        "a",
+        vec![of_user(1, "u2"), of_user(2, "u1"), of_user(3, "u1")],
+        1_000,
+    )
+    .await
+    .unwrap();
+    let mut erased = PurgeStep::default();
+    let mut after = 0;
+    loop {
+        let step = s.erase_external_id("a", "u1", after, 2).await.unwrap();
+        erased.add(&step);
+        if step.done {
+            break;
+        }
+        after = step.next;
+    }
+    assert_eq!(erased.events, 2);
+    // The newest events are gone, their numbers are not given again.
+    assert_eq!(s.last_event_seq().await.unwrap(), 3);
+    // An attempt under way for an erased event ends: nothing of it is written.
+    s.record_attempts(
+        Arc::new(vec![
+            attempt("w1", w1, 3, Next::RetryAt(5_000)),
+            attempt("w1", w1, 1, Next::RetryAt(5_000)),
+        ]),
+        vec![],
+    )
+    .await
+    .unwrap();
+    let logs = s.logs("w1", 10, None).await.unwrap();
+    assert_eq!(
+        logs.iter().map(|l| l.event_id.as_str()).collect::<Vec<_>>(),
+        ["e1"]
+    );
+    let rows = s.deliveries("a", "w1", None, 10).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(),
+        ["e1"]
+    );
+}

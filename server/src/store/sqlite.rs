@@ -175,9 +175,23 @@ struct CheckpointState {
 struct CheckpointSignal {
     state: Mutex<CheckpointState>,
     wake: Condvar,
+    /// When the writer last committed (`Millis`), so that only a WAL without writes is truncated.
+    last_commit: std::sync::atomic::AtomicI64,
 }
 
 impl CheckpointSignal {
+    /// After every commit.
+    fn committed(&self) {
+        self.last_commit
+            .store(now_ms(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// No commit for `idle`.
+    fn quiet_for(&self, idle: std::time::Duration) -> bool {
+        now_ms() - self.last_commit.load(std::sync::atomic::Ordering::Acquire)
+            >= idle.as_millis() as i64
+    }
+
     fn due(&self, pages: i32) {
         if let Ok(mut s) = self.state.lock() {
             s.due = Some(pages);
@@ -193,8 +207,9 @@ impl CheckpointSignal {
 }
 
 impl SqliteStore {
-    /// Asks the store thread to end after the operations already sent (they are answered), and
-    /// the checkpoint thread to end; gives back the store thread to join. The database file's
+    /// Asks the store thread to end after its current group (operations still queued behind it
+    /// are answered `Closed`), and the checkpoint thread to end; gives back the store thread to
+    /// join. The database file's
     /// lock goes with the store thread.
     fn shut(&self) -> Option<std::thread::JoinHandle<()>> {
         self.closing
@@ -408,6 +423,7 @@ impl SqliteStore {
                     // Past the restart level the writer checkpoints itself, alone (a second
                     // checkpointer would make it give up: checkpoints never wait for each other).
                     conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+                        signal.committed();
                         if pages >= checkpoints.pages.saturating_mul(checkpoints.restart_factor) {
                             catch_up.store(pages, std::sync::atomic::Ordering::Release);
                         } else if pages >= checkpoints.pages {
@@ -547,8 +563,11 @@ fn run_checkpoints(path: &Path, signal: &CheckpointSignal, settings: Checkpoints
         }
         let mode = if state.due.take().is_some() {
             "PASSIVE"
-        } else {
+        } else if signal.quiet_for(settings.idle) {
             "TRUNCATE"
+        } else {
+            // Writes came meanwhile (too few to ask for a checkpoint): not idle.
+            continue;
         };
         drop(state);
         // A busy database (the writer in a transaction past the busy timeout) is no error: the
@@ -649,6 +668,26 @@ impl<'a> DeliveryRow<'a> {
     }
 }
 
+/// The lowest and highest numbers of the stored events (`(1, 0)` when there are none).
+fn log_span(c: &Connection) -> Result<(i64, i64), StoreError> {
+    c.prepare_cached("SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) FROM events")
+        .map_err(db)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db)
+}
+
+/// Before events are deleted: the highest number stored is kept in `meta`, so numbers (and with
+/// them delivery ids) are never given again once the newest events are gone.
+fn keep_event_seq_high(c: &Connection) -> Result<(), StoreError> {
+    changed(
+        c,
+        "INSERT INTO meta (key, value) SELECT 'event_seq_high', COALESCE(MAX(seq), 0) FROM events WHERE true
+         ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+        [],
+    )
+    .map(|_| ())
+}
+
 /// Runs a cached statement; the rows it changed.
 fn changed(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<u64, StoreError> {
     Ok(conn
@@ -713,17 +752,22 @@ fn run(
 /// the next commit; past the hard limit it waits for it, holding writes back, so that the WAL
 /// stays bounded under any load.
 fn restart_wal(conn: &Connection, must: bool) {
+    // Each try waits a moment for readers at most (the connection's own timeout is 5 s).
+    let _ = conn.busy_timeout(std::time::Duration::from_millis(10));
     let started = std::time::Instant::now();
+    let restore = || {
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+    };
     loop {
         match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
-            Ok(0) => return,
+            Ok(0) => return restore(),
             Ok(_busy) if must && started.elapsed() < std::time::Duration::from_secs(5) => {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
-            Ok(_busy) => return,
+            Ok(_busy) => return restore(),
             Err(e) => {
                 tracing::warn!(error = %e, "WAL checkpoint on the writer failed");
-                return;
+                return restore();
             }
         }
     }
@@ -1039,14 +1083,15 @@ impl Store for SqliteStore {
                     params![id, limit],
                 )?;
             }
-            let last: i64 = c
-                .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
-                .map_err(db)?;
+            let (first, last) = log_span(c)?;
+            // Numbers below the oldest stored event hold nothing.
+            let after = after.max(first - 1);
             step.next = after;
             if let Some(app_id) = &leftovers.app_id
                 && after < last
             {
                 // A range of the log at a time: the events have no index by app.
+                keep_event_seq_high(c)?;
                 step.next = after + limit;
                 step.events = changed(
                     c,
@@ -1065,13 +1110,7 @@ impl Store for SqliteStore {
         self.call(move |c| {
             let limit = limit as i64;
             let mut rows = 0u64;
-            // The log's numbers are never given again, even once its newest events are gone.
-            c.execute(
-                "INSERT INTO meta (key, value) SELECT 'event_seq_high', COALESCE(MAX(seq), 0) FROM events WHERE true
-                 ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-                [],
-            )
-            .map_err(db)?;
+            keep_event_seq_high(c)?;
             let old_seq = last_seq_before(c, before)?;
             let webhooks: Vec<(String, i64)> = c
                 .prepare_cached("SELECT id, seq FROM webhooks")
@@ -1134,6 +1173,8 @@ impl Store for SqliteStore {
     ) -> Result<PurgeStep, StoreError> {
         let (app_id, external_id) = (app_id.to_string(), external_id.to_string());
         self.call(move |c| {
+            // Numbers below the oldest stored event hold nothing.
+            let after = after.max(log_span(c)?.0 - 1);
             let mut step = PurgeStep {
                 next: after + span,
                 ..PurgeStep::default()
@@ -1150,24 +1191,33 @@ impl Store for SqliteStore {
                 .map_err(db)?
                 .collect::<Result<_, _>>()
                 .map_err(db)?;
-            for (seq, id) in &matched {
-                step.events += changed(c, "DELETE FROM events WHERE seq = ?1", [seq])?;
-                step.deliveries += changed(
+            if !matched.is_empty() {
+                keep_event_seq_high(c)?;
+                // The chunk's events as JSON arrays: one statement each, not one per event (the
+                // logs have no index by event).
+                let seqs = serde_json::to_string(&matched.iter().map(|m| m.0).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let ids = serde_json::to_string(&matched.iter().map(|m| &m.1).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                step.events = changed(
                     c,
-                    "DELETE FROM deliveries WHERE event_seq = ?2 AND webhook_seq IN
-                           (SELECT seq FROM webhooks WHERE app_id = ?1)",
-                    params![app_id, seq],
+                    "DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?1))",
+                    [&seqs],
                 )?;
-                step.logs += changed(
+                step.deliveries = changed(
                     c,
-                    "DELETE FROM attempt_logs WHERE event_id = ?2 AND webhook_id IN
-                           (SELECT id FROM webhooks WHERE app_id = ?1)",
-                    params![app_id, id],
+                    "DELETE FROM deliveries WHERE event_seq IN (SELECT value FROM json_each(?2))
+                       AND webhook_seq IN (SELECT seq FROM webhooks WHERE app_id = ?1)",
+                    params![app_id, seqs],
+                )?;
+                step.logs = changed(
+                    c,
+                    "DELETE FROM attempt_logs WHERE event_id IN (SELECT value FROM json_each(?2))
+                       AND webhook_id IN (SELECT id FROM webhooks WHERE app_id = ?1)",
+                    params![app_id, ids],
                 )?;
             }
-            let last: i64 = c
-                .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
-                .map_err(db)?;
+            let (_, last) = log_span(c)?;
             step.done = step.next >= last;
             Ok(step)
         })
@@ -1388,7 +1438,21 @@ impl Store for SqliteStore {
                     entry.insert(exists);
                 }
             }
-            let kept: Vec<&AttemptRecord> = attempts.iter().filter(|a| live[&a.webhook_seq]).collect();
+            // ... nor one whose event is gone (erased while the attempt was under way): its log
+            // would hold the erased data again.
+            let seqs = serde_json::to_string(&attempts.iter().map(|a| a.event_seq).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let gone: std::collections::HashSet<i64> = c
+                .prepare_cached(
+                    "SELECT j.value FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.seq = j.value)",
+                )
+                .map_err(db)?
+                .query_map([&seqs], |r| r.get(0))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            let recorded = |a: &AttemptRecord| live[&a.webhook_seq] && !gone.contains(&a.event_seq);
+            let kept: Vec<&AttemptRecord> = attempts.iter().filter(|a| recorded(a)).collect();
             // A first attempt creates the row; later ones (and leased deliveries) update it. Many
             // rows per statement, in the order the attempts happened.
             for chunk in row_chunks(&kept) {
@@ -1415,7 +1479,7 @@ impl Store for SqliteStore {
             let mut effects = Vec::with_capacity(attempts.len());
             let mut logged: Vec<&str> = Vec::new();
             for a in attempts.iter() {
-                if a.next == Next::Release || !live[&a.webhook_seq] {
+                if a.next == Next::Release || !recorded(a) {
                     effects.push(AttemptEffects::default());
                     continue;
                 }
@@ -1846,6 +1910,7 @@ mod tests {
         a_deleted_webhook_keeps_its_number_and_late_attempts_record_nothing,
         retention_deletes_what_is_old_and_settled_and_keeps_pending_deliveries,
         replay_goes_in_chunks_of_failed_and_skipped_deliveries,
+        erasure_keeps_numbers_and_late_attempts_of_erased_events_record_nothing,
     );
 
     #[tokio::test]
