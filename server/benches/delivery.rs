@@ -222,6 +222,24 @@ async fn blast(
     started.elapsed()
 }
 
+/// Posts every body (JSON) to an events URL from `workers` concurrent tasks; the time it took.
+async fn post_all(
+    c: &reqwest::Client,
+    url: &str,
+    key: &str,
+    bodies: Arc<Vec<Bytes>>,
+    workers: usize,
+) -> Duration {
+    let (c, u, k) = (c.clone(), url.to_string(), key.to_string());
+    blast(bodies.len(), workers, move |i| {
+        c.post(&u)
+            .bearer_auth(&k)
+            .header("content-type", "application/json")
+            .body(bodies[i].clone())
+    })
+    .await
+}
+
 fn event(id: String) -> Value {
     json!({"id": id, "kind": "message.push.sent", "external_id": "user-1", "subscription_device_type": "Chrome",
            "timestamp": 1708559416, "message": {"title": "Hello", "contents": "World"}, "sent": now_us()})
@@ -453,16 +471,7 @@ async fn run() {
         );
         reset(&arrivals);
         let started = Instant::now();
-        let ingest_time = {
-            let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
-            blast(batches, 8, move |b| {
-                c.post(&u)
-                    .bearer_auth(&k)
-                    .header("content-type", "application/json")
-                    .body(bodies[b].clone())
-            })
-            .await
-        };
+        let ingest_time = post_all(&c, &events_url, &key, bodies, 8).await;
         delivered &= wait_for(&arrivals, n, Duration::from_secs(120)).await;
         let delivery_time = started.elapsed();
         ingest_rates.push(n as f64 / ingest_time.as_secs_f64());
@@ -492,16 +501,7 @@ async fn run() {
                 .collect(),
         );
         reset(&arrivals);
-        let single_time = {
-            let (c, u, k) = (c.clone(), events_url.clone(), key.clone());
-            blast(single, PRODUCERS, move |i| {
-                c.post(&u)
-                    .bearer_auth(&k)
-                    .header("content-type", "application/json")
-                    .body(bodies[i].clone())
-            })
-            .await
-        };
+        let single_time = post_all(&c, &events_url, &key, bodies, PRODUCERS).await;
         single_delivered &= wait_for(&arrivals, single, Duration::from_secs(120)).await;
         single_rates.push(single as f64 / single_time.as_secs_f64());
         single_ceilings.push(n as f64 / plain(n).await.as_secs_f64());
@@ -566,14 +566,7 @@ async fn run() {
                 })
                 .collect(),
         );
-        let (c, u, k) = (c.clone(), bulk_url.clone(), bulk_key.clone());
-        blast(bodies.len(), 8, move |b| {
-            c.post(&u)
-                .bearer_auth(&k)
-                .header("content-type", "application/json")
-                .body(bodies[b].clone())
-        })
-        .await;
+        post_all(&c, &bulk_url, &bulk_key, bodies, 8).await;
     }
     // Every bulk delivery recorded (its row exists) before the phases start.
     let mut recorded = false;
