@@ -670,7 +670,11 @@ impl<'a> DeliveryRow<'a> {
 
 /// The lowest and highest numbers of the stored events (`(1, 0)` when there are none).
 fn log_span(c: &Connection) -> Result<(i64, i64), StoreError> {
-    c.prepare_cached("SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) FROM events")
+    // Two subqueries: SQLite reads a min() or a max() off the index end only when it stands
+    // alone; together in one SELECT they cost a scan of the whole log.
+    c.prepare_cached(
+        "SELECT COALESCE((SELECT MIN(seq) FROM events), 1), COALESCE((SELECT MAX(seq) FROM events), 0)",
+    )
         .map_err(db)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .map_err(db)
@@ -792,13 +796,8 @@ fn in_transaction(conn: &Connection, ops: &mut [Op]) -> Result<(), StoreError> {
 /// The highest event number received before `before` (0 when none): a binary search over the
 /// log, whose numbers follow arrival, by a few primary-key seeks.
 fn last_seq_before(c: &Connection, before: Millis) -> Result<i64, StoreError> {
-    let (mut low, mut high): (i64, i64) = c
-        .query_row(
-            "SELECT COALESCE(MIN(seq), 0) - 1, COALESCE(MAX(seq), 0) FROM events",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(db)?;
+    let (first, mut high) = log_span(c)?;
+    let mut low = first - 1;
     // Invariant: every event numbered up to `low` is older than `before`; none above `high` is.
     let mut probe = c
         .prepare_cached("SELECT seq, received_at FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1")
