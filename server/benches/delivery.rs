@@ -222,6 +222,18 @@ async fn blast(
     started.elapsed()
 }
 
+/// GETs a JSON answer with a key.
+async fn get_json(c: &reqwest::Client, url: &str, key: &str) -> Value {
+    c.get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Posts every body (JSON) to an events URL from `workers` concurrent tasks; the time it took.
 async fn post_all(
     c: &reqwest::Client,
@@ -541,15 +553,7 @@ async fn run() {
     let server = start_server(&dir.path().join("bench.db"), true).await;
     let (events_url, key) = setup(&c, &server, &receiver).await;
     let (bulk_url, bulk_key) = setup(&c, &server, &format!("{receiver}/bulk")).await;
-    let bulk_webhook: Value = c
-        .get(bulk_url.replace("/events", "/webhooks"))
-        .bearer_auth(&bulk_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bulk_webhook = get_json(&c, &bulk_url.replace("/events", "/webhooks"), &bulk_key).await;
     let bulk_webhook = format!(
         "{}/{}",
         bulk_url.replace("/events", "/webhooks"),
@@ -571,15 +575,7 @@ async fn run() {
     // Every bulk delivery recorded (its row exists) before the phases start.
     let mut recorded = false;
     for _ in 0..600 {
-        let v: Value = c
-            .get(format!("{bulk_webhook}/stats"))
-            .bearer_auth(&bulk_key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(&c, &format!("{bulk_webhook}/stats"), &bulk_key).await;
         if v["deliveries"]["succeeded"].as_u64() == Some(BULK_DELIVERIES as u64) {
             recorded = true;
             break;
