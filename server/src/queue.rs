@@ -1,19 +1,14 @@
-//! The delivery queue: turns accepted events into deliveries, hands them to each webhook's
-//! workers, and takes due ones (retries, backlog, held deliveries of re-enabled webhooks) from the
-//! store.
+//! The delivery queue: appends accepted events to the store's log, hands the deliveries the store
+//! gives it to each webhook's workers, and leases due ones (retries, backlog, held deliveries of
+//! re-enabled webhooks) from the store as room frees up.
 //!
 //! Each webhook has its own bounded in-memory queue and its own workers (see `worker`), so a slow
-//! or dead receiver fills only its own. Events are stored in a log numbered by the queue. A
-//! delivery handed straight to a worker at ingest is written to the store only when its first
-//! attempt is recorded (one row, often never touched again); until then the webhook's *cursor*,
-//! saved with the attempt records, stays below its event, and a restart after a crash creates the
-//! missing rows from the log. A webhook whose memory queue is full catches up: the poller reads
-//! its next events from the log as room frees up (see `catch_up`). Retries, held and replayed
-//! deliveries are pending rows, leased by the poller.
+//! or dead receiver fills only its own. How events are numbered and where a delivery waits until
+//! it is leased is the store's business (see `store`).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -23,8 +18,7 @@ use crate::config::Config;
 use crate::delivery::HttpSender;
 use crate::event::Event;
 use crate::store::{
-    AttemptRecord, DeliveryIds, DeliveryState, Millis, NewDelivery, NewEvent, Store, StoreError,
-    WebhookRecord, now_ms,
+    AttemptRecord, DeliveryIds, Millis, NewEvent, Room, Store, StoreError, WebhookRecord, now_ms,
 };
 use crate::webhook::Webhook;
 
@@ -44,10 +38,8 @@ pub struct Job {
     pub attempts: u32,
     /// When the event was accepted.
     pub created_at: Millis,
-    /// `None` for a delivery handed over at ingest: it has no row yet and only this process knows
-    /// it. For one leased from the store, when the lease ends: a job still waiting in memory then
-    /// is dropped (the poller leases the delivery again), so one process never sends a delivery
-    /// twice at once.
+    /// When the store's lease of it ends (`None`: never): a job still waiting in memory then is
+    /// dropped (the poller leases the delivery again), so a delivery is never sent twice at once.
     pub lease_until: Option<Millis>,
 }
 
@@ -64,10 +56,6 @@ pub struct WebhookHandle {
     jobs: mpsc::Sender<Job>,
     /// Deliveries may wait in the store: the poller should look when room frees up.
     backlog: AtomicBool,
-    /// What of the event log is handed out, and what is still to read.
-    dispatch: Mutex<Dispatch>,
-    /// The cursor last saved.
-    saved_cursor: AtomicI64,
     /// Times of recent failures, for the failure-rate disable rule.
     pub(crate) failures: Mutex<std::collections::VecDeque<Millis>>,
     /// Successes seen, for sampling them into logs.
@@ -98,14 +86,6 @@ impl WebhookHandle {
     fn room(&self) -> usize {
         self.jobs.capacity()
     }
-    fn dispatch(&self) -> std::sync::MutexGuard<'_, Dispatch> {
-        self.dispatch.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    /// The first attempt of event `seq`'s delivery (handed over without a row) is recorded: its
-    /// row exists, the cursor may pass it.
-    pub(crate) fn recorded(&self, seq: i64) {
-        self.dispatch().unrecorded.remove(&seq);
-    }
     /// Whether a successful attempt at `now` goes to the logs: one in `every` (0: none), at most
     /// `per_second` a second (0: no limit).
     pub(crate) fn log_success(&self, every: u32, per_second: u32, now: Millis) -> bool {
@@ -125,51 +105,6 @@ impl WebhookHandle {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         within_second_limit(&mut window, now, per_second)
-    }
-    /// Deliveries that have no row yet, in memory or still in the log (counted as pending).
-    pub fn unrecorded_count(&self) -> usize {
-        self.dispatch().unrecorded.len()
-    }
-}
-
-/// A webhook's deliveries that have no row: those handed to its workers, and those still in the
-/// event log.
-#[derive(Debug, Default)]
-struct Dispatch {
-    /// Events of deliveries handed to workers whose first attempt is not recorded yet.
-    unrecorded: BTreeSet<i64>,
-    /// Catching up: there was no room in memory, so the deliveries of the matching events after
-    /// `read_to` wait in the event log, and the poller reads them from there as room frees up.
-    /// Otherwise ingest hands each delivery straight to a worker.
-    catching_up: bool,
-    read_to: i64,
-}
-
-impl Dispatch {
-    /// Every matching event up to the cursor has a row: below the first unrecorded delivery, and
-    /// not past what is still to read (`last`: the last event numbered).
-    fn cursor(&self, last: i64) -> i64 {
-        let upto = if self.catching_up { self.read_to } else { last };
-        self.unrecorded
-            .first()
-            .map_or(upto, |first| (first - 1).min(upto))
-    }
-}
-
-/// The numbering of the event log.
-#[derive(Debug, Default)]
-struct Numbering {
-    /// The last sequence number given out.
-    last: i64,
-    /// The first numbers of ingests whose events are numbered but not yet stored (or refused):
-    /// the log below the first of them is complete.
-    storing: BTreeSet<i64>,
-}
-
-impl Numbering {
-    /// Every event up to this number is stored or will never be.
-    fn complete_to(&self) -> i64 {
-        self.storing.first().map_or(self.last, |first| first - 1)
     }
 }
 
@@ -243,30 +178,16 @@ pub struct Queue {
     /// Jobs waiting in the webhooks' in-memory queues, bounded by `queue_in_memory`.
     pub(crate) in_memory: std::sync::atomic::AtomicUsize,
     spilled: Mutex<Spilled>,
-    /// Held while numbering events and deciding where their deliveries go, while reading cursors,
-    /// and while a webhook stops catching up: a cursor never passes a delivery about to be
-    /// registered, and no event is left behind by a webhook that stops reading the log.
-    numbering: Mutex<Numbering>,
 }
 
 /// Permits of `inflight`: far more than workers can be in flight, so acquiring never waits.
 const INFLIGHT_PERMITS: usize = 1 << 20;
 
 impl Queue {
-    /// Must be called inside a Tokio runtime (it starts the attempt recorder). `last_seq` is the
-    /// store's highest event sequence number.
-    pub fn new(
-        config: Config,
-        store: Arc<dyn Store>,
-        sender: HttpSender,
-        last_seq: i64,
-    ) -> Arc<Queue> {
-        Arc::new_cyclic(|queue: &Weak<Queue>| Queue {
-            recorder: crate::worker::Recorder::start(store.clone(), queue.clone()),
-            numbering: Mutex::new(Numbering {
-                last: last_seq,
-                storing: BTreeSet::new(),
-            }),
+    /// Must be called inside a Tokio runtime (it starts the attempt recorder).
+    pub fn new(config: Config, store: Arc<dyn Store>, sender: HttpSender) -> Arc<Queue> {
+        Arc::new(Queue {
+            recorder: crate::worker::Recorder::start(store.clone()),
             store,
             sender,
             webhooks: RwLock::new(HashMap::new()),
@@ -319,8 +240,6 @@ impl Queue {
             seq: record.seq,
             app_id: record.app_id.clone(),
             ids: DeliveryIds::new(&record.id),
-            dispatch: Mutex::new(Dispatch::default()),
-            saved_cursor: AtomicI64::new(record.cursor),
             compiled: RwLock::new(Arc::new(webhook)),
             enabled: AtomicBool::new(record.enabled),
             jobs: tx,
@@ -397,90 +316,9 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// The last event sequence number given out: a new webhook's cursor.
-    pub fn last_seq(&self) -> i64 {
-        self.numbering().last
-    }
-
-    fn numbering(&self) -> std::sync::MutexGuard<'_, Numbering> {
-        self.numbering.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Each webhook's cursor where it is ahead of the saved one (see [`Dispatch::cursor`]): below
-    /// its first unrecorded delivery, not past its read position while it catches up, else at the
-    /// last event numbered.
-    pub(crate) fn cursors(&self) -> Vec<(Arc<WebhookHandle>, i64)> {
-        let numbering = self.numbering();
-        self.read()
-            .values()
-            .filter_map(|h| {
-                let cursor = h.dispatch().cursor(numbering.last);
-                (cursor > h.saved_cursor.load(Ordering::Acquire)).then(|| (h.clone(), cursor))
-            })
-            .collect()
-    }
-
-    /// Saves the cursors that are ahead of the saved ones (see [`Queue::cursors`]) on their own.
-    pub(crate) async fn save_cursors(&self) {
-        let cursors = self.cursors();
-        if cursors.is_empty() {
-            return;
-        }
-        let saved: Vec<(i64, i64)> = cursors.iter().map(|(h, c)| (h.seq, *c)).collect();
-        match self.store.record_attempts(Arc::default(), saved).await {
-            Ok(_) => self.cursors_saved(&cursors),
-            Err(e) => tracing::warn!(error = %e, "saving the cursors failed"),
-        }
-    }
-
-    /// The cursors given are saved.
-    pub(crate) fn cursors_saved(&self, saved: &[(Arc<WebhookHandle>, i64)]) {
-        for (h, cursor) in saved {
-            h.saved_cursor.fetch_max(*cursor, Ordering::AcqRel);
-        }
-    }
-
-    /// Start-up: deliveries without a row when the process last stopped — in memory at a crash, or
-    /// still in the log of a webhook catching up — get pending rows, for every webhook whose cursor
-    /// is behind. Call after `upsert`ing the stored webhooks, before serving.
-    pub async fn recover(&self) -> Result<usize, StoreError> {
-        const PAGE: usize = 10_000;
-        let last = self.last_seq();
-        let handles: Vec<Arc<WebhookHandle>> = self.read().values().cloned().collect();
-        let mut restored = 0;
-        for h in handles {
-            let webhook = h.webhook();
-            let mut cursor = h.saved_cursor.load(Ordering::Acquire);
-            while cursor < last {
-                let heads = self.store.events_after(&h.app_id, cursor, PAGE).await?;
-                let upto = match heads.last() {
-                    Some(e) if heads.len() == PAGE => e.seq,
-                    _ => last,
-                };
-                let rows: Vec<(i64, Millis)> = heads
-                    .iter()
-                    .filter(|e| webhook.matches(&e.kind))
-                    .map(|e| (e.seq, e.received_at))
-                    .collect();
-                restored += rows.len();
-                self.store.restore(h.seq, rows, upto).await?;
-                h.saved_cursor.store(upto, Ordering::Release);
-                h.backlog.store(true, Ordering::Release);
-                cursor = upto;
-            }
-        }
-        if restored > 0 {
-            tracing::info!(
-                deliveries = restored,
-                "restored deliveries that were in memory at the last stop"
-            );
-        }
-        Ok(restored)
-    }
-
     /// Stores `events` (already validated, for `app_id`) with a delivery for each enabled webhook
-    /// whose triggers match (skipped for disabled ones), then hands the new deliveries to their
-    /// webhooks' workers. Returns when the events are durably stored.
+    /// whose triggers match (skipped for disabled ones), then hands the deliveries the store gives
+    /// back to their webhooks' workers. Returns when the events are durably stored.
     pub async fn ingest(
         self: &Arc<Self>,
         app_id: &str,
@@ -494,121 +332,75 @@ impl Queue {
             .collect();
         let webhooks: Vec<Arc<Webhook>> = handles.iter().map(|h| h.webhook()).collect();
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
-        let mut new_events = Vec::with_capacity(events.len());
-        // Per event: the enabled webhooks (by index) that take it; disabled ones get a skipped row.
-        let mut takers: Vec<Vec<usize>> = Vec::with_capacity(events.len());
-        let mut deliveries = 0;
-        for event in &events {
-            let mut rows = Vec::new();
-            let mut event_takers = Vec::new();
-            for (i, h) in handles.iter().enumerate() {
-                if !webhooks[i].matches(event.kind()) {
-                    continue;
-                }
-                deliveries += 1;
-                if h.enabled() {
-                    event_takers.push(i);
-                } else {
-                    rows.push(NewDelivery {
-                        webhook_seq: h.seq,
-                        state: DeliveryState::Skipped,
-                    });
-                }
-            }
-            new_events.push(NewEvent {
-                seq: 0,
+        let new_events: Vec<NewEvent> = events
+            .iter()
+            .map(|event| NewEvent {
                 id: event.id().to_string(),
                 kind: event.kind().to_string(),
                 body: event.to_json_string(),
-                deliveries: rows,
-            });
-            takers.push(event_takers);
-        }
-        // Number the events and decide where each delivery goes, at once: straight to a worker
-        // when there is room (registered as unrecorded), else the webhook catches up from the log.
-        let mut room: Vec<usize> = handles.iter().map(|h| h.room()).collect();
-        let mut global = self.global_room();
-        // Per event: the webhooks (by index) whose delivery goes straight to a worker.
-        let mut hot: Vec<Vec<usize>> = Vec::with_capacity(events.len());
-        // Per event: a delivery of it waits in the log (the poller will want it parsed).
-        let mut spills = Vec::with_capacity(events.len());
-        let mut waiting = false;
-        let first_seq = {
-            let mut numbering = self.numbering();
-            let first = numbering.last + 1;
-            numbering.last += events.len() as i64;
-            numbering.storing.insert(first);
-            for (k, (event, event_takers)) in new_events.iter_mut().zip(&takers).enumerate() {
-                event.seq = first + k as i64;
-                let mut event_hot = Vec::new();
-                let mut spill = false;
-                for &i in event_takers {
-                    let mut dispatch = handles[i].dispatch();
-                    if !dispatch.catching_up && room[i] > 0 && global > 0 {
-                        room[i] -= 1;
-                        global -= 1;
-                        dispatch.unrecorded.insert(event.seq);
-                        event_hot.push(i);
-                        continue;
-                    }
-                    if !dispatch.catching_up {
-                        dispatch.catching_up = true;
-                        dispatch.read_to = event.seq - 1;
-                    }
-                    spill = true;
-                    waiting = true;
-                    handles[i].backlog.store(true, Ordering::Release);
-                }
-                hot.push(event_hot);
-                spills.push(spill);
-            }
-            first
+                takers: handles
+                    .iter()
+                    .zip(&webhooks)
+                    .filter(|(_, w)| w.matches(event.kind()))
+                    .map(|(h, _)| (h.seq, h.enabled()))
+                    .collect(),
+            })
+            .collect();
+        let takers: Vec<Vec<(i64, bool)>> = new_events.iter().map(|e| e.takers.clone()).collect();
+        let room = Room {
+            per_webhook: handles
+                .iter()
+                .filter(|h| h.enabled())
+                .map(|h| (h.seq, h.room()))
+                .collect(),
+            total: self.global_room(),
         };
         let now = now_ms();
-        let stored = self.store.ingest(app_id, new_events, now).await;
-        self.numbering().storing.remove(&first_seq);
-        let fresh = match stored {
-            Ok(fresh) => fresh,
-            Err(e) => {
-                for (k, event_hot) in hot.iter().enumerate() {
-                    for &i in event_hot {
-                        handles[i].recorded(first_seq + k as i64);
-                    }
-                }
-                return Err(e);
-            }
-        };
+        let appends = self
+            .store
+            .append_events(app_id, new_events, room, now)
+            .await?;
         let mut summary = IngestSummary::default();
         let mut not_queued = Vec::new();
         let mut spilled = Vec::new();
-        for (k, (((event, event_hot), is_new), spill)) in
-            events.iter().zip(hot).zip(&fresh).zip(spills).enumerate()
-        {
-            let seq = first_seq + k as i64;
-            if !*is_new {
+        let mut waiting = false;
+        for ((event, appended), takers) in events.iter().zip(appends.events).zip(takers) {
+            if !appended.new {
                 summary.duplicates += 1;
-                for i in event_hot {
-                    handles[i].recorded(seq);
-                }
                 continue;
             }
             summary.accepted += 1;
-            let mut spill = spill;
-            for i in event_hot {
+            summary.deliveries += takers.len();
+            let seq = appended.seq;
+            let mut spill = false;
+            for (webhook_seq, enabled) in takers {
+                let Some(h) = handles.iter().find(|h| h.seq == webhook_seq) else {
+                    continue;
+                };
+                if !enabled {
+                    continue;
+                }
+                if !appended.handed.contains(&webhook_seq) {
+                    // Waits in the store for the poller.
+                    h.backlog.store(true, Ordering::Release);
+                    spill = true;
+                    waiting = true;
+                    continue;
+                }
                 let job = Job {
                     event_seq: seq,
                     event: JobEvent::Parsed(event.clone()),
                     attempts: 0,
                     created_at: now,
-                    lease_until: None,
+                    lease_until: appends.lease_until,
                 };
-                match handles[i].jobs.try_send(job) {
+                match h.jobs.try_send(job) {
                     Ok(()) => {
                         self.in_memory.fetch_add(1, Ordering::AcqRel);
                     }
                     Err(_) => {
-                        handles[i].backlog.store(true, Ordering::Release);
-                        not_queued.push((handles[i].clone(), seq, now));
+                        h.backlog.store(true, Ordering::Release);
+                        not_queued.push((h.clone(), seq, now));
                         spill = true;
                     }
                 }
@@ -624,18 +416,11 @@ impl Queue {
                 cache.insert(seq, event);
             }
         }
-        summary.deliveries = deliveries
-            - events
-                .iter()
-                .zip(&fresh)
-                .filter(|(_, new)| !**new)
-                .map(|(e, _)| webhooks.iter().filter(|w| w.matches(e.kind())).count())
-                .sum::<usize>();
         crate::metrics::EVENTS_ACCEPTED.add(summary.accepted as u64);
         crate::metrics::EVENTS_DUPLICATE.add(summary.duplicates as u64);
         if !not_queued.is_empty() {
-            // A race filled a webhook's queue: these wait in the store for the poller. The events
-            // are stored: the answer does not wait for this, nor fail with it.
+            // A race filled a webhook's queue: these go back to the store for the poller. The
+            // events are stored: the answer does not wait for this, nor fail with it.
             let queue = self.clone();
             tokio::spawn(async move { queue.hold(not_queued).await });
         }
@@ -645,9 +430,9 @@ impl Queue {
         Ok(summary)
     }
 
-    /// Stores deliveries handed over at ingest that no worker took as pending rows, then wakes the
-    /// poller to lease them. Through the recorder, which tries again until the store takes them;
-    /// until then their webhooks' cursors stay below them.
+    /// Gives deliveries the store handed over or leased that no worker took back to the store,
+    /// pending and due now, then wakes the poller to lease them. Through the recorder, which
+    /// tries again until the store takes them.
     async fn hold(&self, deliveries: Vec<(Arc<WebhookHandle>, i64, Millis)>) {
         let at = now_ms();
         let records = deliveries
@@ -658,98 +443,11 @@ impl Queue {
             })
             .collect();
         if self.recorder.record_all(records).await {
-            for (h, seq, _) in deliveries {
-                h.recorded(seq);
+            for (h, _, _) in deliveries {
                 h.backlog.store(true, Ordering::Release);
             }
             self.wake_now();
         }
-    }
-
-    /// Hands `h` the deliveries of the next events in the log, as room allows; back to taking
-    /// deliveries straight from ingest once it has read all that is stored.
-    async fn catch_up(&self, h: &Arc<WebhookHandle>) -> Result<(), StoreError> {
-        let read_to = {
-            let dispatch = h.dispatch();
-            if !dispatch.catching_up {
-                return Ok(());
-            }
-            dispatch.read_to
-        };
-        let take = h.room().min(1024).min(self.global_room());
-        if take == 0 {
-            // job_done wakes the poller when room frees up.
-            h.backlog.store(true, Ordering::Release);
-            return Ok(());
-        }
-        // Every event up to here is stored or will never be: reading to it leaves none behind.
-        let upto = self.numbering().complete_to();
-        let logged = self
-            .store
-            .log_after(&h.app_id, h.seq, read_to, upto, take)
-            .await?;
-        let full = logged.len() == take;
-        let next_read_to = match logged.last() {
-            Some(e) if full => e.seq,
-            _ => upto,
-        };
-        let webhook = h.webhook();
-        let mut jobs = Vec::with_capacity(logged.len());
-        {
-            let spilled = self.spilled.lock().ok();
-            let mut dispatch = h.dispatch();
-            for e in logged {
-                if !webhook.matches(&e.kind) {
-                    continue;
-                }
-                dispatch.unrecorded.insert(e.seq);
-                let event = match spilled.as_ref().and_then(|cache| cache.get(e.seq)) {
-                    Some(parsed) => JobEvent::Parsed(parsed),
-                    None => JobEvent::Stored {
-                        id: e.id,
-                        body: e.body,
-                    },
-                };
-                jobs.push(Job {
-                    event_seq: e.seq,
-                    event,
-                    attempts: 0,
-                    created_at: e.received_at,
-                    lease_until: None,
-                });
-            }
-            dispatch.read_to = dispatch.read_to.max(next_read_to);
-        }
-        let mut not_queued = Vec::new();
-        for job in jobs {
-            match h.jobs.try_send(job) {
-                Ok(()) => {
-                    self.in_memory.fetch_add(1, Ordering::AcqRel);
-                }
-                Err(e) => {
-                    let job = e.into_inner();
-                    not_queued.push((h.clone(), job.event_seq, job.created_at));
-                }
-            }
-        }
-        if !not_queued.is_empty() {
-            self.hold(not_queued).await;
-        }
-        let caught_up = !full && {
-            let numbering = self.numbering();
-            let mut dispatch = h.dispatch();
-            // Nothing numbered since: ingest hands the next deliveries straight over again.
-            if dispatch.read_to >= numbering.last {
-                dispatch.catching_up = false;
-            }
-            !dispatch.catching_up
-        };
-        if !caught_up {
-            // More to read: as room frees up (job_done), once the ingests under way are stored
-            // (they wake the poller), or at the next poll.
-            h.backlog.store(true, Ordering::Release);
-        }
-        Ok(())
     }
 
     /// How many more jobs may wait in memory, across all webhooks.
@@ -842,6 +540,7 @@ impl Queue {
             {
                 let spilled = self.spilled.lock().ok();
                 for d in leased {
+                    let lease_until = d.lease_until;
                     let Some(h) = handles.iter().find(|h| h.seq == d.webhook_seq) else {
                         continue;
                     };
@@ -860,7 +559,7 @@ impl Queue {
                             event,
                             attempts: d.attempts,
                             created_at: d.created_at,
-                            lease_until: Some(lease_until),
+                            lease_until,
                         },
                     ));
                 }
@@ -870,15 +569,15 @@ impl Queue {
                     Ok(()) => {
                         self.in_memory.fetch_add(1, Ordering::AcqRel);
                     }
-                    Err(e) => not_queued.push((h.seq, e.into_inner().event_seq)),
+                    Err(e) => {
+                        let job = e.into_inner();
+                        not_queued.push(((*h).clone(), job.event_seq, job.created_at));
+                    }
                 }
             }
             if !not_queued.is_empty() {
-                self.store.release(Some(not_queued)).await?;
+                self.hold(not_queued).await;
             }
-        }
-        for h in &handles {
-            self.catch_up(h).await?;
         }
         if handles.iter().any(|h| h.backlog.load(Ordering::Acquire)) {
             // More is due than fitted: job_done wakes the poller when room frees up.
@@ -922,12 +621,12 @@ impl Queue {
             tracing::warn!(
                 "attempts still in flight after the shutdown grace; they will be sent again"
             );
-        } else {
-            // Every delivery handed over is recorded: save the cursors so the next start has
-            // nothing to restore.
-            self.save_cursors().await;
+        } else if let Err(e) = self.store.record_attempts(Arc::default()).await {
+            // Every delivery handed over is recorded: the store saves its progress so that the
+            // next start has nothing to read again.
+            tracing::warn!(error = %e, "saving the delivery progress at shutdown failed");
         }
-        if let Err(e) = self.store.release(None).await {
+        if let Err(e) = self.store.release_leases().await {
             tracing::error!(error = %e, "releasing leases at shutdown failed");
         }
     }

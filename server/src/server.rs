@@ -60,10 +60,9 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let admin_hash = admin_key_hash(&config, store.as_ref()).await?;
     // One process owns an SQLite database: leases left by a crash are released now.
-    store.release(None).await?;
+    store.release_leases().await?;
     let sender = HttpSender::new(&config.delivery)?;
-    let last_seq = store.last_event_seq().await?;
-    let queue = Queue::new(config.clone(), store.clone(), sender, last_seq);
+    let queue = Queue::new(config.clone(), store.clone(), sender);
     for record in store.all_webhooks().await? {
         match WebhookSpec::from_json(&record.spec).and_then(Webhook::compile) {
             Ok(webhook) => queue.upsert(&record, webhook),
@@ -72,7 +71,6 @@ pub async fn serve(
             }
         }
     }
-    queue.recover().await?;
     let keys: HashMap<String, String> = store.app_keys().await?.into_iter().collect();
     let state = Arc::new(AppState {
         config: config.clone(),

@@ -1,8 +1,8 @@
 //! A webhook's workers: take its jobs, render, send, record the attempt, schedule the retry, and
 //! disable the webhook when its receiver keeps failing.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
@@ -86,7 +86,7 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         // Nothing is sent: a delete need not wait for this record.
         drop(under_way);
         drop(slot);
-        record(queue, handle, &job, base).await;
+        queue.recorder.record(base).await;
         queue.job_done(handle);
         return;
     }
@@ -165,11 +165,9 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         tracing::debug!(webhook = %handle.id, delivery = %delivery_id, attempt = number,
             code = result.error_code, message = ?result.message, "attempt failed");
     }
-    let effects = record(
-        queue,
-        handle,
-        &job,
-        AttemptRecord {
+    let effects = queue
+        .recorder
+        .record(AttemptRecord {
             at,
             duration_us: result.duration.as_micros() as u64,
             outcome: result.outcome,
@@ -178,9 +176,8 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
             next,
             log,
             ..base
-        },
-    )
-    .await;
+        })
+        .await;
     if let Next::RetryAt(at) = next {
         queue.wake_at(at);
     }
@@ -235,28 +232,13 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     }
 }
 
-/// Records an attempt; a delivery handed over at ingest then has its row, and its webhook's
-/// cursor may pass it.
-async fn record(
-    queue: &Queue,
-    handle: &WebhookHandle,
-    job: &Job,
-    attempt: AttemptRecord,
-) -> Option<AttemptEffects> {
-    let effects = queue.recorder.record(attempt).await;
-    if effects.is_some() && job.lease_until.is_none() {
-        handle.recorded(job.event_seq);
-    }
-    effects
-}
-
 type Recording = (AttemptRecord, oneshot::Sender<Option<AttemptEffects>>);
 
 /// Records attempts in batches: while one batch is in the store, the next gathers, so many
 /// attempts share one store operation (and one merge into each minute's stats). A batch the store
 /// fails to take (a full disk, an I/O error) is tried again, with the records that came meanwhile,
-/// until it is taken: its deliveries keep their place (their webhooks' cursors stay below them)
-/// and delivery goes on by itself once the fault clears.
+/// until it is taken: its deliveries keep their place in the store, and delivery goes on by
+/// itself once the fault clears.
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::UnboundedSender<Recording>,
@@ -283,10 +265,7 @@ async fn isolate(
     let mut failed = Vec::new();
     let mut answered = Vec::new();
     for (record, reply) in records.into_iter().zip(replies) {
-        match store
-            .record_attempts(Arc::new(vec![record.clone()]), Vec::new())
-            .await
-        {
+        match store.record_attempts(Arc::new(vec![record.clone()])).await {
             Ok(effects) => answered.push((reply, effects.into_iter().next())),
             Err(_) => failed.push((record, reply)),
         }
@@ -305,7 +284,7 @@ async fn isolate(
     (Vec::new(), Vec::new())
 }
 
-/// How long the recorder waits without records before saving the cursors on their own.
+/// How long the recorder waits without records before letting the store save its progress.
 const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Waits between tries of a batch the store failed to take: doubling from the first to the last.
@@ -313,8 +292,7 @@ const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(50);
 const RETRY_LAST: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Recorder {
-    /// Saves the queue's cursors with each batch.
-    pub fn start(store: Arc<dyn Store>, queue: Weak<Queue>) -> Recorder {
+    pub fn start(store: Arc<dyn Store>) -> Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel::<Recording>();
         tokio::spawn(async move {
             // Reused from batch to batch: a vector grown afresh for every batch (by doubling) cost
@@ -322,8 +300,8 @@ impl Recorder {
             let mut records: Vec<AttemptRecord> = Vec::with_capacity(MAX_RECORD_BATCH);
             let mut replies = Vec::with_capacity(MAX_RECORD_BATCH);
             let mut wait = std::time::Duration::ZERO;
-            // Cursors saved with a batch only pass the deliveries of batches before it: after a
-            // quiet second, they are saved once more, alone, so they reach the last recorded.
+            // A backend saves its progress with a batch up to the batches before it (SQLite's
+            // cursors): after a quiet second, an empty call saves it to the last recorded.
             let mut quiet_save_due = false;
             // Failed tries of the batch at hand.
             let mut failures = 0u32;
@@ -334,8 +312,8 @@ impl Recorder {
                             Ok(next) => next,
                             Err(_) => {
                                 quiet_save_due = false;
-                                if let Some(q) = queue.upgrade() {
-                                    q.save_cursors().await;
+                                if let Err(e) = store.record_attempts(Arc::default()).await {
+                                    tracing::warn!(error = %e, "saving the delivery progress failed");
                                 }
                                 continue;
                             }
@@ -363,15 +341,9 @@ impl Recorder {
                         Err(_) => break,
                     }
                 }
-                // Read before the batch is stored: a cursor only passes deliveries recorded before.
-                let cursors = queue.upgrade().map(|q| q.cursors()).unwrap_or_default();
-                let saved = cursors.iter().map(|(h, c)| (h.seq, *c)).collect();
                 let batch = Arc::new(std::mem::take(&mut records));
-                match store.record_attempts(batch.clone(), saved).await {
+                match store.record_attempts(batch.clone()).await {
                     Ok(effects) => {
-                        if let Some(q) = queue.upgrade() {
-                            q.cursors_saved(&cursors);
-                        }
                         for (reply, e) in replies.drain(..).zip(effects) {
                             let _ = reply.send(Some(e));
                         }

@@ -118,8 +118,6 @@ async fn create(
         disabled_at: (!webhook.enabled()).then_some(now),
         created_at: now,
         updated_at: now,
-        // Events from now on.
-        cursor: state.queue.last_seq(),
     };
     record.seq = state.store.create_webhook(record.clone()).await?;
     state.queue.upsert(&record, webhook);
@@ -459,11 +457,7 @@ async fn stats(
         .stats(&id, from.div_euclid(60), to.div_euclid(60))
         .await?;
     let points = crate::stats::series(&in_range, from, to, step);
-    let mut deliveries = state.store.delivery_counts(&app_id, &id).await?;
-    // Handed to workers at ingest, first attempt not recorded yet: pending, not yet stored.
-    if let Some(h) = state.queue.handle(&id) {
-        deliveries.pending += h.unrecorded_count() as u64;
-    }
+    let deliveries = state.store.delivery_counts(&app_id, &id).await?;
     Ok(Json(json!({
         "webhook_id": id,
         "status": status(&record),

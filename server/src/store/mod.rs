@@ -1,6 +1,8 @@
-//! Durable storage behind one trait: apps, webhooks, events, the delivery queue, attempts, stats
-//! and logs. Backends live in this folder (`sqlite.rs` now; a PostgreSQL backend would lease with
-//! `FOR UPDATE SKIP LOCKED` behind the same trait). Nothing outside `store/` sees SQL.
+//! Durable storage behind one trait: apps, webhooks, the event log and its deliveries, attempts,
+//! stats and logs. Backends live in this folder (`sqlite/` now; `server/README.md` has the design
+//! of a PostgreSQL one behind the same trait). Nothing outside `store/` sees SQL, nor how a backend
+//! numbers events or keeps track of deliveries: the queue appends events, leases deliveries,
+//! records attempts and releases what it cannot take.
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -79,9 +81,6 @@ pub struct WebhookRecord {
     pub disabled_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
-    /// Every event up to this sequence number has been dealt with for this webhook: it has a
-    /// delivery row, or it did not match (see `Queue` for how in-flight deliveries keep it back).
-    pub cursor: i64,
 }
 
 /// A delivery's state in the queue.
@@ -118,25 +117,49 @@ impl DeliveryState {
     }
 }
 
-/// A delivery row written with its event: the queue writes one for a webhook that is disabled
-/// (skipped); a pending one waits for the poller's lease. Other deliveries get their row when
-/// their first attempt is recorded (see `queue`).
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    pub webhook_seq: i64,
-    /// `Pending` or `Skipped`.
-    pub state: DeliveryState,
-}
-
-/// One event to store with its delivery rows.
+/// One event to append to the log, with the webhooks whose triggers match its kind.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    /// Its place in the event log, given by the queue.
-    pub seq: i64,
     pub id: String,
     pub kind: String,
     pub body: String,
-    pub deliveries: Vec<NewDelivery>,
+    /// The matching webhooks (number, enabled): an enabled one gets a pending delivery (or one
+    /// handed to the caller, see [`Room`]), a disabled one a skipped delivery (replayable). A
+    /// backend may match a pending delivery again, against its webhook's triggers when it is
+    /// leased (SQLite does, for deliveries waiting in its log).
+    pub takers: Vec<(i64, bool)>,
+}
+
+/// How many deliveries the caller can take into memory now: per webhook (by number), and in all.
+/// The store hands at most that many of an append's new deliveries straight to the caller.
+#[derive(Debug, Clone, Default)]
+pub struct Room {
+    pub per_webhook: Vec<(i64, usize)>,
+    pub total: usize,
+}
+
+/// What the store made of an appended event.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// Its number in the log, given by the store: increasing, never given twice (0 for a
+    /// duplicate).
+    pub seq: i64,
+    /// False when the app already had an event with this id: nothing was stored.
+    pub new: bool,
+    /// The webhooks (by number) whose delivery of it is handed to the caller, as if leased to it
+    /// (until [`Appends::lease_until`]); the other enabled takers' deliveries are pending, for
+    /// [`Store::lease`].
+    pub handed: Vec<i64>,
+}
+
+/// The answer to [`Store::append_events`].
+#[derive(Debug, Clone)]
+pub struct Appends {
+    /// Per event, in the order given.
+    pub events: Vec<Appended>,
+    /// When the lease of the handed deliveries ends; `None`: never (a backend with one process
+    /// per database, such as SQLite, keeps them until they are recorded or released).
+    pub lease_until: Option<Millis>,
 }
 
 /// A delivery taken from the queue for one attempt.
@@ -149,24 +172,9 @@ pub struct LeasedDelivery {
     /// Attempts made before this one.
     pub attempts: u32,
     pub created_at: Millis,
-}
-
-/// An event read back from the log for a webhook catching up.
-#[derive(Debug, Clone)]
-pub struct LoggedEvent {
-    pub seq: i64,
-    pub id: String,
-    pub kind: String,
-    pub body: String,
-    pub received_at: Millis,
-}
-
-/// A stored event, as the start-up recovery reads it.
-#[derive(Debug, Clone)]
-pub struct EventHead {
-    pub seq: i64,
-    pub kind: String,
-    pub received_at: Millis,
+    /// When the lease ends (the delivery is due again then); `None`: never, as for
+    /// [`Appends::lease_until`].
+    pub lease_until: Option<Millis>,
 }
 
 /// The class of an attempt's outcome, as stats count them.
@@ -438,7 +446,8 @@ pub trait Store: Send + Sync {
     /// Every app's key hash, to authenticate without a query per request.
     async fn app_keys(&self) -> Result<Vec<(String, String)>, StoreError>;
 
-    /// Stores a new webhook with the given cursor (its `seq` is ignored); returns its seq.
+    /// Stores a new webhook, which takes the events appended from now on (its `seq` is
+    /// ignored); returns its number, never given before.
     async fn create_webhook(&self, webhook: WebhookRecord) -> Result<i64, StoreError>;
     /// Replaces the spec; false when there is no such webhook in the app.
     async fn update_webhook(
@@ -496,62 +505,41 @@ pub trait Store: Send + Sync {
     async fn list_webhooks(&self, app_id: &str) -> Result<Vec<WebhookRecord>, StoreError>;
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
 
-    /// The highest event sequence number stored (0 when none).
-    async fn last_event_seq(&self) -> Result<i64, StoreError>;
-    /// Stores events and their delivery rows; an event id the app already has is skipped with
-    /// its rows. Returns, per event, whether it was new. Durable when it returns.
-    async fn ingest(
+    /// Appends events to the app's log with their deliveries; an event id the app already has
+    /// is skipped with its deliveries. New deliveries go to the caller at once within `room` (see
+    /// [`Appended::handed`]), the rest wait for [`Store::lease`]. Durable when it returns; on an
+    /// error nothing was stored.
+    async fn append_events(
         &self,
         app_id: &str,
         events: Vec<NewEvent>,
+        room: Room,
         now: Millis,
-    ) -> Result<Vec<bool>, StoreError>;
-    /// Leases up to `limit` due deliveries of each webhook (by seq).
+    ) -> Result<Appends, StoreError>;
+    /// Leases up to `limit` due deliveries of each webhook (by number): pending ones until
+    /// `lease_until`, oldest due first.
     async fn lease(
         &self,
         wants: Vec<(i64, usize)>,
         now: Millis,
         lease_until: Millis,
     ) -> Result<Vec<LeasedDelivery>, StoreError>;
-    /// Releases leases: the given deliveries (webhook seq, event seq), or all (at start and
-    /// shutdown of a single process).
-    async fn release(&self, keys: Option<Vec<(i64, i64)>>) -> Result<(), StoreError>;
+    /// Gives back every lease, due now (at start and shutdown of the process that owns them). A
+    /// delivery the caller leased or was handed and cannot take is given back one by one with a
+    /// release record ([`AttemptRecord::release`]).
+    async fn release_leases(&self) -> Result<(), StoreError>;
     /// The earliest time a pending, unleased delivery of an enabled webhook is due.
     async fn next_due(&self) -> Result<Option<Millis>, StoreError>;
-    /// Records attempts (in the order they happened): their deliveries' rows (created for a
-    /// delivery's first attempt), stats, logs and each webhook's failures in a row, and saves
-    /// `cursors` (webhook seq, cursor; a cursor never moves back). Returns each attempt's effects.
-    /// The attempts are shared so that a caller can try again with the same ones after a failure.
+    /// Records attempts (in the order they happened) and what becomes of their deliveries
+    /// (created as they are for a delivery that has no row yet), stats, logs and each webhook's
+    /// failures in a row. An attempt of a deleted webhook or an erased event records nothing.
+    /// Returns each attempt's effects. The attempts are shared so that a caller can try again
+    /// with the same ones after a failure; a call with none lets the backend save what it keeps
+    /// in memory of the deliveries' progress (the recorder makes one after a quiet second).
     async fn record_attempts(
         &self,
         attempts: Arc<Vec<AttemptRecord>>,
-        cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError>;
-    /// The app's events after `after` (by sequence number), oldest first, at most `limit`.
-    async fn events_after(
-        &self,
-        app_id: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<EventHead>, StoreError>;
-    /// The app's events with a sequence number in `(after, upto]` that have no delivery row for
-    /// webhook `webhook_seq`, oldest first, at most `limit`.
-    async fn log_after(
-        &self,
-        app_id: &str,
-        webhook_seq: i64,
-        after: i64,
-        upto: i64,
-        limit: usize,
-    ) -> Result<Vec<LoggedEvent>, StoreError>;
-    /// Start-up recovery of deliveries that were in memory when the process stopped: creates a
-    /// pending row (unless one exists) for each (event seq, created at), and saves the cursor.
-    async fn restore(
-        &self,
-        webhook_seq: i64,
-        deliveries: Vec<(i64, Millis)>,
-        cursor: i64,
-    ) -> Result<(), StoreError>;
 
     async fn deliveries(
         &self,
@@ -560,6 +548,8 @@ pub trait Store: Send + Sync {
         state: Option<DeliveryState>,
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// Counts of the webhook's deliveries by state (those handed out and not yet recorded are
+    /// pending).
     async fn delivery_counts(
         &self,
         app_id: &str,

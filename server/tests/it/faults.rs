@@ -123,17 +123,15 @@ impl Store for FaultyStore {
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
         self.inner.all_webhooks().await
     }
-    async fn last_event_seq(&self) -> Result<i64, StoreError> {
-        self.inner.last_event_seq().await
-    }
-    async fn ingest(
+    async fn append_events(
         &self,
         app_id: &str,
         events: Vec<NewEvent>,
+        room: Room,
         now: Millis,
-    ) -> Result<Vec<bool>, StoreError> {
-        self.check("ingest")?;
-        self.inner.ingest(app_id, events, now).await
+    ) -> Result<Appends, StoreError> {
+        self.check("append_events")?;
+        self.inner.append_events(app_id, events, room, now).await
     }
     async fn lease(
         &self,
@@ -144,8 +142,8 @@ impl Store for FaultyStore {
         self.check("lease")?;
         self.inner.lease(wants, now, lease_until).await
     }
-    async fn release(&self, keys: Option<Vec<(i64, i64)>>) -> Result<(), StoreError> {
-        self.inner.release(keys).await
+    async fn release_leases(&self) -> Result<(), StoreError> {
+        self.inner.release_leases().await
     }
     async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
         self.inner.next_due().await
@@ -153,38 +151,9 @@ impl Store for FaultyStore {
     async fn record_attempts(
         &self,
         attempts: Arc<Vec<AttemptRecord>>,
-        cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError> {
         self.check("record_attempts")?;
-        self.inner.record_attempts(attempts, cursors).await
-    }
-    async fn events_after(
-        &self,
-        app_id: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<EventHead>, StoreError> {
-        self.inner.events_after(app_id, after, limit).await
-    }
-    async fn log_after(
-        &self,
-        app_id: &str,
-        webhook_seq: i64,
-        after: i64,
-        upto: i64,
-        limit: usize,
-    ) -> Result<Vec<LoggedEvent>, StoreError> {
-        self.inner
-            .log_after(app_id, webhook_seq, after, upto, limit)
-            .await
-    }
-    async fn restore(
-        &self,
-        webhook_seq: i64,
-        deliveries: Vec<(i64, Millis)>,
-        cursor: i64,
-    ) -> Result<(), StoreError> {
-        self.inner.restore(webhook_seq, deliveries, cursor).await
+        self.inner.record_attempts(attempts).await
     }
     async fn deliveries(
         &self,
@@ -296,7 +265,7 @@ async fn refused_ingests_store_nothing_and_accepted_events_all_arrive() {
     let a = s.app("a").await;
     let w = s.webhook(&a, &r.url("/hook"), &["message.push.sent"]).await;
     s.ingest(&a, events("before", 20)).await;
-    faults.fail("ingest");
+    faults.fail("append_events");
     faults.fail("record_attempts");
     let (status, v) = s
         .app_call("POST", &a, "/events", Some(events("during", 10)))

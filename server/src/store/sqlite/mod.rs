@@ -12,6 +12,10 @@
 //!
 //! Checkpoints (copying the WAL into the database file, with its own fsyncs) run on a second
 //! connection and thread when the WAL passes 32 MiB, never inside a commit that a caller waits on.
+//!
+//! Events are numbered, and deliveries handed out without a row, in memory (see `tracker`).
+
+mod tracker;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,6 +27,7 @@ use tokio::sync::oneshot;
 
 use super::*;
 use crate::stats::{LATENCY_BUCKETS, latency_bucket};
+use tracker::{Tracker, triggers};
 
 /// One call's work on the store thread. It can be applied more than once: when another operation
 /// of its group fails, the group is rolled back and each operation runs again on its own.
@@ -115,6 +120,7 @@ pub struct SqliteStore {
     closing: Arc<std::sync::atomic::AtomicBool>,
     /// The store thread, joined by `close`.
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    tracker: Tracker,
 }
 
 /// Makes this process the one owner of the database file, or says which process is: an exclusive
@@ -229,6 +235,27 @@ impl Drop for SqliteStore {
             let _ = thread.join();
         }
     }
+}
+
+/// An event read back from the log for a webhook catching up.
+struct LoggedEvent {
+    seq: i64,
+    id: String,
+    kind: String,
+    body: String,
+    received_at: Millis,
+}
+
+/// The highest event number given, even when the newest events were deleted since (the
+/// high-water mark retention and erasure keep).
+fn last_event_seq(c: &Connection) -> Result<i64, StoreError> {
+    c.query_row(
+        "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM events),
+            COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'event_seq_high'), 0))",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db)
 }
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -460,13 +487,90 @@ impl SqliteStore {
             .map_err(|e| {
                 StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
             })?;
-        Ok(SqliteStore {
+        let mut store = SqliteStore {
             ops,
             reads,
             checkpoint,
             closing,
             thread: Mutex::new(Some(thread)),
+            tracker: Tracker::default(),
+        };
+        store.tracker = store.load_tracker().await?;
+        Ok(store)
+    }
+
+    /// The tracker of a database as it was left: numbering after its last event, every webhook
+    /// from its saved cursor (catching up when behind: deliveries that were in memory when the
+    /// last process stopped are read from the log).
+    async fn load_tracker(&self) -> Result<Tracker, StoreError> {
+        let (last, webhooks) = self
+            .call(|c| {
+                let last = last_event_seq(c)?;
+                let mut s = c
+                    .prepare_cached("SELECT seq, id, app_id, spec, cursor FROM webhooks")
+                    .map_err(db)?;
+                let webhooks = s
+                    .query_map([], |r| {
+                        let spec: String = r.get(3)?;
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            spec,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    })
+                    .map_err(db)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db)?;
+                Ok((last, webhooks))
+            })
+            .await?;
+        let tracker = Tracker::new(last);
+        for (seq, id, app_id, spec, cursor) in webhooks {
+            let spec = serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null);
+            tracker.track(seq, &id, &app_id, triggers(&spec), cursor);
+        }
+        Ok(tracker)
+    }
+
+    /// The events of `window` that have no delivery row for webhook `webhook_seq`, oldest first,
+    /// at most `limit`. On the reader thread: the window is committed.
+    async fn log_after(
+        &self,
+        webhook_seq: i64,
+        window: &tracker::Window,
+        limit: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let (app_id, after, upto) = (window.app_id.clone(), window.after, window.upto);
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT e.seq, e.id, e.kind, e.body, e.received_at FROM events e
+                     WHERE e.seq > ?3 AND e.seq <= ?4 AND e.app_id = ?1
+                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_seq = ?2 AND d.event_seq = e.seq)
+                     ORDER BY e.seq LIMIT ?5",
+                )
+                .map_err(db)?;
+            s.query_map(params![app_id, webhook_seq, after, upto, limit as i64], |r| {
+                Ok(LoggedEvent {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    kind: r.get(2)?,
+                    body: r.get(3)?,
+                    received_at: r.get(4)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
         })
+        .await
+    }
+
+    /// The highest event number given (0 when none).
+    pub async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        self.call(last_event_seq).await
     }
 
     /// Runs a read on the reader thread, in one read transaction (a consistent snapshot of what
@@ -834,12 +938,11 @@ fn webhook_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> 
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
         seq: row.get(8)?,
-        cursor: row.get(9)?,
     })
 }
 
 const WEBHOOK_COLUMNS: &str =
-    "id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, seq, cursor";
+    "id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, seq";
 
 fn parse_counts(text: &str, len: usize) -> Vec<u64> {
     let mut out: Vec<u64> = text.split(',').map(|n| n.parse().unwrap_or(0)).collect();
@@ -933,7 +1036,10 @@ impl Store for SqliteStore {
     }
 
     async fn create_webhook(&self, w: WebhookRecord) -> Result<i64, StoreError> {
-        self.call(move |c| {
+        // Events from now on.
+        let cursor = self.tracker.last();
+        let (id, app_id, kinds) = (w.id.clone(), w.app_id.clone(), triggers(&w.spec));
+        let seq = self.call(move |c| {
             c.execute(
                 "INSERT INTO webhooks (id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, cursor)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -946,13 +1052,15 @@ impl Store for SqliteStore {
                     w.disabled_at,
                     w.created_at,
                     w.updated_at,
-                    w.cursor
+                    cursor
                 ],
             )
             .map_err(db)?;
             Ok(c.last_insert_rowid())
         })
-        .await
+        .await?;
+        self.tracker.track(seq, &id, &app_id, kinds, cursor);
+        Ok(seq)
     }
 
     async fn update_webhook(
@@ -964,7 +1072,9 @@ impl Store for SqliteStore {
         at: Millis,
     ) -> Result<bool, StoreError> {
         let (app_id, id) = (app_id.to_string(), id.to_string());
-        self.call(move |c| {
+        let kinds = triggers(&spec);
+        let (app, webhook) = (app_id.clone(), id.clone());
+        let updated = self.call(move |c| {
             // Enabling through an update clears a disable reason, like `enable` does.
             let n = c
                 .execute(
@@ -979,7 +1089,11 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             Ok(n == 1)
         })
-        .await
+        .await?;
+        if updated {
+            self.tracker.set_triggers(&app, &webhook, kinds);
+        }
+        Ok(updated)
     }
 
     async fn set_webhook_enabled(
@@ -1016,41 +1130,49 @@ impl Store for SqliteStore {
 
     async fn delete_webhook(&self, app_id: &str, id: &str) -> Result<Option<i64>, StoreError> {
         let (app_id, id) = (app_id.to_string(), id.to_string());
-        self.call(move |c| {
-            c.query_row(
-                "DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2 RETURNING seq",
-                [&app_id, &id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)
-        })
-        .await
+        let seq = self
+            .call(move |c| {
+                c.query_row(
+                    "DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2 RETURNING seq",
+                    [&app_id, &id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        self.tracker.forget(seq);
+        Ok(seq)
     }
 
     async fn delete_app(&self, app_id: &str) -> Result<Option<Leftovers>, StoreError> {
         let app_id = app_id.to_string();
-        self.call(move |c| {
-            let gone = c
-                .execute("DELETE FROM apps WHERE id = ?1", [&app_id])
-                .map_err(db)?;
-            if gone == 0 {
-                return Ok(None);
-            }
-            let mut s = c
-                .prepare_cached("DELETE FROM webhooks WHERE app_id = ?1 RETURNING id, seq")
-                .map_err(db)?;
-            let webhooks = s
-                .query_map([&app_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)?;
-            Ok(Some(Leftovers {
-                app_id: Some(app_id.clone()),
-                webhooks,
-            }))
-        })
-        .await
+        let leftovers = self
+            .call(move |c| {
+                let gone = c
+                    .execute("DELETE FROM apps WHERE id = ?1", [&app_id])
+                    .map_err(db)?;
+                if gone == 0 {
+                    return Ok(None);
+                }
+                let mut s = c
+                    .prepare_cached("DELETE FROM webhooks WHERE app_id = ?1 RETURNING id, seq")
+                    .map_err(db)?;
+                let webhooks = s
+                    .query_map([&app_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(db)?
+                    .collect::<Result<_, _>>()
+                    .map_err(db)?;
+                Ok(Some(Leftovers {
+                    app_id: Some(app_id.clone()),
+                    webhooks,
+                }))
+            })
+            .await?;
+        if let Some(l) = &leftovers {
+            self.tracker.forget(l.webhooks.iter().map(|(_, seq)| *seq));
+        }
+        Ok(leftovers)
     }
 
     async fn purge_deleted(
@@ -1269,62 +1391,80 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn last_event_seq(&self) -> Result<i64, StoreError> {
-        self.call(|c| {
-            // The high-water mark retention keeps, in case the newest events were deleted.
-            c.query_row(
-                "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM events),
-                    COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'event_seq_high'), 0))",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db)
-        })
-        .await
-    }
-
-    async fn ingest(
+    async fn append_events(
         &self,
         app_id: &str,
         events: Vec<NewEvent>,
+        room: Room,
         now: Millis,
-    ) -> Result<Vec<bool>, StoreError> {
-        let app_id = app_id.to_string();
-        self.call(move |c| {
-            // One statement per event: a multi-row one would need RETURNING to tell the new
-            // events, which costs more (a temporary b-tree per statement) than it saves.
-            let mut event_stmt = c
-                .prepare_cached(
-                    "INSERT INTO events (seq, app_id, id, kind, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT DO NOTHING",
-                )
-                .map_err(db)?;
-            let mut fresh = Vec::with_capacity(events.len());
-            for e in &events {
-                let n = event_stmt
-                    .execute(params![e.seq, app_id, e.id, e.kind, e.body, now])
+    ) -> Result<Appends, StoreError> {
+        let numbered = self.tracker.number(
+            events.iter().map(|e| e.takers.as_slice()),
+            events.len(),
+            &room,
+        );
+        let first = numbered.first;
+        let app = app_id.to_string();
+        let stored = self
+            .call(move |c| {
+                // One statement per event: a multi-row one would need RETURNING to tell the new
+                // events, which costs more (a temporary b-tree per statement) than it saves.
+                let mut event_stmt = c
+                    .prepare_cached(
+                        "INSERT INTO events (seq, app_id, id, kind, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT DO NOTHING",
+                    )
                     .map_err(db)?;
-                fresh.push(n == 1);
-            }
-            let mut delivery_stmt = c
-                .prepare_cached(
-                    "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
-                     SELECT ?1, ?2, ?3, ?4, ?4, ?4 WHERE EXISTS
-                       (SELECT 1 FROM webhooks WHERE seq = ?1 AND app_id = ?5)",
-                )
-                .map_err(db)?;
-            // Only for a webhook of the event's app that still exists (one deleted while the
-            // ingest was under way gets none).
-            for (e, _) in events.iter().zip(&fresh).filter(|(_, new)| **new) {
-                for d in &e.deliveries {
-                    delivery_stmt
-                        .execute(params![d.webhook_seq, e.seq, d.state.as_str(), now, app_id])
+                let mut fresh = Vec::with_capacity(events.len());
+                for (k, e) in events.iter().enumerate() {
+                    let n = event_stmt
+                        .execute(params![first + k as i64, app, e.id, e.kind, e.body, now])
                         .map_err(db)?;
+                    fresh.push(n == 1);
                 }
+                // Rows only for disabled webhooks' (skipped) deliveries: the others are handed
+                // out or wait in the log (see `tracker`). Only for a webhook of the event's app
+                // that still exists (one deleted while the append was under way gets none).
+                let mut skipped = c
+                    .prepare_cached(
+                        "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
+                         SELECT ?1, ?2, 'skipped', ?3, ?3, ?3 WHERE EXISTS
+                           (SELECT 1 FROM webhooks WHERE seq = ?1 AND app_id = ?4)",
+                    )
+                    .map_err(db)?;
+                for (k, e) in events.iter().enumerate().filter(|(k, _)| fresh[*k]) {
+                    for (webhook_seq, _) in e.takers.iter().filter(|(_, enabled)| !enabled) {
+                        skipped
+                            .execute(params![webhook_seq, first + k as i64, now, app])
+                            .map_err(db)?;
+                    }
+                }
+                Ok(fresh)
+            })
+            .await;
+        let fresh = match stored {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                self.tracker.stored(&numbered, None);
+                return Err(e);
             }
-            Ok(fresh)
+        };
+        self.tracker.stored(&numbered, Some(&fresh));
+        let events = numbered
+            .handed
+            .into_iter()
+            .zip(fresh)
+            .enumerate()
+            .map(|(k, (handed, new))| Appended {
+                seq: if new { first + k as i64 } else { 0 },
+                new,
+                handed: if new { handed } else { Vec::new() },
+            })
+            .collect();
+        Ok(Appends {
+            events,
+            lease_until: None,
         })
-        .await
     }
 
     async fn lease(
@@ -1333,7 +1473,8 @@ impl Store for SqliteStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Vec<LeasedDelivery>, StoreError> {
-        self.call(move |c| {
+        let rows_wanted = wants.clone();
+        let mut leased = self.call(move |c| {
             let mut select = c
                 .prepare_cached(
                     "SELECT d.event_seq, e.id, d.attempts, e.body, d.created_at FROM deliveries d
@@ -1349,7 +1490,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db)?;
             let mut out = Vec::new();
-            for (webhook_seq, limit) in wants.iter().copied() {
+            for (webhook_seq, limit) in rows_wanted.iter().copied() {
                 let rows = select
                     .query_map(params![webhook_seq, now, limit as i64], |r| {
                         Ok(LeasedDelivery {
@@ -1359,6 +1500,7 @@ impl Store for SqliteStore {
                             attempts: r.get(2)?,
                             event_body: r.get(3)?,
                             created_at: r.get(4)?,
+                            lease_until: Some(lease_until),
                         })
                     })
                     .map_err(db)?
@@ -1372,31 +1514,52 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
-        .await
+        .await?;
+        // Then what webhooks catching up have in the log, as room allows.
+        for (webhook_seq, limit) in wants {
+            let take = limit.saturating_sub(
+                leased
+                    .iter()
+                    .filter(|d| d.webhook_seq == webhook_seq)
+                    .count(),
+            );
+            if take == 0 {
+                continue;
+            }
+            let Some(window) = self.tracker.window(webhook_seq) else {
+                continue;
+            };
+            let logged = self.log_after(webhook_seq, &window, take).await?;
+            let heads: Vec<(i64, &str)> = logged.iter().map(|e| (e.seq, e.kind.as_str())).collect();
+            let handed = self
+                .tracker
+                .read(webhook_seq, &window, &heads, logged.len() == take);
+            let mut handed = handed.into_iter().peekable();
+            for e in logged {
+                if handed.next_if_eq(&e.seq).is_none() {
+                    continue;
+                }
+                leased.push(LeasedDelivery {
+                    webhook_seq,
+                    event_seq: e.seq,
+                    event_id: e.id,
+                    event_body: e.body,
+                    attempts: 0,
+                    created_at: e.received_at,
+                    lease_until: None,
+                });
+            }
+        }
+        Ok(leased)
     }
 
-    async fn release(&self, keys: Option<Vec<(i64, i64)>>) -> Result<(), StoreError> {
+    async fn release_leases(&self) -> Result<(), StoreError> {
         self.call(move |c| {
-            let now = now_ms();
-            match &keys {
-                None => {
-                    c.execute(
-                        "UPDATE deliveries SET locked_until = 0, next_at = ?1 WHERE state = 'pending' AND locked_until > 0",
-                        [now],
-                    )
-                    .map_err(db)?;
-                }
-                Some(keys) => {
-                    let mut s = c
-                        .prepare_cached(
-                            "UPDATE deliveries SET locked_until = 0, next_at = ?3 WHERE webhook_seq = ?1 AND event_seq = ?2",
-                        )
-                        .map_err(db)?;
-                    for (webhook_seq, event_seq) in keys {
-                        s.execute(params![webhook_seq, event_seq, now]).map_err(db)?;
-                    }
-                }
-            }
+            c.execute(
+                "UPDATE deliveries SET locked_until = 0, next_at = ?1 WHERE state = 'pending' AND locked_until > 0",
+                [now_ms()],
+            )
+            .map_err(db)?;
             Ok(())
         })
         .await
@@ -1421,9 +1584,12 @@ impl Store for SqliteStore {
     async fn record_attempts(
         &self,
         attempts: Arc<Vec<AttemptRecord>>,
-        cursors: Vec<(i64, i64)>,
     ) -> Result<Vec<AttemptEffects>, StoreError> {
-        self.call(move |c| {
+        // Read before the attempts are stored: a cursor only passes deliveries recorded before.
+        let cursors = self.tracker.cursors();
+        let saved = cursors.clone();
+        let recorded = attempts.clone();
+        let effects = self.call(move |c| {
             // An attempt whose webhook is gone (deleted while the attempt was under way) records
             // nothing: no row, no stats, no log.
             let mut live: HashMap<i64, bool> = HashMap::new();
@@ -1586,7 +1752,12 @@ impl Store for SqliteStore {
             }
             Ok(effects)
         })
-        .await
+        .await?;
+        self.tracker.saved(&saved);
+        // Recorded, or never will be (the webhook or the event is gone).
+        self.tracker
+            .recorded(recorded.iter().map(|a| (a.webhook_seq, a.event_seq)));
+        Ok(effects)
     }
 
     async fn deliveries(
@@ -1646,6 +1817,7 @@ impl Store for SqliteStore {
         app_id: &str,
         webhook_id: &str,
     ) -> Result<DeliveryCounts, StoreError> {
+        let (unrecorded, waiting) = self.tracker.without_rows(app_id, webhook_id);
         let (app_id, webhook_id) = (app_id.to_string(), webhook_id.to_string());
         self.read(move |c| {
             let Some(seq) = c
@@ -1667,7 +1839,29 @@ impl Store for SqliteStore {
                     "SELECT state, COUNT(*) FROM deliveries WHERE webhook_seq = ?1 AND state != 'succeeded' GROUP BY state",
                 )
                 .map_err(db)?;
-            let mut counts = DeliveryCounts::default();
+            // Deliveries handed out without a row yet are pending too, and so are those still
+            // waiting in the log of a webhook catching up (its matching events with no row).
+            let in_log: i64 = match &waiting {
+                None => 0,
+                Some((after, triggers)) => c
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM events e WHERE e.seq > ?2 AND e.app_id = ?1
+                           AND EXISTS (SELECT 1 FROM json_each(?4) t WHERE t.value = '*' OR t.value = e.kind
+                             OR (substr(t.value, -1) = '*' AND length(e.kind) >= length(t.value)
+                                 AND substr(e.kind, 1, length(t.value) - 1) = substr(t.value, 1, length(t.value) - 1)))
+                           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_seq = ?3 AND d.event_seq = e.seq)",
+                    )
+                    .map_err(db)?
+                    .query_row(
+                        params![app_id, after, seq, serde_json::to_string(triggers).unwrap_or_default()],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?,
+            };
+            let mut counts = DeliveryCounts {
+                pending: unrecorded as u64 + in_log as u64,
+                ..DeliveryCounts::default()
+            };
             let rows = s
                 .query_map([seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
                 .map_err(db)?;
@@ -1676,7 +1870,7 @@ impl Store for SqliteStore {
                 let (state, n) = row.map_err(db)?;
                 unsettled += n;
                 match DeliveryState::parse(&state) {
-                    Some(DeliveryState::Pending) => counts.pending = n,
+                    Some(DeliveryState::Pending) => counts.pending += n,
                     Some(DeliveryState::Failed) => counts.failed = n,
                     Some(DeliveryState::Skipped) => counts.skipped = n,
                     Some(DeliveryState::Succeeded) | None => {}
@@ -1707,97 +1901,6 @@ impl Store for SqliteStore {
                      AND state != 'succeeded' AND state IN ('failed', 'skipped') LIMIT ?5)",
                 params![app_id, webhook_id, event_seq, now, limit as i64],
             )
-        })
-        .await
-    }
-
-    async fn events_after(
-        &self,
-        app_id: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<EventHead>, StoreError> {
-        let app_id = app_id.to_string();
-        self.call(move |c| {
-            let mut s = c
-                .prepare_cached(
-                    "SELECT seq, kind, received_at FROM events WHERE seq > ?2 AND app_id = ?1 ORDER BY seq LIMIT ?3",
-                )
-                .map_err(db)?;
-            s.query_map(params![app_id, after, limit as i64], |r| {
-                Ok(EventHead {
-                    seq: r.get(0)?,
-                    kind: r.get(1)?,
-                    received_at: r.get(2)?,
-                })
-            })
-            .map_err(db)?
-            .collect::<Result<_, _>>()
-            .map_err(db)
-        })
-        .await
-    }
-
-    async fn log_after(
-        &self,
-        app_id: &str,
-        webhook_seq: i64,
-        after: i64,
-        upto: i64,
-        limit: usize,
-    ) -> Result<Vec<LoggedEvent>, StoreError> {
-        let app_id = app_id.to_string();
-        self.call(move |c| {
-            let mut s = c
-                .prepare_cached(
-                    "SELECT e.seq, e.id, e.kind, e.body, e.received_at FROM events e
-                     WHERE e.seq > ?3 AND e.seq <= ?4 AND e.app_id = ?1
-                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_seq = ?2 AND d.event_seq = e.seq)
-                     ORDER BY e.seq LIMIT ?5",
-                )
-                .map_err(db)?;
-            s.query_map(params![app_id, webhook_seq, after, upto, limit as i64], |r| {
-                Ok(LoggedEvent {
-                    seq: r.get(0)?,
-                    id: r.get(1)?,
-                    kind: r.get(2)?,
-                    body: r.get(3)?,
-                    received_at: r.get(4)?,
-                })
-            })
-            .map_err(db)?
-            .collect::<Result<_, _>>()
-            .map_err(db)
-        })
-        .await
-    }
-
-    async fn restore(
-        &self,
-        webhook_seq: i64,
-        deliveries: Vec<(i64, Millis)>,
-        cursor: i64,
-    ) -> Result<(), StoreError> {
-        self.call(move |c| {
-            let now = now_ms();
-            let mut insert = c
-                .prepare_cached(
-                    "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
-                     SELECT ?1, ?2, 'pending', ?3, ?4, ?3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE seq = ?1)
-                     ON CONFLICT DO NOTHING",
-                )
-                .map_err(db)?;
-            for (event_seq, created_at) in &deliveries {
-                insert
-                    .execute(params![webhook_seq, event_seq, now, created_at])
-                    .map_err(db)?;
-            }
-            c.execute(
-                "UPDATE webhooks SET cursor = ?2 WHERE seq = ?1 AND cursor < ?2",
-                params![webhook_seq, cursor],
-            )
-            .map_err(db)?;
-            Ok(())
         })
         .await
     }
@@ -1890,7 +1993,7 @@ mod tests {
         (dir, s)
     }
 
-    use crate::store::conformance::{self, event, webhook};
+    use crate::store::conformance::{self, append, event, room, webhook};
 
     /// The conformance suite (`store::conformance`), each test on a fresh store.
     macro_rules! conformance {
@@ -1904,7 +2007,8 @@ mod tests {
     }
 
     conformance!(
-        ingest_is_idempotent_and_lease_takes_stored_rows_once,
+        append_numbers_events_once_per_id_and_lease_takes_each_delivery_once,
+        deliveries_go_to_the_caller_within_its_room_and_the_rest_wait,
         a_first_attempt_creates_the_row_and_later_ones_update_it,
         a_deleted_webhook_keeps_its_number_and_late_attempts_record_nothing,
         retention_deletes_what_is_old_and_settled_and_keeps_pending_deliveries,
@@ -1915,32 +2019,111 @@ mod tests {
     #[tokio::test]
     async fn the_age_cut_off_is_found_by_a_search_over_the_log() {
         let (_d, s) = store().await;
-        s.ingest("a", (1..=4).map(|n| event(n, &[])).collect(), 60_000)
-            .await
-            .unwrap();
-        s.ingest("a", vec![event(5, &[])], 20 * 60_000)
-            .await
-            .unwrap();
+        append(&s, "a", (1..=4).map(|n| event(n, &[])).collect(), 60_000).await;
+        append(&s, "a", vec![event(5, &[])], 20 * 60_000).await;
         assert_eq!(last_seq_before_of(&s, 60_000).await, 0);
         assert_eq!(last_seq_before_of(&s, 60_001).await, 4);
         assert_eq!(last_seq_before_of(&s, 20 * 60_000).await, 4);
         assert_eq!(last_seq_before_of(&s, i64::MAX).await, 5);
     }
 
+    async fn cursor_of(s: &SqliteStore, seq: i64) -> i64 {
+        s.call(move |c| {
+            c.query_row("SELECT cursor FROM webhooks WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })
+            .map_err(db)
+        })
+        .await
+        .unwrap()
+    }
+
     #[tokio::test]
-    async fn restore_creates_missing_rows_only() {
+    async fn deliveries_handed_out_at_a_crash_are_read_from_the_log_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crash.db");
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        let taken = [(w1, true)];
+        let appended = s
+            .append_events(
+                "a",
+                (1..=3).map(|n| event(n, &taken)).collect(),
+                room(&[w1], 3),
+                10,
+            )
+            .await
+            .unwrap();
+        assert!(appended.events.iter().all(|e| e.handed == [w1]));
+        // Handed out without rows; the first one's attempt is recorded, then the process stops.
+        let first = crate::store::AttemptRecord {
+            outcome: Outcome::Success,
+            ..conformance::attempt("w1", w1, 1, Next::Succeeded)
+        };
+        s.record_attempts(Arc::new(vec![first])).await.unwrap();
+        assert_eq!(cursor_of(&s, w1).await, 0);
+        assert_eq!(s.delivery_counts("a", "w1").await.unwrap().pending, 2);
+        drop(s);
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        // Counted pending again only once read (they have no row).
+        let leased = s.lease(vec![(w1, 10)], 20, 5_000).await.unwrap();
+        assert_eq!(
+            leased
+                .iter()
+                .map(|l| (l.event_seq, l.lease_until, l.created_at))
+                .collect::<Vec<_>>(),
+            [(2, None, 10), (3, None, 10)]
+        );
+        assert!(s.lease(vec![(w1, 10)], 20, 5_000).await.unwrap().is_empty());
+        let done: Vec<_> = [2, 3]
+            .into_iter()
+            .map(|n| crate::store::AttemptRecord {
+                outcome: Outcome::Success,
+                ..conformance::attempt("w1", w1, n, Next::Succeeded)
+            })
+            .collect();
+        s.record_attempts(Arc::new(done)).await.unwrap();
+        // The quiet call saves the cursor past them: the next start reads nothing again.
+        s.record_attempts(Arc::default()).await.unwrap();
+        assert_eq!(cursor_of(&s, w1).await, 3);
+        drop(s);
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        assert!(s.lease(vec![(w1, 10)], 20, 5_000).await.unwrap().is_empty());
+        assert_eq!(s.delivery_counts("a", "w1").await.unwrap().succeeded, 3);
+    }
+
+    #[tokio::test]
+    async fn a_webhook_catching_up_reads_matching_events_of_its_app_in_order() {
         let (_d, s) = store().await;
         let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
-        s.ingest("a", vec![event(1, &[w1]), event(2, &[])], 1_000)
+        let taken = [(w1, true)];
+        // No room: w1 catches up from the log, and keeps doing so while there is more to read.
+        append(&s, "a", vec![event(1, &taken), event(2, &taken)], 10).await;
+        let mut other = event(3, &[]);
+        other.kind = "other".into();
+        append(&s, "a", vec![other], 10).await;
+        append(&s, "b", vec![event(4, &taken)], 10).await;
+        let more = s
+            .append_events("a", vec![event(5, &taken)], room(&[w1], 5), 10)
             .await
             .unwrap();
-        s.restore(w1, vec![(1, 1_000), (2, 1_000)], 2)
+        assert!(
+            more.events[0].handed.is_empty(),
+            "behind the log: not handed"
+        );
+        let first = s.lease(vec![(w1, 2)], 20, 5_000).await.unwrap();
+        let rest = s.lease(vec![(w1, 10)], 20, 5_000).await.unwrap();
+        let ids = |l: &[LeasedDelivery]| l.iter().map(|d| d.event_id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            (ids(&first), ids(&rest)),
+            (vec!["e1".into(), "e2".into()], vec!["e5".to_string()])
+        );
+        // Caught up: the next delivery is handed out at once.
+        let next = s
+            .append_events("a", vec![event(6, &taken)], room(&[w1], 5), 10)
             .await
             .unwrap();
-        let rows = s.deliveries("a", "w1", None, 10).await.unwrap();
-        assert_eq!(rows.len(), 2);
-        assert!(rows.iter().all(|r| r.state == DeliveryState::Pending));
-        assert_eq!(s.get_webhook("a", "w1").await.unwrap().unwrap().cursor, 2);
+        assert_eq!(next.events[0].handed, [w1]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1968,7 +2151,10 @@ mod tests {
         let ingests: Vec<_> = (1..=40)
             .map(|seq| {
                 let s = s.clone();
-                tokio::spawn(async move { s.ingest("a", vec![event(seq, &[])], 1_000).await })
+                tokio::spawn(async move {
+                    s.append_events("a", vec![event(seq, &[])], Room::default(), 1_000)
+                        .await
+                })
             })
             .collect();
         // The same key hash again: refused by the unique index.
@@ -1979,7 +2165,7 @@ mod tests {
             "{clash:?}"
         );
         for ingest in ingests {
-            assert_eq!(ingest.await.unwrap().unwrap(), vec![true]);
+            assert!(ingest.await.unwrap().unwrap().events[0].new);
         }
         assert_eq!(s.last_event_seq().await.unwrap(), 40);
         assert_eq!(s.list_apps().await.unwrap().len(), 1);
@@ -2016,7 +2202,9 @@ mod tests {
                         let seq = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let mut e = event(seq, &[]);
                         e.body = format!("{{\"pad\":\"{}\"}}", "x".repeat(1000));
-                        s.ingest("a", vec![e], 1).await.unwrap();
+                        s.append_events("a", vec![e], Room::default(), 1)
+                            .await
+                            .unwrap();
                     }
                 })
             })
@@ -2127,7 +2315,7 @@ INSERT INTO stats_minute VALUES ('w3', 1, '0,0,1,0,0,0', '');
             .unwrap();
         let s = SqliteStore::open(&path, true).await.unwrap();
         let w = s.get_webhook("a", "w1").await.unwrap().unwrap();
-        assert_eq!((w.seq, w.cursor), (1, 2));
+        assert_eq!((w.seq, cursor_of(&s, 1).await), (1, 2));
         // The deleted webhook's row is gone, and its number is not given again.
         assert_eq!(s.create_webhook(webhook("w4", "b")).await.unwrap(), 4);
         let leased = s
@@ -2160,7 +2348,7 @@ INSERT INTO stats_minute VALUES ('w3', 1, '0,0,1,0,0,0', '');
             .unwrap();
         let s = SqliteStore::open(&path, true).await.unwrap();
         let w = s.get_webhook("a", "w1").await.unwrap().unwrap();
-        assert_eq!((w.seq, w.cursor), (1, 2));
+        assert_eq!((w.seq, cursor_of(&s, 1).await), (1, 2));
         assert_eq!(s.last_event_seq().await.unwrap(), 2);
         let rows = s.deliveries("a", "w1", None, 10).await.unwrap();
         assert_eq!(
