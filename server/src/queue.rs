@@ -318,8 +318,23 @@ impl Queue {
 
     /// Stores `events` (already validated, for `app_id`) with a delivery for each enabled webhook
     /// whose triggers match (skipped for disabled ones), then hands the deliveries the store gives
-    /// back to their webhooks' workers. Returns when the events are durably stored.
+    /// back to their webhooks' workers. Returns when the events are durably stored. Runs to its
+    /// end even when the caller stops waiting (a client that hung up): the store may have taken
+    /// the events, and the deliveries it handed over must reach their workers.
     pub async fn ingest(
+        self: &Arc<Self>,
+        app_id: &str,
+        events: Vec<Event>,
+    ) -> Result<IngestSummary, StoreError> {
+        let (queue, app_id) = (self.clone(), app_id.to_string());
+        match tokio::spawn(async move { queue.ingest_to_end(&app_id, events).await }).await {
+            Ok(summary) => summary,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    async fn ingest_to_end(
         self: &Arc<Self>,
         app_id: &str,
         events: Vec<Event>,

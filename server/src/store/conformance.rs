@@ -178,6 +178,12 @@ pub async fn deliveries_go_to_the_caller_within_its_room_and_the_rest_wait(s: &d
         assert_eq!(leased.len(), 3 - handed_to_it, "{id}");
     }
     assert_eq!(s.delivery_counts("a", "off").await.unwrap().skipped, 3);
+    // Another app's event is never handed to, nor leased for, a webhook of this one.
+    let foreign = s
+        .append_events("b", vec![event(9, &[(w1, true)])], room(&[w1], 5), 100)
+        .await
+        .unwrap();
+    assert!(foreign.events[0].handed.is_empty());
     assert!(
         s.lease(vec![(off, 10)], 200, 5_000)
             .await

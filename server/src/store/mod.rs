@@ -431,7 +431,7 @@ impl DeliveryIds {
     }
 }
 
-/// The store. Every method is one transaction; concurrent calls may share one commit.
+/// The store. A method's writes are one transaction; concurrent calls may share one commit.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Finishes the operations under way and lets go of the database (for SQLite, of the file's

@@ -237,6 +237,32 @@ impl Drop for SqliteStore {
     }
 }
 
+/// A webhook as the store is opened.
+struct Loaded {
+    seq: i64,
+    id: String,
+    app_id: String,
+    triggers: Vec<String>,
+    cursor: i64,
+    enabled: bool,
+}
+
+/// An SQL condition: event `e`'s kind matches one of the triggers in the JSON array bound to
+/// `param` (as `webhook::trigger_matches` does: `*`, an exact kind, or `prefix.*`).
+fn matches_triggers(param: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM json_each({param}) t WHERE t.value = '*' OR t.value = e.kind
+           OR (substr(t.value, -1) = '*' AND length(e.kind) >= length(t.value)
+               AND substr(e.kind, 1, length(t.value) - 1) = substr(t.value, 1, length(t.value) - 1)))"
+    )
+}
+
+/// Events read from the log at once for a webhook catching up (more when its room is larger).
+const LOG_READ: usize = 512;
+
+/// Events one lease reads from the log for a webhook, at most.
+const MAX_LOG_SCAN: usize = 16_384;
+
 /// An event read back from the log for a webhook catching up.
 struct LoggedEvent {
     seq: i64,
@@ -500,25 +526,29 @@ impl SqliteStore {
     }
 
     /// The tracker of a database as it was left: numbering after its last event, every webhook
-    /// from its saved cursor (catching up when behind: deliveries that were in memory when the
-    /// last process stopped are read from the log).
+    /// from its saved cursor. An enabled webhook behind the log catches up from it (deliveries
+    /// that were in memory when the last process stopped); a disabled one gets pending rows for
+    /// them now, held until it is enabled, so that its cursor does not keep its app's events
+    /// from retention meanwhile.
     async fn load_tracker(&self) -> Result<Tracker, StoreError> {
         let (last, webhooks) = self
             .call(|c| {
                 let last = last_event_seq(c)?;
                 let mut s = c
-                    .prepare_cached("SELECT seq, id, app_id, spec, cursor FROM webhooks")
+                    .prepare_cached("SELECT seq, id, app_id, spec, cursor, enabled FROM webhooks")
                     .map_err(db)?;
                 let webhooks = s
                     .query_map([], |r| {
                         let spec: String = r.get(3)?;
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            spec,
-                            r.get::<_, i64>(4)?,
-                        ))
+                        let spec = serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null);
+                        Ok(Loaded {
+                            seq: r.get(0)?,
+                            id: r.get(1)?,
+                            app_id: r.get(2)?,
+                            triggers: triggers(&spec),
+                            cursor: r.get(4)?,
+                            enabled: r.get(5)?,
+                        })
                     })
                     .map_err(db)?
                     .collect::<Result<Vec<_>, _>>()
@@ -527,11 +557,46 @@ impl SqliteStore {
             })
             .await?;
         let tracker = Tracker::new(last);
-        for (seq, id, app_id, spec, cursor) in webhooks {
-            let spec = serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null);
-            tracker.track(seq, &id, &app_id, triggers(&spec), cursor);
+        for mut w in webhooks {
+            if !w.enabled && w.cursor < last {
+                w.cursor = self.hold_log(&w, last).await?;
+            }
+            tracker.track(w.seq, &w.id, &w.app_id, w.triggers, w.cursor, true);
         }
         Ok(tracker)
+    }
+
+    /// Gives webhook `w` a pending row for each matching event of its app past its cursor, up to
+    /// `last`, in chunks, moving its cursor along; returns the cursor.
+    async fn hold_log(&self, w: &Loaded, last: i64) -> Result<i64, StoreError> {
+        const CHUNK: i64 = 10_000;
+        let triggers = serde_json::to_string(&w.triggers).unwrap_or_default();
+        let mut cursor = w.cursor;
+        while cursor < last {
+            let (seq, app_id, triggers) = (w.seq, w.app_id.clone(), triggers.clone());
+            let upto = (cursor + CHUNK).min(last);
+            self.call(move |c| {
+                let now = now_ms();
+                c.prepare_cached(&format!(
+                    "INSERT INTO deliveries (webhook_seq, event_seq, state, next_at, created_at, updated_at)
+                     SELECT ?1, e.seq, 'pending', ?5, e.received_at, ?5 FROM events e
+                     WHERE e.app_id = ?2 AND e.seq > ?3 AND e.seq <= ?4 AND {}
+                     ON CONFLICT DO NOTHING",
+                    matches_triggers("?6")
+                ))
+                .map_err(db)?
+                .execute(params![seq, app_id, cursor, upto, now, triggers])
+                .map_err(db)?;
+                c.prepare_cached("UPDATE webhooks SET cursor = ?2 WHERE seq = ?1 AND cursor < ?2")
+                    .map_err(db)?
+                    .execute(params![seq, upto])
+                    .map_err(db)?;
+                Ok(())
+            })
+            .await?;
+            cursor = upto;
+        }
+        Ok(cursor)
     }
 
     /// The events of `window` that have no delivery row for webhook `webhook_seq`, oldest first,
@@ -1059,7 +1124,7 @@ impl Store for SqliteStore {
             Ok(c.last_insert_rowid())
         })
         .await?;
-        self.tracker.track(seq, &id, &app_id, kinds, cursor);
+        self.tracker.track(seq, &id, &app_id, kinds, cursor, false);
         Ok(seq)
     }
 
@@ -1233,20 +1298,22 @@ impl Store for SqliteStore {
             let mut rows = 0u64;
             keep_event_seq_high(c)?;
             let old_seq = last_seq_before(c, before)?;
-            let webhooks: Vec<(String, i64)> = c
-                .prepare_cached("SELECT id, seq FROM webhooks")
+            let webhooks: Vec<(String, i64, i64)> = c
+                .prepare_cached("SELECT id, seq, cursor FROM webhooks")
                 .map_err(db)?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(db)?
                 .collect::<Result<_, _>>()
                 .map_err(db)?;
-            for (id, seq) in &webhooks {
+            for (id, seq, cursor) in &webhooks {
+                // Not past the cursor: a settled row there is what keeps its delivery from being
+                // read from the log again (see `tracker`).
                 rows += changed(
                     c,
                     "DELETE FROM deliveries WHERE webhook_seq = ?1 AND event_seq IN
                            (SELECT event_seq FROM deliveries WHERE webhook_seq = ?1 AND event_seq <= ?2
                               AND state != 'pending' LIMIT ?3)",
-                    params![seq, old_seq, limit],
+                    params![seq, old_seq.min(*cursor), limit],
                 )?;
                 rows += changed(
                     c,
@@ -1264,11 +1331,13 @@ impl Store for SqliteStore {
                         WHERE webhook_seq NOT IN (SELECT seq FROM webhooks) LIMIT ?1)",
                 [limit],
             )?;
-            // Events: old, passed by every webhook's cursor, and with no pending delivery.
+            // Events: old, passed by the cursor of every webhook of their app, and with no
+            // pending delivery.
             rows += changed(
                 c,
                 "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e
-                       WHERE e.seq <= ?1 AND e.seq <= (SELECT COALESCE(MIN(cursor), ?1) FROM webhooks)
+                       WHERE e.seq <= ?1
+                         AND e.seq <= (SELECT COALESCE(MIN(w.cursor), ?1) FROM webhooks w WHERE w.app_id = e.app_id)
                          AND NOT EXISTS (SELECT 1 FROM webhooks w JOIN deliveries d
                            ON d.webhook_seq = w.seq AND d.event_seq = e.seq AND d.state = 'pending')
                        ORDER BY e.seq LIMIT ?2)",
@@ -1399,6 +1468,7 @@ impl Store for SqliteStore {
         now: Millis,
     ) -> Result<Appends, StoreError> {
         let numbered = self.tracker.number(
+            app_id,
             events.iter().map(|e| e.takers.as_slice()),
             events.len(),
             &room,
@@ -1515,39 +1585,55 @@ impl Store for SqliteStore {
             Ok(out)
         })
         .await?;
-        // Then what webhooks catching up have in the log, as room allows.
+        // Then what webhooks catching up have in the log, as room allows: window after window
+        // (a webhook whose triggers match few events reads many to fill its room), up to a bound
+        // per call. Deliveries read are handed out, so a failed read keeps what came before it.
         for (webhook_seq, limit) in wants {
-            let take = limit.saturating_sub(
+            let mut take = limit.saturating_sub(
                 leased
                     .iter()
                     .filter(|d| d.webhook_seq == webhook_seq)
                     .count(),
             );
-            if take == 0 {
-                continue;
-            }
-            let Some(window) = self.tracker.window(webhook_seq) else {
-                continue;
-            };
-            let logged = self.log_after(webhook_seq, &window, take).await?;
-            let heads: Vec<(i64, &str)> = logged.iter().map(|e| (e.seq, e.kind.as_str())).collect();
-            let handed = self
-                .tracker
-                .read(webhook_seq, &window, &heads, logged.len() == take);
-            let mut handed = handed.into_iter().peekable();
-            for e in logged {
-                if handed.next_if_eq(&e.seq).is_none() {
-                    continue;
+            let mut scanned = 0;
+            while take > 0 && scanned < MAX_LOG_SCAN {
+                let Some(window) = self.tracker.window(webhook_seq) else {
+                    break;
+                };
+                let want = LOG_READ.max(take);
+                let logged = match self.log_after(webhook_seq, &window, want).await {
+                    Ok(logged) => logged,
+                    Err(e) if leased.is_empty() => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the event log failed; trying again later");
+                        return Ok(leased);
+                    }
+                };
+                scanned += logged.len().max(1);
+                let full = logged.len() == want;
+                let heads: Vec<(i64, &str)> =
+                    logged.iter().map(|e| (e.seq, e.kind.as_str())).collect();
+                let handed = self.tracker.read(webhook_seq, &window, &heads, full, take);
+                let read_all = handed.read_all;
+                let mut handed = handed.events.into_iter().peekable();
+                for e in logged {
+                    if handed.next_if_eq(&e.seq).is_none() {
+                        continue;
+                    }
+                    take -= 1;
+                    leased.push(LeasedDelivery {
+                        webhook_seq,
+                        event_seq: e.seq,
+                        event_id: e.id,
+                        event_body: e.body,
+                        attempts: 0,
+                        created_at: e.received_at,
+                        lease_until: None,
+                    });
                 }
-                leased.push(LeasedDelivery {
-                    webhook_seq,
-                    event_seq: e.seq,
-                    event_id: e.id,
-                    event_body: e.body,
-                    attempts: 0,
-                    created_at: e.received_at,
-                    lease_until: None,
-                });
+                if read_all {
+                    break;
+                }
             }
         }
         Ok(leased)
@@ -1844,13 +1930,12 @@ impl Store for SqliteStore {
             let in_log: i64 = match &waiting {
                 None => 0,
                 Some((after, triggers)) => c
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "SELECT COUNT(*) FROM events e WHERE e.seq > ?2 AND e.app_id = ?1
-                           AND EXISTS (SELECT 1 FROM json_each(?4) t WHERE t.value = '*' OR t.value = e.kind
-                             OR (substr(t.value, -1) = '*' AND length(e.kind) >= length(t.value)
-                                 AND substr(e.kind, 1, length(t.value) - 1) = substr(t.value, 1, length(t.value) - 1)))
+                           AND {}
                            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_seq = ?3 AND d.event_seq = e.seq)",
-                    )
+                        matches_triggers("?4")
+                    ))
                     .map_err(db)?
                     .query_row(
                         params![app_id, after, seq, serde_json::to_string(triggers).unwrap_or_default()],
@@ -2090,6 +2175,95 @@ mod tests {
         let s = SqliteStore::open(&path, true).await.unwrap();
         assert!(s.lease(vec![(w1, 10)], 20, 5_000).await.unwrap().is_empty());
         assert_eq!(s.delivery_counts("a", "w1").await.unwrap().succeeded, 3);
+    }
+
+    #[tokio::test]
+    async fn retention_keeps_settled_rows_past_a_cursor_so_nothing_is_sent_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keep.db");
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        let taken = [(w1, true)];
+        s.append_events(
+            "a",
+            (1..=3).map(|n| event(n, &taken)).collect(),
+            room(&[w1], 3),
+            10,
+        )
+        .await
+        .unwrap();
+        // e2 is delivered long ago; e1 and e3 are still in memory when the process stops.
+        let e2 = crate::store::AttemptRecord {
+            outcome: Outcome::Success,
+            at: 60_000,
+            ..conformance::attempt("w1", w1, 2, Next::Succeeded)
+        };
+        s.record_attempts(Arc::new(vec![e2])).await.unwrap();
+        while s.purge_before(i64::MAX, 100).await.unwrap() > 0 {}
+        drop(s);
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let leased = s.lease(vec![(w1, 10)], 20, 5_000).await.unwrap();
+        let seqs: Vec<i64> = leased.iter().map(|l| l.event_seq).collect();
+        assert_eq!(seqs, [1, 3], "a delivered event is read from the log again");
+    }
+
+    #[tokio::test]
+    async fn a_disabled_webhook_behind_the_log_gets_held_rows_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held.db");
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        s.append_events(
+            "a",
+            (1..=2).map(|n| event(n, &[(w1, true)])).collect(),
+            room(&[w1], 2),
+            10,
+        )
+        .await
+        .unwrap();
+        s.set_webhook_enabled("a", "w1", false, Some("test".into()), 20)
+            .await
+            .unwrap();
+        drop(s);
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let rows = s
+            .deliveries("a", "w1", Some(DeliveryState::Pending), 10)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        // Its cursor is past them: retention of its app's events is not held back.
+        assert_eq!(cursor_of(&s, w1).await, 2);
+        s.set_webhook_enabled("a", "w1", true, None, 30)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.lease(vec![(w1, 10)], now_ms(), now_ms() + 5_000)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_webhook_whose_triggers_match_few_events_catches_up_in_one_lease() {
+        let (_d, s) = store().await;
+        let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+        let other = |n| NewEvent {
+            kind: "other".into(),
+            ..event(n, &[])
+        };
+        append(&s, "a", vec![event(1, &[(w1, true)])], 10).await;
+        append(&s, "a", (2..=3_000).map(other).collect(), 10).await;
+        append(&s, "a", vec![event(3_001, &[(w1, true)])], 10).await;
+        let leased = s.lease(vec![(w1, 10)], 20, 5_000).await.unwrap();
+        assert_eq!(leased.len(), 2);
+        // Read to the end: the next delivery is handed out at once.
+        let next = s
+            .append_events("a", vec![event(3_002, &[(w1, true)])], room(&[w1], 5), 10)
+            .await
+            .unwrap();
+        assert_eq!(next.events[0].handed, [w1]);
     }
 
     #[tokio::test]

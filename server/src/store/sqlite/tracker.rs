@@ -72,6 +72,15 @@ pub(super) struct Numbered {
     pub handed: Vec<Vec<i64>>,
 }
 
+/// What a webhook catching up took from a read of the log.
+#[derive(Debug)]
+pub(super) struct Read {
+    /// The events whose deliveries it hands out, in order.
+    pub events: Vec<i64>,
+    /// It read its window to the end.
+    pub read_all: bool,
+}
+
 /// Where a webhook catching up reads the log next.
 #[derive(Debug)]
 pub(super) struct Window {
@@ -118,11 +127,20 @@ impl Tracker {
         self.state().last
     }
 
-    /// Tracks a webhook whose saved cursor is `cursor`: behind the log, it catches up from there
-    /// (deliveries that were in memory when the last process stopped).
-    pub fn track(&self, seq: i64, id: &str, app_id: &str, triggers: Vec<String>, cursor: i64) {
+    /// Tracks a webhook whose saved cursor is `cursor`. With `catch_up`, when the cursor is behind
+    /// the log, it reads the log from there (deliveries that were in memory when the last process
+    /// stopped); without, it takes the events appended from now on.
+    pub fn track(
+        &self,
+        seq: i64,
+        id: &str,
+        app_id: &str,
+        triggers: Vec<String>,
+        cursor: i64,
+        catch_up: bool,
+    ) {
         let mut state = self.state();
-        let behind = cursor < state.last;
+        let behind = catch_up && cursor < state.last;
         state.webhooks.insert(
             seq,
             Tracked {
@@ -161,6 +179,7 @@ impl Tracker {
     /// catches up from the log. Call [`Tracker::stored`] with the outcome of storing them.
     pub fn number<'a>(
         &self,
+        app_id: &str,
         takers: impl Iterator<Item = &'a [(i64, bool)]>,
         count: usize,
         room: &Room,
@@ -176,7 +195,12 @@ impl Tracker {
             let seq = first + k as i64;
             let mut event_handed = Vec::new();
             for &(webhook_seq, enabled) in event_takers {
-                let Some(t) = state.webhooks.get_mut(&webhook_seq).filter(|_| enabled) else {
+                // Only a webhook of the event's app.
+                let Some(t) = state
+                    .webhooks
+                    .get_mut(&webhook_seq)
+                    .filter(|t| enabled && t.app_id == app_id)
+                else {
                     continue;
                 };
                 let room = per_webhook.entry(webhook_seq).or_default();
@@ -270,29 +294,50 @@ impl Tracker {
 
     /// Webhook `seq` read `events` (number, kind) of `window` from the log, `full` when it read
     /// as many as it asked for: hands out the deliveries of the matching ones (by event number),
-    /// and stops catching up once it has read all that is stored.
-    pub fn read(&self, seq: i64, window: &Window, events: &[(i64, &str)], full: bool) -> Vec<i64> {
+    /// at most `take`, and stops catching up once it has read all that is stored.
+    pub fn read(
+        &self,
+        seq: i64,
+        window: &Window,
+        events: &[(i64, &str)],
+        full: bool,
+        take: usize,
+    ) -> Read {
         let mut state = self.state();
         let last = state.last;
         let Some(t) = state.webhooks.get_mut(&seq) else {
-            return Vec::new();
+            return Read {
+                events: Vec::new(),
+                read_all: true,
+            };
         };
-        let handed: Vec<i64> = events
-            .iter()
-            .filter(|(_, kind)| t.matches(kind))
-            .map(|(event_seq, _)| *event_seq)
-            .collect();
+        let mut handed = Vec::new();
+        let mut considered = 0;
+        for (event_seq, kind) in events {
+            if handed.len() == take {
+                break;
+            }
+            considered += 1;
+            if t.matches(kind) {
+                handed.push(*event_seq);
+            }
+        }
+        let read_all = considered == events.len() && !full;
+        let read_to = match considered.checked_sub(1) {
+            _ if read_all => window.upto,
+            Some(k) => events[k].0,
+            None => t.read_to,
+        };
         t.unrecorded.extend(&handed);
-        let read_to = match events.last() {
-            Some((event_seq, _)) if full => *event_seq,
-            _ => window.upto,
-        };
         t.read_to = t.read_to.max(read_to);
         // Nothing numbered since: appends hand the next deliveries straight over again.
-        if !full && t.read_to >= last {
+        if read_all && t.read_to >= last {
             t.catching_up = false;
         }
-        handed
+        Read {
+            events: handed,
+            read_all,
+        }
     }
 
     /// Of webhook `id` of `app_id`: its deliveries handed out without a row, and, while it
