@@ -261,10 +261,13 @@ fn host_header(uri: &Uri) -> Result<HeaderValue, Failure> {
 }
 
 /// A rendered URL as a request target. Most parse as they are; one that is not in the strict
-/// form HTTP wants (a space, a non-ASCII host or path) is normalised as a browser would first.
+/// form HTTP wants (a space, a non-ASCII host or path) is normalised as a browser would first, and
+/// so is a host that is an IPv4 address in another spelling than four decimal numbers
+/// (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1` are all 127.0.0.1), so that the address the
+/// guard checks and the one connected to are the address a browser would read.
 fn parse_uri(url: &str) -> Result<Uri, String> {
     if let Ok(uri) = Uri::try_from(url)
-        && uri.host().is_some()
+        && uri.host().is_some_and(|host| !is_unusual_ipv4(host))
         && url.is_ascii()
         && !url.contains(' ')
     {
@@ -272,6 +275,17 @@ fn parse_uri(url: &str) -> Result<Uri, String> {
     }
     let normal = url::Url::parse(url).map_err(|e| format!("the URL is not valid: {e}"))?;
     Uri::try_from(normal.as_str()).map_err(|e| format!("the URL is not valid: {e}"))
+}
+
+/// Whether `host` may be an IPv4 address in a spelling other than the usual one: not an IPv6
+/// address in brackets, its last label starts with a digit (WHATWG URL parsing reads such a host
+/// as an IPv4 address, or refuses it), and it is not four decimal numbers already.
+fn is_unusual_ipv4(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let last = name.rsplit('.').next().unwrap_or(name);
+    !host.starts_with('[')
+        && last.starts_with(|c: char| c.is_ascii_digit())
+        && (name.len() != host.len() || host.parse::<std::net::Ipv4Addr>().is_err())
 }
 
 impl Response {
@@ -525,6 +539,41 @@ mod tests {
             Some("xn--bcher-kva.test")
         );
         assert!(parse_uri("http://").is_err());
+    }
+
+    #[test]
+    fn numeric_hosts_are_the_address_a_browser_would_read() {
+        // As WHATWG URL parsing reads them: one number, hexadecimal and octal parts, short forms.
+        for (url, host) in [
+            ("http://2130706433/h", "127.0.0.1"),
+            ("http://0x7f.1/h", "127.0.0.1"),
+            ("http://0x7F000001:8080/h?x=1", "127.0.0.1"),
+            ("http://017700000001/h", "127.0.0.1"),
+            ("http://0177.0.0.1/h", "127.0.0.1"),
+            ("http://127.1/h", "127.0.0.1"),
+            ("http://127.0.1/h", "127.0.0.1"),
+            ("http://127.0.0.1./h", "127.0.0.1"),
+            ("http://0/h", "0.0.0.0"),
+            ("http://10.0.0.010/h", "10.0.0.8"),
+            ("http://169.254.43518/h", "169.254.169.254"),
+            // Already in their plain form (an IPv6 address is read as it is written).
+            ("http://127.0.0.1/h", "127.0.0.1"),
+            ("http://[::1]/h", "[::1]"),
+            ("http://[::ffff:127.0.0.1]/h", "[::ffff:127.0.0.1]"),
+            ("http://h.test/h", "h.test"),
+            ("http://1password.example/h", "1password.example"),
+        ] {
+            let uri = parse_uri(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(uri.host(), Some(host), "{url}");
+        }
+        // The port, path and query are kept.
+        assert_eq!(
+            parse_uri("http://0x7F000001:8080/h?x=1").unwrap().to_string(),
+            "http://127.0.0.1:8080/h?x=1"
+        );
+        // A host that ends in a number but is no address is not a URL.
+        assert!(parse_uri("http://1.2.3.4.5/").is_err());
+        assert!(parse_uri("http://h.123/").is_err());
     }
 
     fn sender() -> HttpSender {
