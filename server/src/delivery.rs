@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
+pub mod guard;
 mod pool;
 use pool::{Pool, PoolError};
 
@@ -568,7 +569,9 @@ mod tests {
         }
         // The port, path and query are kept.
         assert_eq!(
-            parse_uri("http://0x7F000001:8080/h?x=1").unwrap().to_string(),
+            parse_uri("http://0x7F000001:8080/h?x=1")
+                .unwrap()
+                .to_string(),
             "http://127.0.0.1:8080/h?x=1"
         );
         // A host that ends in a number but is no address is not a URL.
