@@ -6,11 +6,36 @@
 //! delivery refuses every address in a special-purpose network (the table below) unless
 //! `delivery.allow_networks` allows it. IPv6 forms that carry an IPv4 address (IPv4-mapped,
 //! IPv4-compatible, IPv4-translated, NAT64 and 6to4) are judged by the IPv4 address they carry.
+//!
+//! The check is made where the connection is made, on the addresses connected to:
+//! - [`GuardedConnector`] is the TCP connector under TLS. A URL whose host is an address is
+//!   checked as it is (the URL was normalised first, so `http://0x7f.1/` is 127.0.0.1); a host
+//!   name goes to the resolver.
+//! - [`GuardedResolver`] resolves a name once and checks every address it got. **If any is
+//!   blocked, the attempt is refused**, rather than sent to the others: a name that mixes outside
+//!   and inside addresses is a rebinding trick or a mistake, and whether a request goes through
+//!   should not depend on which address answers first. The connector then connects only to the
+//!   addresses it returned: there is no second lookup for a rebinding DNS server to answer
+//!   differently.
+//!
+//! Connections are kept per origin between deliveries (`pool.rs`), and each was made through this
+//! check with the policy the process started with, so a kept connection leads to a checked address
+//! whatever the name resolves to later.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use axum::http::Uri;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioIo;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use tokio::net::TcpStream;
+use tower_service::Service;
 
 /// Whether an address may be delivered to: blocked networks, less the allowed ones.
 #[derive(Debug, Clone, Default)]
@@ -129,6 +154,115 @@ impl AddressPolicy {
         }
         Err(blocked)
     }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+
+/// Where a host name's addresses come from: the system's resolver, or one a test supplies.
+#[async_trait::async_trait]
+pub trait Resolve: Send + Sync {
+    /// Every address of `host` (a name, never an address).
+    async fn resolve(&self, host: &str) -> std::io::Result<Vec<IpAddr>>;
+}
+
+/// The system's resolver (`getaddrinfo`, on tokio's blocking threads, as hyper's own).
+pub struct SystemResolver;
+
+#[async_trait::async_trait]
+impl Resolve for SystemResolver {
+    async fn resolve(&self, host: &str) -> std::io::Result<Vec<IpAddr>> {
+        let found = tokio::net::lookup_host((host, 0)).await?;
+        Ok(found.map(|a| a.ip()).collect())
+    }
+}
+
+/// A resolver whose every answer has passed the policy (see the module's comment).
+#[derive(Clone)]
+pub(super) struct GuardedResolver {
+    policy: Arc<AddressPolicy>,
+    resolver: Arc<dyn Resolve>,
+}
+
+impl GuardedResolver {
+    pub(super) fn new(policy: Arc<AddressPolicy>, resolver: Arc<dyn Resolve>) -> GuardedResolver {
+        GuardedResolver { policy, resolver }
+    }
+}
+
+impl Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = BoxFuture<Self::Response>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let GuardedResolver { policy, resolver } = self.clone();
+        Box::pin(async move {
+            let addresses = resolver.resolve(name.as_str()).await?;
+            for &address in &addresses {
+                policy.check(address)?;
+            }
+            // Port 0: the connector puts the URL's port in.
+            let addresses: Vec<SocketAddr> = addresses
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
+            Ok(addresses.into_iter())
+        })
+    }
+}
+
+/// hyper's TCP connector with the policy in front of it (see the module's comment).
+#[derive(Clone)]
+pub(super) struct GuardedConnector {
+    http: HttpConnector<GuardedResolver>,
+    policy: Arc<AddressPolicy>,
+}
+
+impl GuardedConnector {
+    /// `http` must resolve through a [`GuardedResolver`] with the same `policy`.
+    pub(super) fn new(
+        http: HttpConnector<GuardedResolver>,
+        policy: Arc<AddressPolicy>,
+    ) -> GuardedConnector {
+        GuardedConnector { http, policy }
+    }
+}
+
+impl Service<Uri> for GuardedConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = BoxFuture<Self::Response>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        // hyper's connector does not resolve a host that is an address: it is checked here.
+        if let Some(address) = host_address(&uri)
+            && let Err(blocked) = self.policy.check(address)
+        {
+            return Box::pin(std::future::ready(Err(blocked.into())));
+        }
+        let connecting = self.http.call(uri);
+        Box::pin(async move { connecting.await.map_err(Into::into) })
+    }
+}
+
+/// The address `uri`'s host is, when it is one, read as hyper's connector reads it (an IPv6
+/// address without its brackets).
+pub(super) fn host_address(uri: &Uri) -> Option<IpAddr> {
+    let host = uri.host()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.parse().ok()
 }
 
 /// The IPv4 address an IPv6 address carries, and the form, when it is one of [`CARRIERS`].
