@@ -154,6 +154,28 @@ impl AddressPolicy {
         }
         Err(blocked)
     }
+
+    /// For a webhook's URL: `Ok` unless its host is a blocked address, in any spelling a browser
+    /// reads as one (`http://0x7f.1/` is 127.0.0.1). A host name is left to the resolver, at
+    /// each attempt.
+    pub fn check_url(&self, url: &str) -> Result<(), Blocked> {
+        // Only the scheme and host are read: in a URL template they are literal text, while the
+        // path and query may hold Liquid.
+        let Some(host_at) = url.find("://").map(|at| at + 3) else {
+            return Ok(());
+        };
+        let end = url[host_at..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |at| host_at + at);
+        match super::parse_uri(&url[..end])
+            .ok()
+            .and_then(|uri| host_address(&uri))
+        {
+            Some(address) => self.check(address),
+            // Not a URL at all: refused when sent, with its own reason.
+            None => Ok(()),
+        }
+    }
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -454,6 +476,36 @@ mod tests {
                 Some(network.to_string()),
                 "{address}"
             );
+        }
+    }
+
+    #[test]
+    fn a_url_is_judged_by_its_host() {
+        let policy = AddressPolicy::default();
+        for url in [
+            "http://127.0.0.1/x",
+            "http://127.0.0.1",
+            "https://127.0.0.1:8443?q=1",
+            "http://2130706433/x/{{ event.id }}",
+            "http://0x7f.1/{{ a }}?b={{ b }}",
+            "http://017700000001/",
+            "http://127.1#f",
+            "HTTP://[::1]:8080/",
+            "http://[::ffff:7f00:1]/",
+        ] {
+            assert!(
+                policy.check_url(url).is_err_and(|b| b.what == "loopback"),
+                "{url}"
+            );
+        }
+        for url in [
+            "https://8.8.8.8/x",
+            "https://[2606:4700::1111]/",
+            "https://hooks.example.com/{{ event.id }}",
+            "http://localhost/",
+            "not a url",
+        ] {
+            assert_eq!(policy.check_url(url), Ok(()), "{url}");
         }
     }
 
