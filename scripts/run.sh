@@ -35,6 +35,9 @@ cp -R "$HOOKLINE_ROOT"/dist "$site"/dist
 export HOOKLINE_LISTEN="${HOOKLINE_LISTEN:-127.0.0.1:8080}"
 # Every delivery of the demo is logged, so the page can list them all.
 export HOOKLINE_LOGS_SUCCESS_SAMPLE_RATE="${HOOKLINE_LOGS_SUCCESS_SAMPLE_RATE:-1}"
+# The demo's event webhook goes to a receiver on loopback, which the address guard blocks unless
+# allowed (added to any networks already allowed).
+export HOOKLINE_DELIVERY_ALLOW_NETWORKS="${HOOKLINE_DELIVERY_ALLOW_NETWORKS:+$HOOKLINE_DELIVERY_ALLOW_NETWORKS,}127.0.0.0/8"
 
 node "$HOOKLINE_ROOT/scripts/demo.mjs" "http://$HOOKLINE_LISTEN" "$HOOKLINE_ADMIN_KEY" "$state" "$site" \
   "${HOOKLINE_DEMO_RECEIVER_PORT:-8091}" &

@@ -156,6 +156,8 @@ async fn start_server(db: &std::path::Path, sync_commits: bool) -> Server {
         .env("HOOKLINE_ADMIN_KEY", ADMIN_KEY)
         .env("HOOKLINE_LOG", "warn")
         .env("HOOKLINE_SYNC_COMMITS", sync_commits.to_string())
+        // The receiver is on loopback, which the address guard blocks unless allowed.
+        .env("HOOKLINE_DELIVERY_ALLOW_NETWORKS", "127.0.0.0/8")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

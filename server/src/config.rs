@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use toml::{Table, Value};
 
 /// The default configuration, every key commented: `hookline serve --print-config` prints it.
@@ -82,6 +83,8 @@ pub struct DeliveryConfig {
     pub poll_interval: Duration,
     pub shutdown_grace: Duration,
     pub max_response_bytes: usize,
+    /// Networks delivered to even when the address guard blocks them.
+    pub allow_networks: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +223,7 @@ impl Config {
                 poll_interval: r.duration("delivery.poll_interval")?,
                 shutdown_grace: r.duration("delivery.shutdown_grace")?,
                 max_response_bytes: r.integer("delivery.max_response_bytes")? as usize,
+                allow_networks: r.networks("delivery.allow_networks")?,
             },
             retry: RetryConfig {
                 schedule,
@@ -285,6 +289,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(ms))
 }
 
+/// Parses `10.0.0.0/8`, `fd00::/8`, or one address (`10.0.0.5`, a network of one). A network
+/// with bits set past its prefix (`10.1.0.0/8`) is refused: it is probably a typo for another
+/// prefix length.
+pub fn parse_network(text: &str) -> Result<IpNet, String> {
+    if let Ok(address) = text.parse::<std::net::IpAddr>() {
+        return Ok(IpNet::from(address));
+    }
+    let net: IpNet = text.parse().map_err(|_| {
+        format!("{text:?} is not a network like 10.0.0.0/8 or fd00::/8, nor an address")
+    })?;
+    if net.trunc() != net {
+        return Err(format!(
+            "{text:?} has bits set past its prefix length: did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
 struct Reader<'a> {
     table: &'a Table,
     origin: &'a dyn Fn(&str) -> String,
@@ -333,6 +356,25 @@ impl Reader<'_> {
             Some(Value::Boolean(b)) => Ok(*b),
             _ => Err(self.invalid(key, "expected true or false".into())),
         }
+    }
+    /// A list of networks, each a CIDR (`10.0.0.0/8`) or a single address (`10.0.0.5`).
+    fn networks(&self, key: &str) -> Result<Vec<IpNet>, ConfigError> {
+        let expected = || {
+            self.invalid(
+                key,
+                "expected a list of networks like \"10.0.0.0/8\"".into(),
+            )
+        };
+        let Some(Value::Array(items)) = self.get(key) else {
+            return Err(expected());
+        };
+        items
+            .iter()
+            .map(|item| {
+                let text = item.as_str().ok_or_else(expected)?.trim();
+                parse_network(text).map_err(|m| self.invalid(key, m))
+            })
+            .collect()
     }
     fn duration(&self, key: &str) -> Result<Duration, ConfigError> {
         let text = self
@@ -522,6 +564,61 @@ mod tests {
         assert!(e.to_string().contains("delivery.request_timeot"), "{e}");
         let e = Config::load(None, &env_of(&[("HOOKLINE_DATABASE", "postgres://x")])).unwrap_err();
         assert!(e.to_string().contains("`database`"), "{e}");
+    }
+
+    #[test]
+    fn allow_networks_from_a_file_and_the_environment() {
+        let c = Config::load(None, &env_of(&[])).unwrap();
+        assert!(c.delivery.allow_networks.is_empty());
+        let c = Config::load(
+            None,
+            &env_of(&[(
+                "HOOKLINE_DELIVERY_ALLOW_NETWORKS",
+                "127.0.0.0/8, fd00::/8,10.0.0.5,::1",
+            )]),
+        )
+        .unwrap();
+        let shown: Vec<String> = c
+            .delivery
+            .allow_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["127.0.0.0/8", "fd00::/8", "10.0.0.5/32", "::1/128"]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[delivery]\nallow_networks = [\"10.1.0.0/16\"]\n").unwrap();
+        let c = Config::load(Some(&path), &env_of(&[])).unwrap();
+        assert_eq!(c.delivery.allow_networks[0].to_string(), "10.1.0.0/16");
+    }
+
+    #[test]
+    fn a_bad_network_names_the_key() {
+        for (text, says) in [
+            ("10.0.0.0/33", "is not a network like 10.0.0.0/8"),
+            ("10.0.0/8", "is not a network like 10.0.0.0/8"),
+            ("localhost", "is not a network like 10.0.0.0/8"),
+            ("10.1.0.0/8", "did you mean 10.0.0.0/8?"),
+        ] {
+            let e = Config::load(None, &env_of(&[("HOOKLINE_DELIVERY_ALLOW_NETWORKS", text)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("`delivery.allow_networks`")
+                    && e.contains("HOOKLINE_DELIVERY_ALLOW_NETWORKS")
+                    && e.contains(says),
+                "{text}: {e}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[delivery]\nallow_networks = \"10.0.0.0/8\"\n").unwrap();
+        let e = Config::load(Some(&path), &env_of(&[])).unwrap_err();
+        assert!(
+            e.to_string().contains("`delivery.allow_networks`")
+                && e.to_string().contains("expected a list of networks"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
+pub mod guard;
 mod pool;
+use guard::{AddressPolicy, Blocked, GuardedConnector, GuardedResolver, Resolve, SystemResolver};
 use pool::{Pool, PoolError};
 
 use crate::config::DeliveryConfig;
@@ -26,11 +28,13 @@ use crate::store::Outcome;
 ///
 /// hyper's HTTP/1.1 connections over TCP or rustls (the Mozilla root store, as browsers trust),
 /// kept in our own pool (`delivery/pool.rs`): a request is sent as rendered, redirects are not
-/// followed, and no proxy is used. (A general client such as reqwest parsed each URL three times
+/// followed, no proxy is used, and only addresses the guard (`delivery/guard.rs`) lets through
+/// are connected to. (A general client such as reqwest parsed each URL three times
 /// and ran a redirect layer per request: 12% of the server's instructions per delivery.)
 #[derive(Clone)]
 pub struct HttpSender {
     pool: Arc<Pool>,
+    policy: Arc<AddressPolicy>,
     timeout: Duration,
     max_response_bytes: usize,
 }
@@ -55,7 +59,8 @@ pub struct Response {
 pub struct SendResult {
     pub outcome: Outcome,
     /// Stable: `ok`, `http_status`, `timeout`, `connect_error`, `connection_reset`,
-    /// `network_error`, `invalid_request`, `render_error`.
+    /// `network_error`, `blocked_address` (the address guard refused the receiver's address:
+    /// nothing was sent), `invalid_request`, `render_error`.
     pub error_code: &'static str,
     /// A human-readable reason for a failure.
     pub message: Option<String>,
@@ -82,8 +87,20 @@ enum Failure {
 }
 
 impl HttpSender {
+    /// A client that resolves names with the system's resolver.
     pub fn new(config: &DeliveryConfig) -> Result<HttpSender, ClientError> {
-        let mut http = HttpConnector::new();
+        HttpSender::with_resolver(config, Arc::new(SystemResolver))
+    }
+
+    /// A client that resolves names with `resolver`; every address it answers is checked against
+    /// `config.allow_networks` and the blocked networks before any is connected to.
+    pub fn with_resolver(
+        config: &DeliveryConfig,
+        resolver: Arc<dyn Resolve>,
+    ) -> Result<HttpSender, ClientError> {
+        let policy = Arc::new(AddressPolicy::new(config.allow_networks.clone()));
+        let mut http =
+            HttpConnector::new_with_resolver(GuardedResolver::new(policy.clone(), resolver));
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(config.connect_timeout));
@@ -100,12 +117,18 @@ impl HttpSender {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(GuardedConnector::new(http, policy.clone()));
         Ok(HttpSender {
             pool: Arc::new(Pool::new(connector, Duration::from_secs(60))),
+            policy,
             timeout: config.request_timeout,
             max_response_bytes: config.max_response_bytes,
         })
+    }
+
+    /// The address policy every connection is checked against.
+    pub fn policy(&self) -> &AddressPolicy {
+        &self.policy
     }
 
     /// Sends `request` with `webhook-id: <webhook_id>` (the delivery's id: the same on every
@@ -261,10 +284,13 @@ fn host_header(uri: &Uri) -> Result<HeaderValue, Failure> {
 }
 
 /// A rendered URL as a request target. Most parse as they are; one that is not in the strict
-/// form HTTP wants (a space, a non-ASCII host or path) is normalised as a browser would first.
+/// form HTTP wants (a space, a non-ASCII host or path) is normalised as a browser would first, and
+/// so is a host that is an IPv4 address in another spelling than four decimal numbers
+/// (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1` are all 127.0.0.1), so that the address the
+/// guard checks and the one connected to are the address a browser would read.
 fn parse_uri(url: &str) -> Result<Uri, String> {
     if let Ok(uri) = Uri::try_from(url)
-        && uri.host().is_some()
+        && uri.host().is_some_and(|host| !is_unusual_ipv4(host))
         && url.is_ascii()
         && !url.contains(' ')
     {
@@ -272,6 +298,17 @@ fn parse_uri(url: &str) -> Result<Uri, String> {
     }
     let normal = url::Url::parse(url).map_err(|e| format!("the URL is not valid: {e}"))?;
     Uri::try_from(normal.as_str()).map_err(|e| format!("the URL is not valid: {e}"))
+}
+
+/// Whether `host` may be an IPv4 address in a spelling other than the usual one: not an IPv6
+/// address in brackets, its last label starts with a digit (WHATWG URL parsing reads such a host
+/// as an IPv4 address, or refuses it), and it is not four decimal numbers already.
+fn is_unusual_ipv4(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let last = name.rsplit('.').next().unwrap_or(name);
+    !host.starts_with('[')
+        && last.starts_with(|c: char| c.is_ascii_digit())
+        && (name.len() != host.len() || host.parse::<std::net::Ipv4Addr>().is_err())
 }
 
 impl Response {
@@ -308,6 +345,17 @@ fn invalid(started: Instant, message: String) -> SendResult {
 }
 
 fn failure(started: Instant, connect: bool, e: &(dyn std::error::Error + 'static)) -> SendResult {
+    if let Some(blocked) = blocked_cause(e) {
+        // Nothing was sent; the reason alone says why, without the connector's wording around it.
+        return SendResult {
+            outcome: Outcome::Network,
+            error_code: "blocked_address",
+            message: Some(blocked.to_string()),
+            response: None,
+            duration: started.elapsed(),
+            retry_after: None,
+        };
+    }
     let (outcome, code) = if caused_by(e, |io| io.kind() == std::io::ErrorKind::TimedOut) {
         (Outcome::Timeout, "timeout")
     } else if connect {
@@ -325,6 +373,18 @@ fn failure(started: Instant, connect: bool, e: &(dyn std::error::Error + 'static
         duration: started.elapsed(),
         retry_after: None,
     }
+}
+
+/// The address guard's refusal, when it is among `e`'s causes.
+fn blocked_cause<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e Blocked> {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(blocked) = err.downcast_ref::<Blocked>() {
+            return Some(blocked);
+        }
+        source = err.source();
+    }
+    None
 }
 
 /// Whether an I/O error for which `test` holds is among `e`'s causes.
@@ -527,10 +587,53 @@ mod tests {
         assert!(parse_uri("http://").is_err());
     }
 
-    fn sender() -> HttpSender {
+    #[test]
+    fn numeric_hosts_are_the_address_a_browser_would_read() {
+        // As WHATWG URL parsing reads them: one number, hexadecimal and octal parts, short forms.
+        for (url, host) in [
+            ("http://2130706433/h", "127.0.0.1"),
+            ("http://0x7f.1/h", "127.0.0.1"),
+            ("http://0x7F000001:8080/h?x=1", "127.0.0.1"),
+            ("http://017700000001/h", "127.0.0.1"),
+            ("http://0177.0.0.1/h", "127.0.0.1"),
+            ("http://127.1/h", "127.0.0.1"),
+            ("http://127.0.1/h", "127.0.0.1"),
+            ("http://127.0.0.1./h", "127.0.0.1"),
+            ("http://0/h", "0.0.0.0"),
+            ("http://10.0.0.010/h", "10.0.0.8"),
+            ("http://169.254.43518/h", "169.254.169.254"),
+            // Already in their plain form (an IPv6 address is read as it is written).
+            ("http://127.0.0.1/h", "127.0.0.1"),
+            ("http://[::1]/h", "[::1]"),
+            ("http://[::ffff:127.0.0.1]/h", "[::ffff:127.0.0.1]"),
+            ("http://h.test/h", "h.test"),
+            ("http://1password.example/h", "1password.example"),
+        ] {
+            let uri = parse_uri(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(uri.host(), Some(host), "{url}");
+        }
+        // The port, path and query are kept.
+        assert_eq!(
+            parse_uri("http://0x7F000001:8080/h?x=1")
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:8080/h?x=1"
+        );
+        // A host that ends in a number but is no address is not a URL.
+        assert!(parse_uri("http://1.2.3.4.5/").is_err());
+        assert!(parse_uri("http://h.123/").is_err());
+    }
+
+    fn config(allow: &[&str]) -> DeliveryConfig {
         let mut config = crate::config::Config::default().delivery;
         config.request_timeout = Duration::from_secs(2);
-        HttpSender::new(&config).unwrap()
+        config.allow_networks = allow.iter().map(|n| n.parse().unwrap()).collect();
+        config
+    }
+
+    /// A client that may reach the test receivers on loopback.
+    fn sender() -> HttpSender {
+        HttpSender::new(&config(&["127.0.0.0/8"])).unwrap()
     }
 
     fn post(url: String) -> RenderedRequest {
@@ -670,6 +773,153 @@ mod tests {
             connections.push(seen.recv().await.unwrap().0);
         }
         assert_eq!(connections, vec![0, 1, 2]);
+    }
+
+    /// Whether a connection is waiting on `listener` (none was made when there is not).
+    async fn was_connected_to(listener: &tokio::net::TcpListener) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), listener.accept())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_blocked_address_in_the_url_is_refused_before_connecting() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let guarded = HttpSender::new(&config(&[])).unwrap();
+        for (url, address) in [
+            (format!("http://127.0.0.1:{port}/"), "127.0.0.1"),
+            (format!("http://2130706433:{port}/"), "127.0.0.1"),
+            (format!("http://0x7f.1:{port}/"), "127.0.0.1"),
+            (format!("http://127.1:{port}/"), "127.0.0.1"),
+            // An IPv6 socket to this address reaches 127.0.0.1.
+            (
+                format!("http://[::ffff:127.0.0.1]:{port}/"),
+                "::ffff:127.0.0.1",
+            ),
+        ] {
+            let r = guarded.send(&post(url.clone()), "d1").await;
+            assert_eq!(
+                (r.outcome, r.error_code),
+                (Outcome::Network, "blocked_address"),
+                "{url}: {r:?}"
+            );
+            let message = r.message.unwrap();
+            assert!(
+                message.starts_with(&format!("address {address} is in a blocked network (")),
+                "{url}: {message}"
+            );
+            assert!(!was_connected_to(&listener).await, "{url}");
+        }
+    }
+
+    /// Answers the addresses it is given, one list per lookup, and counts the lookups.
+    struct ScriptedResolver {
+        answers: std::sync::Mutex<std::collections::VecDeque<Vec<std::net::IpAddr>>>,
+        lookups: std::sync::atomic::AtomicUsize,
+    }
+
+    impl ScriptedResolver {
+        fn new(answers: &[&[&str]]) -> Arc<ScriptedResolver> {
+            Arc::new(ScriptedResolver {
+                answers: std::sync::Mutex::new(
+                    answers
+                        .iter()
+                        .map(|a| a.iter().map(|ip| ip.parse().unwrap()).collect())
+                        .collect(),
+                ),
+                lookups: Default::default(),
+            })
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Resolve for ScriptedResolver {
+        async fn resolve(&self, host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+            assert_eq!(host, "receiver.test");
+            self.lookups
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let next = self.answers.lock().unwrap().pop_front();
+            next.ok_or_else(|| std::io::Error::other("no more answers"))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_resolved_address_is_checked_and_only_checked_ones_are_connected_to() {
+        // The receiver on 127.0.0.1, allowed, stands for a public address (a test cannot reach
+        // one); 127.0.0.2, not allowed, for an internal one, with a listener on the same port
+        // that would take any connection made to it.
+        let (port, mut seen) = raw_receiver(true).await;
+        let internal = tokio::net::TcpListener::bind(("127.0.0.2", port))
+            .await
+            .unwrap();
+        let resolver = ScriptedResolver::new(&[
+            // A rebinding DNS server: the outside address first, the inside one next time.
+            &["127.0.0.1"],
+            &["127.0.0.2"],
+            // Both in one answer, the outside one first.
+            &["127.0.0.1", "127.0.0.2"],
+            // Back outside.
+            &["127.0.0.1"],
+        ]);
+        let s = HttpSender::with_resolver(&config(&["127.0.0.1/32"]), resolver.clone()).unwrap();
+        let url = format!("http://receiver.test:{port}/h");
+        let mut results = Vec::new();
+        for _ in 0..4 {
+            let r = s.send(&post(url.clone()), "d1").await;
+            results.push((r.error_code, r.message));
+            // The receiver closes each connection: let the close arrive, so each request needs
+            // a new connection, and a new lookup.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let blocked = Some(
+            "address 127.0.0.2 is in a blocked network (loopback, 127.0.0.0/8); \
+             the server's delivery.allow_networks can allow it"
+                .to_string(),
+        );
+        assert_eq!(
+            results,
+            vec![
+                ("ok", None),
+                ("blocked_address", blocked.clone()),
+                ("blocked_address", blocked),
+                ("ok", None),
+            ]
+        );
+        assert_eq!(
+            resolver.lookups.load(std::sync::atomic::Ordering::SeqCst),
+            4
+        );
+        assert!(!was_connected_to(&internal).await);
+        // The outside address took exactly the two requests that were allowed.
+        assert_eq!(seen.recv().await.unwrap().0, 0);
+        assert_eq!(seen.recv().await.unwrap().0, 1);
+        assert!(seen.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = format!("http://{}/", elsewhere.local_addr().unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let answer =
+                format!("HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\n\r\n");
+            let _ = socket.write_all(answer.as_bytes()).await;
+        });
+        let r = sender()
+            .send(&post(format!("http://127.0.0.1:{port}/")), "d1")
+            .await;
+        assert_eq!(
+            (r.outcome, r.error_code, r.response.map(|r| r.status)),
+            (Outcome::Client, "http_status", Some(302))
+        );
+        assert!(!was_connected_to(&elsewhere).await);
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! - [`config`]: embedded commented defaults, then a file, then `HOOKLINE_*` environment variables.
 //! - [`api`]: the HTTP API, one file per resource (apps, webhooks, events, the browser bridge).
 //! - [`queue`]: accepted events become deliveries, one bounded queue per webhook.
-//! - [`worker`]: a webhook's workers: render, send ([`delivery`]), retry ([`retry`]), auto-disable.
+//! - [`worker`]: a webhook's workers: render, send ([`delivery`], only to addresses
+//!   [`delivery::guard`] lets through), retry ([`retry`]), auto-disable.
 //! - [`store`]: the durable store behind one trait; [`store::sqlite`] with group commit.
 //! - [`stats`]: counts and latency series from the attempt records; [`metrics`] for Prometheus.
 //! - [`retention`]: long operations in chunks: old data deleted in the background, deleted apps

@@ -102,6 +102,8 @@ export async function startHookline({ timeout = 30000 } = {}) {
       HOOKLINE_DATABASE: `sqlite://${path.join(dir, 'h.db')}`,
       HOOKLINE_ADMIN_KEY: adminKey,
       HOOKLINE_LOGS_SUCCESS_SAMPLE_RATE: '1',
+      // The demo script's receiver is on loopback, as scripts/run.sh allows it.
+      HOOKLINE_DELIVERY_ALLOW_NETWORKS: '127.0.0.0/8',
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   }));

@@ -57,6 +57,23 @@ fn compile(body: &Value) -> ApiResult<Webhook> {
         .map_err(invalid)
 }
 
+/// A URL whose host is an address the server may not deliver to is refused when saved: `422
+/// blocked_address`, naming `url`. (A host name is checked at each attempt, once resolved.)
+fn check_target(state: &AppState, webhook: &Webhook) -> ApiResult<()> {
+    state
+        .queue
+        .sender
+        .policy()
+        .check_url(&webhook.spec().url)
+        .map_err(|blocked| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "blocked_address",
+                format!("url: {blocked}"),
+            )
+        })
+}
+
 fn view(record: &WebhookRecord) -> Value {
     let mut out = json!({"id": record.id, "app_id": record.app_id});
     if let (Some(o), Some(spec)) = (out.as_object_mut(), record.spec.as_object()) {
@@ -106,6 +123,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
     let webhook = compile(&body)?;
+    check_target(&state, &webhook)?;
     let now = now_ms();
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
     let mut record = WebhookRecord {
@@ -158,6 +176,7 @@ async fn update(
         o.entry("enabled").or_insert(current.enabled.into());
     }
     let webhook = compile(&body)?;
+    check_target(&state, &webhook)?;
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
     let enabled = webhook.enabled();
     if !state

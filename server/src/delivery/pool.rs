@@ -15,8 +15,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
+
+use super::guard::GuardedConnector;
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -24,14 +25,15 @@ type Sender = SendRequest<Full<Bytes>>;
 const MAX_IDLE_PER_ORIGIN: usize = 64;
 
 pub(super) struct Pool {
-    connector: HttpsConnector<HttpConnector>,
+    /// Every connection is made through the address guard.
+    connector: HttpsConnector<GuardedConnector>,
     idle: Mutex<HashMap<String, Vec<(Sender, Instant)>>>,
     idle_timeout: Duration,
 }
 
 /// Why a request got no response.
 pub(super) enum PoolError {
-    /// Connecting (TCP, TLS) failed.
+    /// Connecting (TCP, TLS) failed, or the address guard refused the address.
     Connect(Box<dyn std::error::Error + Send + Sync>),
     /// The connection failed while sending the request or reading the response head.
     Send(hyper::Error),
@@ -45,7 +47,7 @@ pub(super) struct Lent {
 }
 
 impl Pool {
-    pub(super) fn new(connector: HttpsConnector<HttpConnector>, idle_timeout: Duration) -> Pool {
+    pub(super) fn new(connector: HttpsConnector<GuardedConnector>, idle_timeout: Duration) -> Pool {
         Pool {
             connector,
             idle: Mutex::new(HashMap::new()),

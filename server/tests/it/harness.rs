@@ -19,7 +19,8 @@ pub struct TestServer {
 }
 
 /// The test configuration: retries after 200 ms then 400 ms, no jitter, 2 s timeout, every
-/// success logged, auto-disable rules off unless a test turns them on.
+/// success logged, auto-disable rules off unless a test turns them on, and loopback allowed, where
+/// the test receivers listen.
 #[allow(clippy::field_reassign_with_default)] // reads as "defaults, except"
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut c = Config::default();
@@ -34,6 +35,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.logs.success_max_per_second = 0;
     c.disable.failure_threshold = 0;
     c.disable.consecutive_failures = 0;
+    c.delivery.allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
     c
 }
 

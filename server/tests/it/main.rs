@@ -9,6 +9,7 @@ mod bridge;
 mod delivery;
 mod disable;
 mod faults;
+mod guard;
 mod isolation;
 mod process;
 mod retention;

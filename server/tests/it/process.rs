@@ -39,6 +39,7 @@ async fn spawn_with(db: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Pr
         .env("HOOKLINE_RETRY_SCHEDULE", "100ms,100ms,100ms")
         .env("HOOKLINE_RETRY_JITTER", "none")
         .env("HOOKLINE_DELIVERY_POLL_INTERVAL", "100ms")
+        .env("HOOKLINE_DELIVERY_ALLOW_NETWORKS", "127.0.0.0/8")
         .env("HOOKLINE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
