@@ -65,11 +65,25 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Never printed.
     pub admin_key: Option<String>,
+    pub limits: LimitsConfig,
     pub delivery: DeliveryConfig,
     pub retry: RetryConfig,
     pub disable: DisableConfig,
     pub logs: LogsConfig,
     pub retention: RetentionConfig,
+}
+
+/// Bounds on what one client can make the server hold or do (`[limits]`).
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_batch_events: usize,
+    pub max_id_bytes: usize,
+    pub max_kind_bytes: usize,
+    pub max_webhooks_per_app: usize,
+    pub max_template_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +227,16 @@ impl Config {
             site: (!site.is_empty()).then(|| PathBuf::from(site)),
             max_body_bytes: r.positive("max_body_bytes")?,
             admin_key: (!admin_key.is_empty()).then_some(admin_key),
+            limits: LimitsConfig {
+                max_connections: r.positive("limits.max_connections")?,
+                header_timeout: r.duration("limits.header_timeout")?,
+                body_timeout: r.duration("limits.body_timeout")?,
+                max_batch_events: r.positive("limits.max_batch_events")?,
+                max_id_bytes: r.positive("limits.max_id_bytes")?,
+                max_kind_bytes: r.positive("limits.max_kind_bytes")?,
+                max_webhooks_per_app: r.positive("limits.max_webhooks_per_app")?,
+                max_template_bytes: r.positive("limits.max_template_bytes")?,
+            },
             delivery: DeliveryConfig {
                 request_timeout: r.duration("delivery.request_timeout")?,
                 connect_timeout: r.duration("delivery.connect_timeout")?,
@@ -252,6 +276,14 @@ impl Config {
                 "delivery.lease",
                 "must be at least twice delivery.request_timeout".into(),
             ));
+        }
+        for (key, timeout) in [
+            ("limits.header_timeout", config.limits.header_timeout),
+            ("limits.body_timeout", config.limits.body_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(r.invalid(key, "must be more than 0".into()));
+            }
         }
         if config.retention.interval.is_zero() {
             return Err(r.invalid("retention.interval", "must be more than 0".into()));

@@ -14,6 +14,7 @@
 //!
 //! `hookline serve`, on top of the core, in the order data flows:
 //! - [`config`]: embedded commented defaults, then a file, then `HOOKLINE_*` environment variables.
+//! - [`http`]: the API's connections, within the `[limits]` on connections and slow clients.
 //! - [`api`]: the HTTP API, one file per resource (apps, webhooks, events, the browser bridge).
 //! - [`queue`]: accepted events become deliveries, one bounded queue per webhook.
 //! - [`worker`]: a webhook's workers: render, send ([`delivery`], only to addresses
@@ -28,6 +29,7 @@ pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod event;
+pub mod http;
 pub mod metrics;
 pub mod queue;
 pub mod render_cmd;

@@ -89,9 +89,7 @@ pub async fn serve(
         app = app.fallback_service(tower_http::services::ServeDir::new(site));
     }
     tracing::info!(listen = %listener.local_addr()?, database = ?config.database, "hookline serving");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = crate::http::serve(listener, app, &config.limits, shutdown).await;
     tracing::info!("shutting down: intake stopped, finishing attempts in flight");
     retention.abort();
     queue.shutdown().await;

@@ -10,6 +10,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, AppState, RawBody, State, parse_json};
+use crate::config::LimitsConfig;
 use crate::event::Event;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -33,8 +34,55 @@ async fn ingest(
             .and_then(|body| parse_events(&app_id, body))
             .inspect_err(|_| crate::metrics::EVENTS_REJECTED.add(1))?,
     };
+    check_limits(&events, &state.config.limits)
+        .inspect_err(|_| crate::metrics::EVENTS_REJECTED.add(1))?;
     let summary = state.queue.ingest(&app_id, events).await?;
     Ok((StatusCode::ACCEPTED, Json(json!(summary))))
+}
+
+/// Refuses events past `[limits]` (how many in one request, how long an id or a kind), naming
+/// the first one that is and the key.
+pub fn check_limits(events: &[Event], limits: &LimitsConfig) -> ApiResult<()> {
+    if events.len() > limits.max_batch_events {
+        return Err(ApiError::bad_request(
+            "too_many_events",
+            format!(
+                "events: {} events, more than the {} one request may hold (limits.max_batch_events)",
+                events.len(),
+                limits.max_batch_events
+            ),
+        ));
+    }
+    let at = |i: usize| {
+        if events.len() > 1 {
+            format!("events[{i}].")
+        } else {
+            String::new()
+        }
+    };
+    for (i, e) in events.iter().enumerate() {
+        for (field, value, max, key) in [
+            ("id", e.id(), limits.max_id_bytes, "limits.max_id_bytes"),
+            (
+                "kind",
+                e.kind(),
+                limits.max_kind_bytes,
+                "limits.max_kind_bytes",
+            ),
+        ] {
+            if value.len() > max {
+                return Err(ApiError::bad_request(
+                    "invalid_event",
+                    format!(
+                        "{}{field}: {} bytes, longer than {max} ({key})",
+                        at(i),
+                        value.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The events of a request body: one event object, or `{"events": [objects]}`.

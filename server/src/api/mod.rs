@@ -102,10 +102,35 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<RawBody, ApiError> {
-        axum::body::Bytes::from_request(req, state)
-            .await
-            .map(RawBody)
-            .map_err(body_rejection)
+        read_body(req, state).await.map(RawBody)
+    }
+}
+
+/// The body of `req`, within the size limit (`413`) and, when the request came through
+/// [`crate::http::serve`], within `limits.body_timeout` (`408`: a slow client cannot hold a
+/// connection and a buffer for ever).
+async fn read_body<S: Send + Sync>(
+    req: axum::extract::Request,
+    state: &S,
+) -> ApiResult<axum::body::Bytes> {
+    let deadline = req
+        .extensions()
+        .get::<crate::http::Deadlines>()
+        .map(|d| d.body);
+    let read = axum::body::Bytes::from_request(req, state);
+    let Some(deadline) = deadline else {
+        return read.await.map_err(body_rejection);
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(read) => read.map_err(body_rejection),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the body did not arrive within {} ms (limits.body_timeout)",
+                deadline.as_millis()
+            ),
+        )),
     }
 }
 
@@ -119,9 +144,7 @@ impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
         req: axum::extract::Request,
         state: &S,
     ) -> Result<OptionalJsonBody, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
+        let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(Value::Null));
         }

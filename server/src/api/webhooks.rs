@@ -12,10 +12,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State};
+use crate::config::LimitsConfig;
 use crate::delivery::{redact_headers, request_log};
 use crate::event::Event;
 use crate::store::{DeliveryIds, DeliveryState, Leftovers, WebhookRecord, now_ms};
-use crate::webhook::{Webhook, WebhookSpec};
+use crate::webhook::{BodySpec, Webhook, WebhookSpec};
 
 pub fn router() -> Router<Arc<AppState>> {
     let base = "/v1/apps/{app_id}/webhooks";
@@ -47,14 +48,45 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 /// A webhook definition checked and compiled, or a 400 naming the field.
-fn compile(body: &Value) -> ApiResult<Webhook> {
+fn compile(limits: &LimitsConfig, body: &Value) -> ApiResult<Webhook> {
     let invalid = |e: crate::webhook::ValidationError| {
         ApiError::bad_request("invalid_webhook", e.to_string())
     };
     let spec = WebhookSpec::from_json(body).map_err(invalid)?;
+    check_template_sizes(&spec, limits.max_template_bytes)?;
     Webhook::compile(spec)
         .and_then(Webhook::checked)
         .map_err(invalid)
+}
+
+/// Refuses a template (the URL, a header's value, the body) larger than `max` bytes, naming it.
+fn check_template_sizes(spec: &WebhookSpec, max: usize) -> ApiResult<()> {
+    let body = match &spec.body {
+        None => 0,
+        Some(BodySpec::Custom(text)) => text.len(),
+        Some(BodySpec::Pairs(pairs)) => pairs.iter().map(|(k, v)| k.len() + v.len()).sum(),
+    };
+    let sizes = [
+        ("url".to_string(), spec.url.len()),
+        ("body".to_string(), body),
+    ]
+    .into_iter()
+    .chain(
+        spec.headers
+            .iter()
+            .map(|(name, value)| (format!("headers.{name}"), value.len())),
+    );
+    for (field, size) in sizes {
+        if size > max {
+            return Err(ApiError::bad_request(
+                "invalid_webhook",
+                format!(
+                    "{field}: the template is {size} bytes, more than {max} (limits.max_template_bytes)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A URL whose host is an address the server may not deliver to is refused when saved: `422
@@ -122,8 +154,19 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
-    let webhook = compile(&body)?;
+    let webhook = compile(&state.config.limits, &body)?;
     check_target(&state, &webhook)?;
+    let max = state.config.limits.max_webhooks_per_app;
+    let has = state.store.list_webhooks(&app_id).await?.len();
+    if has >= max {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_webhooks",
+            format!(
+                "the app has {has} webhooks, the most it may have (limits.max_webhooks_per_app); delete one first"
+            ),
+        ));
+    }
     let now = now_ms();
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
     let mut record = WebhookRecord {
@@ -175,7 +218,7 @@ async fn update(
     if let Some(o) = body.as_object_mut() {
         o.entry("enabled").or_insert(current.enabled.into());
     }
-    let webhook = compile(&body)?;
+    let webhook = compile(&state.config.limits, &body)?;
     check_target(&state, &webhook)?;
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
     let enabled = webhook.enabled();
@@ -342,7 +385,7 @@ async fn preview_unsaved(
     let definition = body
         .get("webhook")
         .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
-    let webhook = compile(definition)?;
+    let webhook = compile(&state.config.limits, definition)?;
     preview_of(&app_id, &body, &webhook)
 }
 

@@ -11,5 +11,6 @@ mod disable;
 mod faults;
 mod guard;
 mod isolation;
+mod limits;
 mod process;
 mod retention;
