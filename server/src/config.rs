@@ -66,6 +66,7 @@ pub struct Config {
     /// Never printed.
     pub admin_key: Option<String>,
     pub limits: LimitsConfig,
+    pub bridge: BridgeConfig,
     pub delivery: DeliveryConfig,
     pub retry: RetryConfig,
     pub disable: DisableConfig,
@@ -84,6 +85,15 @@ pub struct LimitsConfig {
     pub max_kind_bytes: usize,
     pub max_webhooks_per_app: usize,
     pub max_template_bytes: usize,
+}
+
+/// Rate limits of the public browser bridge (`[bridge]`); a rate of 0 is no limit.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    pub rate_per_client: u32,
+    pub burst_per_client: u32,
+    pub rate_per_app: u32,
+    pub burst_per_app: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -236,6 +246,12 @@ impl Config {
                 max_kind_bytes: r.positive("limits.max_kind_bytes")?,
                 max_webhooks_per_app: r.positive("limits.max_webhooks_per_app")?,
                 max_template_bytes: r.positive("limits.max_template_bytes")?,
+            },
+            bridge: BridgeConfig {
+                rate_per_client: r.integer("bridge.rate_per_client")? as u32,
+                burst_per_client: r.positive("bridge.burst_per_client")? as u32,
+                rate_per_app: r.integer("bridge.rate_per_app")? as u32,
+                burst_per_app: r.positive("bridge.burst_per_app")? as u32,
             },
             delivery: DeliveryConfig {
                 request_timeout: r.duration("delivery.request_timeout")?,

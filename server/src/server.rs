@@ -1,7 +1,6 @@
 //! `hookline serve`: opens the store, starts the queue and its workers, and serves the API on a
 //! listener it is given (tests bind `127.0.0.1:0`) until the shutdown future resolves.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
@@ -71,12 +70,13 @@ pub async fn serve(
             }
         }
     }
-    let keys: HashMap<String, String> = store.app_keys().await?.into_iter().collect();
+    let keys = crate::api::keys::Keys::new(store.app_keys().await?);
     let state = Arc::new(AppState {
         config: config.clone(),
         store: store.clone(),
         queue: queue.clone(),
         keys: RwLock::new(keys),
+        bridge: crate::api::bridge::Bridge::new(&config.bridge, &store.list_apps().await?),
         admin_hash,
     });
     let poller = tokio::spawn(queue.clone().poll());

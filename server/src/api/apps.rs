@@ -1,72 +1,229 @@
-//! `/v1/apps`: creating and listing apps, with the admin key.
+//! `/v1/apps`: apps (created and listed with the admin key; read, changed and given new keys
+//! with their own key too), deleted and erased.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, post};
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, JsonBody, State, hash_key, new_key};
-use crate::store::{AppRecord, now_ms};
+use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State, hash_key, new_key};
+use crate::store::{AppKey, AppRecord, now_ms};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/apps", post(create).get(list))
-        .route("/v1/apps/{app_id}", delete(remove))
+        .route("/v1/apps/{app_id}", get(read).patch(update).delete(remove))
+        .route("/v1/apps/{app_id}/keys", post(rotate_key))
         .route("/v1/apps/{app_id}/erase", post(erase))
 }
 
-/// `POST /v1/apps {"name"}` → `201 {id, name, api_key, created_at}`; the key is shown only here.
+/// How long a replaced key keeps working unless the request says (`grace`).
+const DEFAULT_KEY_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// Origins an app's bridge may list, at most.
+const MAX_BRIDGE_ORIGINS: usize = 50;
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_app", message)
+}
+
+/// Refuses a field the body may not have (`allowed` lists those it may).
+fn known_fields(body: &Value, allowed: &[&str]) -> ApiResult<()> {
+    let Some(map) = body.as_object() else {
+        return Err(invalid("expected a JSON object"));
+    };
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(invalid(format!(
+            "{k}: unknown field (only {})",
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn parse_name(value: &Value) -> ApiResult<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(s.trim().to_string()),
+        Value::String(_) => Err(invalid("name: must be 1 to 200 characters")),
+        _ => Err(invalid("name: expected a string")),
+    }
+}
+
+/// `bridge_origins`: origins (`https://example.com`, `http://localhost:3000`) written as
+/// browsers send them in `Origin`; kept in that form.
+fn parse_origins(value: &Value) -> ApiResult<Vec<String>> {
+    let Value::Array(items) = value else {
+        return Err(invalid("bridge_origins: expected a list of origins"));
+    };
+    if items.len() > MAX_BRIDGE_ORIGINS {
+        return Err(invalid(format!(
+            "bridge_origins: at most {MAX_BRIDGE_ORIGINS} origins"
+        )));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("bridge_origins[{i}]");
+        let text = item
+            .as_str()
+            .ok_or_else(|| invalid(format!("{at}: expected a string")))?;
+        let url = url::Url::parse(text)
+            .map_err(|e| invalid(format!("{at}: {text:?} is not an origin: {e}")))?;
+        let origin = url.origin().ascii_serialization();
+        let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+        if !matches!(url.scheme(), "http" | "https") || !bare || url.username() != "" {
+            return Err(invalid(format!(
+                "{at}: {text:?} is not an origin (scheme://host[:port], http or https, nothing after)"
+            )));
+        }
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
+}
+
+fn view(app: &AppRecord) -> Value {
+    json!({
+        "id": app.id, "name": app.name, "created_at": app.created_at,
+        "bridge_origins": app.bridge_origins,
+    })
+}
+
+/// `POST /v1/apps {"name", "bridge_origins"?}` → `201 {id, name, created_at, bridge_origins,
+/// api_key}`; the key is shown only here.
 async fn create(
     state: State,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_admin(&headers)?;
-    let name = match body.get("name") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.trim().to_string(),
-        Some(Value::String(_)) => {
-            return Err(ApiError::bad_request(
-                "invalid_app",
-                "name: must be 1 to 200 characters",
-            ));
-        }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_app",
-                "name: expected a string",
-            ));
-        }
-        None => return Err(ApiError::bad_request("invalid_app", "name: missing")),
+    known_fields(&body, &["name", "bridge_origins"])?;
+    let name = parse_name(body.get("name").ok_or_else(|| invalid("name: missing"))?)?;
+    let bridge_origins = match body.get("bridge_origins") {
+        Some(v) => parse_origins(v)?,
+        None => Vec::new(),
     };
     let app = AppRecord {
         id: format!("app_{}", uuid::Uuid::new_v4().simple()),
         name,
         created_at: now_ms(),
+        bridge_origins,
     };
     let key = new_key("hk_");
     let hash = hash_key(&key);
     state.store.create_app(app.clone(), hash.clone()).await?;
+    state.keys_mut().insert(AppKey {
+        hash,
+        app_id: app.id.clone(),
+        expires_at: None,
+    });
     state
-        .keys
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(hash, app.id.clone());
+        .bridge
+        .set_origins(&app.id, app.bridge_origins.clone());
     tracing::info!(app = %app.id, "app created");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": app.id, "name": app.name, "api_key": key, "created_at": app.created_at})),
-    ))
+    let mut out = view(&app);
+    out["api_key"] = key.into();
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
-/// `GET /v1/apps` → `{"apps": [{id, name, created_at}]}`.
+/// `GET /v1/apps` (admin key) → `{"apps": [{id, name, created_at, bridge_origins}]}`.
 async fn list(state: State, headers: HeaderMap) -> ApiResult<Json<Value>> {
     state.authorize_admin(&headers)?;
     let apps = state.store.list_apps().await?;
-    Ok(Json(json!({ "apps": apps })))
+    Ok(Json(
+        json!({ "apps": apps.iter().map(view).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `GET /v1/apps/{app}` (its key or the admin key).
+async fn read(
+    state: State,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    let app = state
+        .store
+        .get_app(&app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app"))?;
+    Ok(Json(view(&app)))
+}
+
+/// `PATCH /v1/apps/{app} {"name"?, "bridge_origins"?}` (its key or the admin key): sets what is
+/// given.
+async fn update(
+    state: State,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    state.authorize_app(&headers, &app_id)?;
+    known_fields(&body, &["name", "bridge_origins"])?;
+    let name = body.get("name").map(parse_name).transpose()?;
+    let origins = body.get("bridge_origins").map(parse_origins).transpose()?;
+    let app = state
+        .store
+        .update_app(&app_id, name, origins)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app"))?;
+    state
+        .bridge
+        .set_origins(&app.id, app.bridge_origins.clone());
+    Ok(Json(view(&app)))
+}
+
+/// `POST /v1/apps/{app}/keys {"grace"?: "24h"}` (its key or the admin key) → `201 {api_key,
+/// previous_key_expires_at}`: a new key, shown only here; the one it replaces keeps working for
+/// `grace` (24 h by default; `"0s"` revokes it at once).
+async fn rotate_key(
+    state: State,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    state.authorize_app(&headers, &app_id)?;
+    let grace = match &body {
+        Value::Null => DEFAULT_KEY_GRACE,
+        body => {
+            known_fields(body, &["grace"])?;
+            match body.get("grace") {
+                None => DEFAULT_KEY_GRACE,
+                Some(Value::String(text)) => crate::config::parse_duration(text).map_err(|m| {
+                    ApiError::bad_request("invalid_key_rotation", format!("grace: {m}"))
+                })?,
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "invalid_key_rotation",
+                        "grace: expected a duration like \"24h\" or \"0s\"",
+                    ));
+                }
+            }
+        }
+    };
+    let now = now_ms();
+    let old_until = now.saturating_add(grace.as_millis().min(i64::MAX as u128) as i64);
+    let key = new_key("hk_");
+    let hash = hash_key(&key);
+    if !state
+        .store
+        .rotate_app_key(&app_id, hash.clone(), old_until)
+        .await?
+    {
+        return Err(ApiError::not_found("app"));
+    }
+    state.keys_mut().rotate(&app_id, hash, old_until, now);
+    tracing::info!(app = %app_id, grace_s = grace.as_secs(), "app key rotated");
+    let expires = (old_until > now).then_some(old_until);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"api_key": key, "previous_key_expires_at": expires})),
+    ))
 }
 
 /// `DELETE /v1/apps/{app}` (admin key) → `204`: the app, its key, its webhooks (their deliveries
@@ -81,11 +238,8 @@ async fn remove(
     let Some(leftovers) = state.store.delete_app(&app_id).await? else {
         return Err(ApiError::not_found("app"));
     };
-    state
-        .keys
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .retain(|_, owner| *owner != app_id);
+    state.keys_mut().remove_app(&app_id);
+    state.bridge.set_origins(&app_id, Vec::new());
     for (webhook_id, _) in &leftovers.webhooks {
         state.queue.remove(webhook_id).await;
     }

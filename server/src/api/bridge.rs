@@ -2,35 +2,195 @@
 //! notification webhooks here (text/plain with `cors: false`, JSON after a CORS preflight with
 //! `cors: true`); each becomes an event `message.push.displayed|clicked|dismissed` that flows to
 //! the app's webhooks. No app key: browsers cannot hold one. The path's app must exist.
+//!
+//! Any page on the web can post here, so the bridge takes only what the browser half sends (the
+//! three kinds, known fields of known types and sizes), reads at most
+//! [`MAX_BROWSER_EVENT_BYTES`] of a body, limits the rate per client address and per app
+//! (`[bridge]`), and, for an app with `bridge_origins`, takes posts from those origins only.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, AppState, State, parse_json};
+use super::{ApiError, AppState, RawBody, State, parse_json};
+use crate::config::BridgeConfig;
+use crate::http::Peer;
 
-/// The largest browser payload accepted.
+/// The largest browser payload accepted: a body is not read past it.
 pub const MAX_BROWSER_EVENT_BYTES: usize = 16 * 1024;
 
+/// The largest `data` of a browser payload, as JSON.
+const MAX_DATA_BYTES: usize = 8 * 1024;
+
+/// Rate-limit buckets kept at most per kind; past it, full ones are dropped (and, when all are in
+/// use, all: a flood from that many addresses meets the per-app limit still).
+const MAX_BUCKETS: usize = 100_000;
+
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route(
-        "/v1/apps/{app_id}/browser-events",
-        post(receive).options(preflight),
-    )
+    Router::new()
+        .route(
+            "/v1/apps/{app_id}/browser-events",
+            post(receive).options(preflight),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BROWSER_EVENT_BYTES))
 }
 
-fn cors(mut response: Response) -> Response {
+/// The bridge's own state: each app's allowed origins, and the rate limits.
+pub struct Bridge {
+    origins: RwLock<HashMap<String, Vec<String>>>,
+    clients: Mutex<Buckets<IpAddr>>,
+    apps: Mutex<Buckets<String>>,
+}
+
+impl Bridge {
+    pub fn new(config: &BridgeConfig, apps: &[crate::store::AppRecord]) -> Bridge {
+        Bridge {
+            origins: RwLock::new(
+                apps.iter()
+                    .filter(|a| !a.bridge_origins.is_empty())
+                    .map(|a| (a.id.clone(), a.bridge_origins.clone()))
+                    .collect(),
+            ),
+            clients: Mutex::new(Buckets::new(
+                config.rate_per_client,
+                config.burst_per_client,
+            )),
+            apps: Mutex::new(Buckets::new(config.rate_per_app, config.burst_per_app)),
+        }
+    }
+
+    /// The origins app `app_id`'s bridge takes posts from (empty: any).
+    pub fn set_origins(&self, app_id: &str, origins: Vec<String>) {
+        let mut all = self.origins.write().unwrap_or_else(|p| p.into_inner());
+        if origins.is_empty() {
+            all.remove(app_id);
+        } else {
+            all.insert(app_id.to_string(), origins);
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` answer for a request from `origin` to `app_id`'s bridge:
+    /// `*` when the app allows any, the origin itself when it is one of the app's; an error
+    /// otherwise.
+    fn allow_origin(&self, app_id: &str, origin: Option<&str>) -> Result<HeaderValue, ApiError> {
+        let all = self.origins.read().unwrap_or_else(|p| p.into_inner());
+        let Some(allowed) = all.get(app_id) else {
+            return Ok(HeaderValue::from_static("*"));
+        };
+        let refused = |why: String| ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", why);
+        let Some(origin) = origin else {
+            return Err(refused(
+                "Origin: missing; this app's bridge takes events from its bridge_origins only"
+                    .into(),
+            ));
+        };
+        if !allowed.iter().any(|a| a == origin) {
+            return Err(refused(format!(
+                "Origin: {origin:?} is not one of this app's bridge_origins"
+            )));
+        }
+        HeaderValue::from_str(origin)
+            .map_err(|_| refused("Origin: not a valid header value".into()))
+    }
+
+    /// Takes one event from the client's and the app's buckets, or says how long to wait.
+    fn admit(&self, client: Option<IpAddr>, app_id: &str) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let limited = |wait: Duration, what: &str, key: &str| {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many browser events {what} ({key}); retry in {seconds} s"),
+            )
+            .retry_after(seconds)
+        };
+        if let Some(client) = client {
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            clients
+                .take(client_net(client), now)
+                .map_err(|wait| limited(wait, "from this address", "bridge.rate_per_client"))?;
+        }
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.take(app_id.to_string(), now)
+            .map_err(|wait| limited(wait, "to this app", "bridge.rate_per_app"))
+    }
+}
+
+/// A client by its address; an IPv6 one by its /64 (a host usually has a whole /64).
+fn client_net(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// Token buckets: `rate` a second, up to `burst`, per key; a rate of 0 admits everything.
+struct Buckets<K> {
+    buckets: HashMap<K, (f64, Instant)>,
+    rate: f64,
+    burst: f64,
+}
+
+impl<K: Hash + Eq> Buckets<K> {
+    fn new(rate: u32, burst: u32) -> Buckets<K> {
+        Buckets {
+            buckets: HashMap::new(),
+            rate: f64::from(rate),
+            burst: f64::from(burst.max(1)),
+        }
+    }
+
+    fn level(&self, (tokens, at): (f64, Instant), now: Instant) -> f64 {
+        (tokens + now.saturating_duration_since(at).as_secs_f64() * self.rate).min(self.burst)
+    }
+
+    /// Takes a token of `key`'s bucket, or says how long until there is one.
+    fn take(&mut self, key: K, now: Instant) -> Result<(), Duration> {
+        if self.rate == 0.0 {
+            return Ok(());
+        }
+        if self.buckets.len() >= MAX_BUCKETS && !self.buckets.contains_key(&key) {
+            let (rate, burst) = (self.rate, self.burst);
+            self.buckets.retain(|_, b| {
+                (b.0 + now.saturating_duration_since(b.1).as_secs_f64() * rate) < burst
+            });
+            if self.buckets.len() >= MAX_BUCKETS {
+                self.buckets.clear();
+            }
+        }
+        let bucket = self.buckets.get(&key).copied();
+        let tokens = bucket.map_or(self.burst, |b| self.level(b, now));
+        if tokens >= 1.0 {
+            self.buckets.insert(key, (tokens - 1.0, now));
+            Ok(())
+        } else {
+            self.buckets.insert(key, (tokens, now));
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate))
+        }
+    }
+}
+
+/// The CORS headers of every bridge answer, allowing `origin`.
+fn cors(mut response: Response, origin: HeaderValue) -> Response {
     let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("POST"),
@@ -46,20 +206,55 @@ fn cors(mut response: Response) -> Response {
     response
 }
 
-async fn preflight() -> Response {
-    cors(StatusCode::NO_CONTENT.into_response())
+fn origin_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+}
+
+async fn preflight(state: State, Path(app_id): Path<String>, headers: HeaderMap) -> Response {
+    match state.bridge.allow_origin(&app_id, origin_of(&headers)) {
+        Ok(origin) => cors(StatusCode::NO_CONTENT.into_response(), origin),
+        // No CORS headers: the browser does not send the post.
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn receive(
     state: State,
     Path(app_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Peer(client): Peer,
+    body: Result<RawBody, ApiError>,
 ) -> Response {
-    cors(match handle(&state, &app_id, &headers, &body).await {
-        Ok(summary) => (StatusCode::ACCEPTED, axum::Json(summary)).into_response(),
-        Err(e) => e.into_response(),
-    })
+    let origin = match state.bridge.allow_origin(&app_id, origin_of(&headers)) {
+        Ok(origin) => origin,
+        Err(e) => return e.into_response(),
+    };
+    let answer = async {
+        let known = state.keys().has_app(&app_id);
+        if !known {
+            return Err(ApiError::not_found("app"));
+        }
+        state.bridge.admit(client, &app_id)?;
+        let body = match body {
+            Ok(RawBody(body)) => body,
+            Err(e) if e.status == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("a browser event is at most {MAX_BROWSER_EVENT_BYTES} bytes"),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        handle(&state, &app_id, &headers, &body).await
+    };
+    cors(
+        match answer.await {
+            Ok(summary) => (StatusCode::ACCEPTED, axum::Json(summary)).into_response(),
+            Err(e) => e.into_response(),
+        },
+        origin,
+    )
 }
 
 async fn handle(
@@ -68,22 +263,6 @@ async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let known = state
-        .keys
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .any(|id| id == app_id);
-    if !known {
-        return Err(ApiError::not_found("app"));
-    }
-    if body.len() > MAX_BROWSER_EVENT_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("a browser event is at most {MAX_BROWSER_EVENT_BYTES} bytes"),
-        ));
-    }
     // text/plain (a "simple" request, `cors: false`) and application/json carry the same JSON.
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -104,7 +283,7 @@ async fn handle(
     }
     let payload = parse_json(body)?;
     let event =
-        to_event(&payload).map_err(|m| ApiError::bad_request("invalid_browser_event", m))?;
+        to_event(&payload, body).map_err(|m| ApiError::bad_request("invalid_browser_event", m))?;
     let event = super::events::parse_event(app_id, event)
         .map_err(|m| ApiError::bad_request("invalid_browser_event", m))?;
     crate::metrics::BROWSER_EVENTS.add(1);
@@ -115,12 +294,21 @@ async fn handle(
 /// The browser payload `{event, id, userId, heading, content, url, icon, data, action}` as an
 /// event: `kind` from `event`, `external_id` = `userId`, `message.id` = `id`, `message.title` =
 /// `heading`, `message.contents` = `content`; `url`, `icon`, `data`, `action` are kept as extra
-/// properties. The event id is derived from (event, notification id, user, action), so a browser
-/// that sends the same webhook twice (the browser half retries) creates one event.
-pub fn to_event(payload: &Value) -> Result<Value, String> {
+/// properties. The event id is derived from (event, notification id, user, action) and a hash of
+/// the body as sent (`raw`), so a browser that sends the same webhook twice (the browser half
+/// retries, byte for byte) creates one event, while a forged post sent first with the same ids
+/// and other content cannot make the real one a duplicate. Fields the browser half does not send
+/// are refused.
+pub fn to_event(payload: &Value, raw: &[u8]) -> Result<Value, String> {
     let Some(p) = payload.as_object() else {
         return Err("expected a JSON object".to_string());
     };
+    if let Some(unknown) = p.keys().find(|k| !PAYLOAD_FIELDS.contains(&k.as_str())) {
+        return Err(format!(
+            "{unknown}: unknown field (a browser event has {})",
+            PAYLOAD_FIELDS.join(", ")
+        ));
+    }
     let kind = match p.get("event").and_then(Value::as_str) {
         Some("notification.displayed") => "message.push.displayed",
         Some("notification.clicked") => "message.push.clicked",
@@ -158,8 +346,15 @@ pub fn to_event(payload: &Value) -> Result<Value, String> {
         message.insert("contents".into(), c.into());
     }
     let mut event = Map::new();
+    let body_hash: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(raw)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
     let key = format!(
-        "{kind}\n{}\n{}\n{}",
+        "{kind}\n{}\n{}\n{}\n{body_hash}",
         id.as_deref().unwrap_or(""),
         user.as_deref().unwrap_or(""),
         action.as_deref().unwrap_or("")
@@ -180,10 +375,16 @@ pub fn to_event(payload: &Value) -> Result<Value, String> {
     if let Some(a) = action {
         event.insert("action".into(), a.into());
     }
-    if let Some(d) = p.get("data")
-        && !d.is_null()
-    {
-        event.insert("data".into(), d.clone());
+    match p.get("data") {
+        None | Some(Value::Null) => {}
+        Some(d @ Value::Object(_)) => {
+            let size = serde_json::to_string(d).map_or(usize::MAX, |t| t.len());
+            if size > MAX_DATA_BYTES {
+                return Err(format!("data: longer than {MAX_DATA_BYTES} bytes"));
+            }
+            event.insert("data".into(), d.clone());
+        }
+        Some(_) => return Err("data: expected an object".to_string()),
     }
     // A notification without an id cannot be deduplicated: give its event a fresh id.
     if id.is_none() {
@@ -191,6 +392,11 @@ pub fn to_event(payload: &Value) -> Result<Value, String> {
     }
     Ok(Value::Object(event))
 }
+
+/// The fields of the browser half's payload.
+const PAYLOAD_FIELDS: [&str; 9] = [
+    "event", "id", "userId", "heading", "content", "url", "icon", "data", "action",
+];
 
 /// A UUID (version 8 layout) from sha256 of `key`: the same key, the same id.
 fn stable_uuid(key: &str) -> String {
@@ -209,11 +415,12 @@ mod tests {
 
     #[test]
     fn maps_the_browser_payload() {
-        let e = to_event(&json!({
+        let payload = json!({
             "event": "notification.clicked", "id": "n1", "userId": "u1", "heading": "Hi",
             "content": "Body", "url": "https://x.test/", "icon": "i.png", "data": {"a": 1}, "action": "open"
-        }))
-        .unwrap();
+        });
+        let raw = payload.to_string();
+        let e = to_event(&payload, raw.as_bytes()).unwrap();
         assert_eq!(e["kind"], "message.push.clicked");
         assert_eq!(e["external_id"], "u1");
         assert_eq!(e["message"]["id"], "n1");
@@ -222,28 +429,46 @@ mod tests {
         assert_eq!(e["url"], "https://x.test/");
         assert_eq!(e["data"]["a"], 1);
         assert_eq!(e["action"], "open");
-        let again = to_event(
-            &json!({"event": "notification.clicked", "id": "n1", "userId": "u1", "action": "open"}),
-        )
-        .unwrap();
-        assert_eq!(e["id"], again["id"]);
+        // The same body again (a browser's resend): the same event id. The same ids with other
+        // content (a forgery sent first): another one.
+        assert_eq!(e["id"], to_event(&payload, raw.as_bytes()).unwrap()["id"]);
+        let forged =
+            json!({"event": "notification.clicked", "id": "n1", "userId": "u1", "action": "open"});
+        let forged = to_event(&forged, forged.to_string().as_bytes()).unwrap();
+        assert_ne!(e["id"], forged["id"]);
     }
 
     #[test]
     fn refuses_bad_shapes() {
-        assert!(to_event(&json!([])).is_err());
+        let to_event = |v: Value| super::to_event(&v, v.to_string().as_bytes());
+        assert!(to_event(json!([])).is_err());
         assert!(
-            to_event(&json!({"event": "push"}))
+            to_event(json!({"event": "notification.displayed", "extra": 1}))
+                .unwrap_err()
+                .contains("extra: unknown field")
+        );
+        assert!(
+            to_event(json!({"event": "notification.displayed", "data": "x"}))
+                .unwrap_err()
+                .contains("data: expected an object")
+        );
+        assert!(
+            to_event(json!({"event": "notification.displayed", "data": {"x": "y".repeat(9000)}}))
+                .unwrap_err()
+                .contains("data: longer than")
+        );
+        assert!(
+            to_event(json!({"event": "push"}))
                 .unwrap_err()
                 .contains("event")
         );
         assert!(
-            to_event(&json!({"event": "notification.displayed", "id": 5}))
+            to_event(json!({"event": "notification.displayed", "id": 5}))
                 .unwrap_err()
                 .contains("id")
         );
         assert!(
-            to_event(&json!({"event": "notification.displayed", "heading": "x".repeat(3000)}))
+            to_event(json!({"event": "notification.displayed", "heading": "x".repeat(3000)}))
                 .unwrap_err()
                 .contains("heading")
         );

@@ -4,10 +4,10 @@
 pub mod apps;
 pub mod bridge;
 pub mod events;
+pub mod keys;
 pub mod system;
 pub mod webhooks;
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
@@ -26,8 +26,10 @@ pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub queue: Arc<Queue>,
-    /// sha256(app key) → app id, loaded at start and kept up to date.
-    pub keys: RwLock<HashMap<String, String>>,
+    /// The keys that open apps (hashes), loaded at start and kept up to date.
+    pub keys: RwLock<keys::Keys>,
+    /// The browser bridge's origins and rate limits.
+    pub bridge: bridge::Bridge,
     /// sha256(admin key).
     pub admin_hash: String,
 }
@@ -40,6 +42,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (with `429`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -48,6 +52,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn retry_after(self, seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..self
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -65,7 +76,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 
@@ -199,10 +217,18 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 impl AppState {
+    pub fn keys(&self) -> std::sync::RwLockReadGuard<'_, keys::Keys> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn keys_mut(&self) -> std::sync::RwLockWriteGuard<'_, keys::Keys> {
+        self.keys.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Checks the admin key.
     pub fn authorize_admin(&self, headers: &HeaderMap) -> ApiResult<()> {
         match bearer(headers) {
-            Some(key) if hash_key(key) == self.admin_hash => Ok(()),
+            Some(key) if keys::same(hash_key(key).as_bytes(), self.admin_hash.as_bytes()) => Ok(()),
             Some(_) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -226,14 +252,14 @@ impl AppState {
             ));
         };
         let hash = hash_key(key);
-        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        if hash == self.admin_hash {
-            return match keys.values().any(|id| id == app_id) {
+        let keys = self.keys();
+        if keys::same(hash.as_bytes(), self.admin_hash.as_bytes()) {
+            return match keys.has_app(app_id) {
                 true => Ok(()),
                 false => Err(ApiError::not_found("app")),
             };
         }
-        match keys.get(&hash) {
+        match keys.app_of(&hash, crate::store::now_ms()) {
             Some(owner) if owner == app_id => Ok(()),
             Some(_) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,

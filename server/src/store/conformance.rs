@@ -526,3 +526,58 @@ pub async fn erasure_keeps_numbers_and_late_attempts_of_erased_events_record_not
         ["e1"]
     );
 }
+
+pub async fn apps_keep_their_origins_and_replaced_keys_expire(s: &dyn Store) {
+    let app = AppRecord {
+        id: "a".into(),
+        name: "A".into(),
+        created_at: 1,
+        bridge_origins: vec!["https://a.test".into()],
+    };
+    s.create_app(app, "k1".into()).await.unwrap();
+    let got = s.get_app("a").await.unwrap().unwrap();
+    assert_eq!(got.bridge_origins, ["https://a.test"]);
+    let renamed = s
+        .update_app("a", Some("B".into()), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.bridge_origins.len()),
+        ("B", 1)
+    );
+    let cleared = s
+        .update_app("a", None, Some(vec![]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cleared.bridge_origins.is_empty());
+    assert!(s.update_app("nope", None, None).await.unwrap().is_none());
+    // A new key; the old one stays valid until its expiry, then is gone.
+    let until = now_ms() + 60_000;
+    assert!(s.rotate_app_key("a", "k2".into(), until).await.unwrap());
+    let mut keys: Vec<(String, Option<Millis>)> = s
+        .app_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.hash, k.expires_at))
+        .collect();
+    keys.sort();
+    assert_eq!(keys, [("k1".into(), Some(until)), ("k2".into(), None)]);
+    // Revoked at once: only the newest opens the app.
+    assert!(s.rotate_app_key("a", "k3".into(), 0).await.unwrap());
+    let mut hashes: Vec<String> = s
+        .app_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.hash)
+        .collect();
+    hashes.sort();
+    assert_eq!(hashes, ["k1", "k3"], "k2 was revoked; k1 keeps its grace");
+    assert!(!s.rotate_app_key("nope", "k4".into(), 0).await.unwrap());
+    // Deleting the app takes every key of it.
+    s.delete_app("a").await.unwrap();
+    assert!(s.app_keys().await.unwrap().is_empty());
+}

@@ -66,6 +66,19 @@ pub struct AppRecord {
     pub id: String,
     pub name: String,
     pub created_at: Millis,
+    /// The origins (`https://example.com`) whose pages may post to the app's browser bridge;
+    /// empty: any.
+    pub bridge_origins: Vec<String>,
+}
+
+/// A key that opens an app: its current one, or one it replaced that is valid until it expires.
+#[derive(Debug, Clone)]
+pub struct AppKey {
+    /// sha256 of the key, hex.
+    pub hash: String,
+    pub app_id: String,
+    /// `None` for the current key.
+    pub expires_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone)]
@@ -443,8 +456,25 @@ pub trait Store: Send + Sync {
 
     async fn create_app(&self, app: AppRecord, key_hash: String) -> Result<(), StoreError>;
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError>;
-    /// Every app's key hash, to authenticate without a query per request.
-    async fn app_keys(&self) -> Result<Vec<(String, String)>, StoreError>;
+    async fn get_app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError>;
+    /// Sets what is given; `None` when there is no such app.
+    async fn update_app(
+        &self,
+        app_id: &str,
+        name: Option<String>,
+        bridge_origins: Option<Vec<String>>,
+    ) -> Result<Option<AppRecord>, StoreError>;
+    /// Every key that opens an app now (current ones, and replaced ones not yet expired), to
+    /// authenticate without a query per request.
+    async fn app_keys(&self) -> Result<Vec<AppKey>, StoreError>;
+    /// Makes `key_hash` the app's key; the one it replaces stays valid until `old_until` (not at
+    /// all when that is not in the future). False when there is no such app.
+    async fn rotate_app_key(
+        &self,
+        app_id: &str,
+        key_hash: String,
+        old_until: Millis,
+    ) -> Result<bool, StoreError>;
 
     /// Stores a new webhook, which takes the events appended from now on (its `seq` is
     /// ignored); returns its number, never given before.

@@ -149,3 +149,240 @@ async fn browser_events_flow_to_the_apps_webhooks() {
     assert_eq!(st, StatusCode::NOT_FOUND);
     r.assert_stays_at(2, Duration::from_millis(200)).await;
 }
+
+fn bridge_path(app: &str) -> String {
+    format!("/v1/apps/{app}/browser-events")
+}
+
+async fn post_browser(
+    s: &TestServer,
+    app: &str,
+    origin: Option<&str>,
+    body: String,
+) -> reqwest::Response {
+    let mut req = s
+        .client
+        .post(format!("{}{}", s.base, bridge_path(app)))
+        .header("content-type", "text/plain")
+        .body(body);
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    req.send().await.unwrap()
+}
+
+fn displayed(id: &str) -> String {
+    json!({"event": "notification.displayed", "id": id, "userId": "u1", "heading": "Hi"})
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_app_with_bridge_origins_takes_posts_from_those_origins_only() {
+    let s = TestServer::start().await;
+    let a = s.app("a").await;
+    let (status, v) = s
+        .app_call(
+            "PATCH",
+            &a,
+            "",
+            Some(json!({"bridge_origins": ["https://site.test", "http://localhost:3000/"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["bridge_origins"],
+        json!(["https://site.test", "http://localhost:3000"])
+    );
+    // Allowed: the answer names the origin, not `*`.
+    let ok = post_browser(&s, &a.0, Some("https://site.test"), displayed("n1")).await;
+    assert_eq!(ok.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://site.test"
+    );
+    assert_eq!(ok.headers()["vary"], "Origin");
+    for origin in [Some("https://evil.test"), None] {
+        let refused = post_browser(&s, &a.0, origin, displayed("n2")).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{origin:?}");
+        assert!(
+            refused
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
+        let v: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "origin_not_allowed");
+    }
+    let pre = |origin: &'static str| {
+        s.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}{}", s.base, bridge_path(&a.0)),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = pre("http://localhost:3000").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let refused = pre("https://evil.test").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    // Bad origins are refused, naming them.
+    let (status, v) = s
+        .app_call(
+            "PATCH",
+            &a,
+            "",
+            Some(json!({"bridge_origins": ["https://x.test/path"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("bridge_origins[0]")
+    );
+    // Cleared: any origin again.
+    s.app_call("PATCH", &a, "", Some(json!({"bridge_origins": []})))
+        .await;
+    let any = post_browser(&s, &a.0, Some("https://evil.test"), displayed("n3")).await;
+    assert_eq!(any.status(), StatusCode::ACCEPTED);
+    assert_eq!(any.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn the_bridge_limits_the_rate_per_client_and_per_app() {
+    let s = TestServer::start_with(|c| {
+        c.bridge.rate_per_client = 2;
+        c.bridge.burst_per_client = 3;
+        c.bridge.rate_per_app = 1;
+        c.bridge.burst_per_app = 3;
+    })
+    .await;
+    let a = s.app("a").await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let r = post_browser(&s, &a.0, None, displayed(&format!("c{i}"))).await;
+        statuses.push(r.status());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let wait: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=2).contains(&wait), "{wait}");
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "rate_limited");
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("bridge.rate_per_client")
+            );
+        }
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::ACCEPTED,
+            StatusCode::ACCEPTED,
+            StatusCode::ACCEPTED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // The client's bucket refills (2 a second); the app's (1 a second, 3 at once) runs out next.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut statuses = Vec::new();
+    for i in 0..2 {
+        let r = post_browser(&s, &a.0, None, displayed(&format!("d{i}"))).await;
+        statuses.push(r.status());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("bridge.rate_per_app"),
+                "{v}"
+            );
+        }
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_bridge_stops_reading_a_body_past_its_cap_and_refuses_what_the_browser_never_sends() {
+    let s = TestServer::start().await;
+    let a = s.app("a").await;
+    // A 4 MB body (more than max_body_bytes too) is refused at the bridge's own cap.
+    let big = format!(
+        "{{\"event\":\"notification.displayed\",\"heading\":\"{}\"}}",
+        "x".repeat(4 << 20)
+    );
+    let r = post_browser(&s, &a.0, None, big).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("16384"),
+        "{v}"
+    );
+    for (body, says) in [
+        (
+            json!({"event": "notification.displayed", "extra": true}),
+            "extra: unknown field",
+        ),
+        (json!({"event": "notification.sent"}), "event:"),
+        (
+            json!({"event": "notification.displayed", "data": [1]}),
+            "data: expected an object",
+        ),
+        (
+            json!({"event": "notification.displayed", "userId": 7}),
+            "userId: expected a string",
+        ),
+    ] {
+        let r = post_browser(&s, &a.0, None, body.to_string()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_forged_event_sent_first_does_not_make_the_real_one_a_duplicate() {
+    let s = TestServer::start().await;
+    let a = s.app("a").await;
+    let forged =
+        json!({"event": "notification.clicked", "id": "n1", "userId": "u1", "heading": "forged"});
+    let real =
+        json!({"event": "notification.clicked", "id": "n1", "userId": "u1", "heading": "real"});
+    let answer = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        r.json::<serde_json::Value>().await.unwrap()
+    };
+    let v = answer(post_browser(&s, &a.0, None, forged.to_string()).await).await;
+    assert_eq!(v["accepted"], 1);
+    let v = answer(post_browser(&s, &a.0, None, real.to_string()).await).await;
+    assert_eq!(v["accepted"], 1, "the real event was taken for a duplicate");
+    // The browser's resend of the same bytes is one event.
+    let v = answer(post_browser(&s, &a.0, None, real.to_string()).await).await;
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+}

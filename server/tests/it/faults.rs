@@ -52,8 +52,27 @@ impl Store for FaultyStore {
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
         self.inner.list_apps().await
     }
-    async fn app_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+    async fn get_app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError> {
+        self.inner.get_app(app_id).await
+    }
+    async fn update_app(
+        &self,
+        app_id: &str,
+        name: Option<String>,
+        bridge_origins: Option<Vec<String>>,
+    ) -> Result<Option<AppRecord>, StoreError> {
+        self.inner.update_app(app_id, name, bridge_origins).await
+    }
+    async fn app_keys(&self) -> Result<Vec<AppKey>, StoreError> {
         self.inner.app_keys().await
+    }
+    async fn rotate_app_key(
+        &self,
+        app_id: &str,
+        key_hash: String,
+        old_until: Millis,
+    ) -> Result<bool, StoreError> {
+        self.inner.rotate_app_key(app_id, key_hash, old_until).await
     }
     async fn create_webhook(&self, webhook: WebhookRecord) -> Result<i64, StoreError> {
         self.inner.create_webhook(webhook).await

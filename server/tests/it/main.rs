@@ -11,6 +11,7 @@ mod disable;
 mod faults;
 mod guard;
 mod isolation;
+mod keys;
 mod limits;
 mod process;
 mod retention;

@@ -289,13 +289,17 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Every table and index of the current schema.
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,
+    bridge_origins TEXT NOT NULL DEFAULT '[]');
+-- An app's keys replaced by a newer one, valid until they expire.
+CREATE TABLE IF NOT EXISTS retired_keys (
+    key_hash TEXT PRIMARY KEY, app_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
 -- AUTOINCREMENT: a webhook's number is never given again after it is deleted, so nothing keyed
 -- by it (a delivery row written by an attempt that ended after the delete) can reach a newer one.
 CREATE TABLE IF NOT EXISTS webhooks (
@@ -389,6 +393,12 @@ DELETE FROM stats_minute WHERE webhook_id NOT IN (SELECT id FROM webhooks);
 DELETE FROM attempt_logs WHERE webhook_id NOT IN (SELECT id FROM webhooks);
 "#;
 
+/// From schema 3 (and, after their own steps, 1 and 2) to 4: apps get the origins their bridge
+/// accepts (none set: any). Keys that rotate get a table of their own, created by the schema.
+const MIGRATE_TO_4_AFTER: &str = r#"
+ALTER TABLE apps ADD COLUMN bridge_origins TEXT NOT NULL DEFAULT '[]';
+"#;
+
 /// Creates the schema, or brings an older one up to date, in one transaction.
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn
@@ -415,11 +425,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     // Each older schema is taken to the current one in one step: its own "before" statements,
     // the current schema, then its "after" statements.
     let steps = match version {
-        2 => format!("{MIGRATE_2_TO_3_BEFORE}{SCHEMA}{MIGRATE_2_TO_3_AFTER}"),
-        _ if v1 => format!("{MIGRATE_1_TO_2_BEFORE}{SCHEMA}{MIGRATE_1_TO_2_AFTER}"),
+        3 => format!("{SCHEMA}{MIGRATE_TO_4_AFTER}"),
+        2 => format!("{MIGRATE_2_TO_3_BEFORE}{SCHEMA}{MIGRATE_2_TO_3_AFTER}{MIGRATE_TO_4_AFTER}"),
+        _ if v1 => {
+            format!("{MIGRATE_1_TO_2_BEFORE}{SCHEMA}{MIGRATE_1_TO_2_AFTER}{MIGRATE_TO_4_AFTER}")
+        }
         _ => SCHEMA.to_string(),
     };
-    let migrated = version == 2 || v1;
+    let migrated = version >= 2 || v1;
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     ))
@@ -985,6 +998,18 @@ fn last_seq_before(c: &Connection, before: Millis) -> Result<i64, StoreError> {
     Ok(low.max(0))
 }
 
+const APP_COLUMNS: &str = "id, name, created_at, bridge_origins";
+
+fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
+    let origins: String = row.get(3)?;
+    Ok(AppRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: row.get(2)?,
+        bridge_origins: serde_json::from_str(&origins).unwrap_or_default(),
+    })
+}
+
 fn webhook_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
     let spec: String = row.get(2)?;
     let enabled: bool = row.get(3)?;
@@ -1059,8 +1084,14 @@ impl Store for SqliteStore {
     async fn create_app(&self, app: AppRecord, key_hash: String) -> Result<(), StoreError> {
         self.call(move |c| {
             c.execute(
-                "INSERT INTO apps (id, name, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![app.id, app.name, key_hash, app.created_at],
+                "INSERT INTO apps (id, name, key_hash, created_at, bridge_origins) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    app.id,
+                    app.name,
+                    key_hash,
+                    app.created_at,
+                    serde_json::to_string(&app.bridge_origins).unwrap_or_default()
+                ],
             )
             .map(|_| ())
             .map_err(db)
@@ -1071,13 +1102,64 @@ impl Store for SqliteStore {
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
         self.read(|c| {
             let mut s = c
-                .prepare_cached("SELECT id, name, created_at FROM apps ORDER BY created_at, id")
+                .prepare_cached(&format!(
+                    "SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, id"
+                ))
                 .map_err(db)?;
-            s.query_map([], |r| {
-                Ok(AppRecord {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    created_at: r.get(2)?,
+            s.query_map([], app_from_row)
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn get_app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError> {
+        let app_id = app_id.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = ?1"))
+                .map_err(db)?
+                .query_row([&app_id], app_from_row)
+                .optional()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn update_app(
+        &self,
+        app_id: &str,
+        name: Option<String>,
+        bridge_origins: Option<Vec<String>>,
+    ) -> Result<Option<AppRecord>, StoreError> {
+        let app_id = app_id.to_string();
+        let origins = bridge_origins.map(|o| serde_json::to_string(&o).unwrap_or_default());
+        self.call(move |c| {
+            c.prepare_cached(&format!(
+                "UPDATE apps SET name = COALESCE(?2, name), bridge_origins = COALESCE(?3, bridge_origins)
+                 WHERE id = ?1 RETURNING {APP_COLUMNS}"
+            ))
+            .map_err(db)?
+            .query_row(params![app_id, name, origins], app_from_row)
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn app_keys(&self) -> Result<Vec<AppKey>, StoreError> {
+        self.call(|c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT key_hash, id, NULL FROM apps
+                     UNION ALL SELECT key_hash, app_id, expires_at FROM retired_keys WHERE expires_at > ?1",
+                )
+                .map_err(db)?;
+            s.query_map([now_ms()], |r| {
+                Ok(AppKey {
+                    hash: r.get(0)?,
+                    app_id: r.get(1)?,
+                    expires_at: r.get(2)?,
                 })
             })
             .map_err(db)?
@@ -1087,15 +1169,29 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn app_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.call(|c| {
-            let mut s = c
-                .prepare_cached("SELECT key_hash, id FROM apps")
+    async fn rotate_app_key(
+        &self,
+        app_id: &str,
+        key_hash: String,
+        old_until: Millis,
+    ) -> Result<bool, StoreError> {
+        let app_id = app_id.to_string();
+        self.call(move |c| {
+            let now = now_ms();
+            changed(c, "DELETE FROM retired_keys WHERE expires_at <= ?1", [now])?;
+            if old_until > now {
+                c.execute(
+                    "INSERT INTO retired_keys (key_hash, app_id, expires_at)
+                     SELECT key_hash, id, ?2 FROM apps WHERE id = ?1",
+                    params![app_id, old_until],
+                )
                 .map_err(db)?;
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)
+            }
+            Ok(changed(
+                c,
+                "UPDATE apps SET key_hash = ?2 WHERE id = ?1",
+                params![app_id, key_hash],
+            )? == 1)
         })
         .await
     }
@@ -1220,6 +1316,8 @@ impl Store for SqliteStore {
                 if gone == 0 {
                     return Ok(None);
                 }
+                c.execute("DELETE FROM retired_keys WHERE app_id = ?1", [&app_id])
+                    .map_err(db)?;
                 let mut s = c
                     .prepare_cached("DELETE FROM webhooks WHERE app_id = ?1 RETURNING id, seq")
                     .map_err(db)?;
@@ -2099,6 +2197,7 @@ mod tests {
         retention_deletes_what_is_old_and_settled_and_keeps_pending_deliveries,
         replay_goes_in_chunks_of_failed_and_skipped_deliveries,
         erasure_keeps_numbers_and_late_attempts_of_erased_events_record_nothing,
+        apps_keep_their_origins_and_replaced_keys_expire,
     );
 
     #[tokio::test]
@@ -2308,6 +2407,7 @@ mod tests {
             id: id.into(),
             name: id.into(),
             created_at: 1,
+            bridge_origins: Vec::new(),
         };
         s.create_app(app("a"), "hash-a".into()).await.unwrap();
         // Holds the store thread while the rest queue up, so that they form one group.
@@ -2473,16 +2573,53 @@ INSERT INTO deliveries (webhook_seq, event_seq, state, attempts, next_at, create
 INSERT INTO stats_minute VALUES ('w3', 1, '0,0,1,0,0,0', '');
 "#;
 
+    /// Schema 3 is schema 4 without the bridge origins of apps (and the retired keys' table,
+    /// which the migration creates anyway).
+    fn schema_3() -> String {
+        let v3 = SCHEMA.replace(",\n    bridge_origins TEXT NOT NULL DEFAULT '[]')", ")");
+        assert_ne!(v3, SCHEMA);
+        v3
+    }
+
+    #[tokio::test]
+    async fn a_schema_3_database_is_migrated_with_its_apps_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!(
+                "{}PRAGMA user_version = 3;
+                 INSERT INTO apps (id, name, key_hash, created_at) VALUES ('a', 'A', 'hash-a', 1);",
+                schema_3()
+            ))
+            .unwrap();
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let app = s.get_app("a").await.unwrap().unwrap();
+        assert!(app.bridge_origins.is_empty());
+        let keys = s.app_keys().await.unwrap();
+        assert_eq!(
+            (keys[0].hash.as_str(), keys[0].expires_at),
+            ("hash-a", None)
+        );
+        s.update_app("a", None, Some(vec!["https://a.test".into()]))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.list_apps().await.unwrap()[0].bridge_origins,
+            ["https://a.test"]
+        );
+    }
+
     #[tokio::test]
     async fn a_schema_2_database_is_migrated_and_never_reuses_a_webhook_number() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v2.db");
         // Schema 2 is schema 3 but for AUTOINCREMENT on webhooks.
-        let v2 = SCHEMA.replace(
+        let v2 = schema_3().replace(
             "seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT",
             "seq INTEGER PRIMARY KEY, id TEXT",
         );
-        assert_ne!(v2, SCHEMA);
+        assert_ne!(v2, schema_3());
         Connection::open(&path)
             .unwrap()
             .execute_batch(&format!("{v2}{SCHEMA_V2_TAIL}"))
