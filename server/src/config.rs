@@ -64,7 +64,8 @@ pub struct Config {
     pub site: Option<PathBuf>,
     pub max_body_bytes: usize,
     /// Never printed.
-    pub admin_key: Option<String>,
+    pub admin_key: Option<Secret>,
+    pub secrets: SecretsConfig,
     pub limits: LimitsConfig,
     pub bridge: BridgeConfig,
     pub delivery: DeliveryConfig,
@@ -72,6 +73,43 @@ pub struct Config {
     pub disable: DisableConfig,
     pub logs: LogsConfig,
     pub retention: RetentionConfig,
+}
+
+/// A secret from the configuration: its `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where the key that seals secrets at rest comes from (`[secrets]`).
+#[derive(Debug, Clone, Default)]
+pub struct SecretsConfig {
+    /// 64 hex digits; `None`: from `key_file`.
+    pub key: Option<Secret>,
+    /// `None`: `DATABASE.key` beside an SQLite database.
+    pub key_file: Option<PathBuf>,
 }
 
 /// Bounds on what one client can make the server hold or do (`[limits]`).
@@ -236,7 +274,15 @@ impl Config {
             sync_commits: r.boolean("sync_commits")?,
             site: (!site.is_empty()).then(|| PathBuf::from(site)),
             max_body_bytes: r.positive("max_body_bytes")?,
-            admin_key: (!admin_key.is_empty()).then_some(admin_key),
+            admin_key: (!admin_key.is_empty()).then_some(Secret(admin_key)),
+            secrets: {
+                let key = r.string("secrets.key")?;
+                let key_file = r.string("secrets.key_file")?;
+                SecretsConfig {
+                    key: (!key.is_empty()).then_some(Secret(key)),
+                    key_file: (!key_file.is_empty()).then(|| PathBuf::from(key_file)),
+                }
+            },
             limits: LimitsConfig {
                 max_connections: r.positive("limits.max_connections")?,
                 header_timeout: r.duration("limits.header_timeout")?,

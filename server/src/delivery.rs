@@ -445,7 +445,8 @@ pub fn is_secret_header(name: &str) -> bool {
         .any(|w| name.contains(w))
 }
 
-pub const REDACTED: &str = "[redacted]";
+/// What a secret value is shown as (the same mask as everywhere, see `secrets`).
+pub const REDACTED: &str = crate::secrets::MASK;
 
 /// Headers as `[[name, value], ...]` with secret values replaced.
 pub fn redact_headers(headers: &[(String, String)]) -> Value {
@@ -563,11 +564,11 @@ mod tests {
     fn secret_query_parameters_are_redacted() {
         assert_eq!(
             redact_url("https://h.test/p?api_key=abc&x=1#f"),
-            "https://h.test/p?api_key=[redacted]&x=1#f"
+            "https://h.test/p?api_key=********&x=1#f"
         );
         assert_eq!(
             redact_url("https://h.test/p?token=t"),
-            "https://h.test/p?token=[redacted]"
+            "https://h.test/p?token=********"
         );
         assert_eq!(redact_url("https://h.test/p"), "https://h.test/p");
     }

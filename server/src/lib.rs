@@ -15,6 +15,7 @@
 //! `hookline serve`, on top of the core, in the order data flows:
 //! - [`config`]: embedded commented defaults, then a file, then `HOOKLINE_*` environment variables.
 //! - [`http`]: the API's connections, within the `[limits]` on connections and slow clients.
+//! - [`secrets`]: secret header values: masked when shown, sealed at rest.
 //! - [`api`]: the HTTP API, one file per resource (apps, webhooks, events, the browser bridge).
 //! - [`queue`]: accepted events become deliveries, one bounded queue per webhook.
 //! - [`worker`]: a webhook's workers: render, send ([`delivery`], only to addresses
@@ -37,6 +38,7 @@ pub mod request;
 pub mod retention;
 pub mod retry;
 pub mod samples;
+pub mod secrets;
 pub mod server;
 pub mod stats;
 pub mod store;

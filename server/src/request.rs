@@ -86,6 +86,28 @@ impl RenderedRequest {
         })
     }
 
+    /// This request as it may be shown: the values of the headers `is_secret` names and the
+    /// URL's password as [`crate::secrets::MASK`].
+    pub fn masked(&self, is_secret: impl Fn(&str) -> bool) -> RenderedRequest {
+        RenderedRequest {
+            method: self.method,
+            url: crate::secrets::mask_url(&self.url),
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    let v = if is_secret(n) {
+                        crate::secrets::MASK.to_string()
+                    } else {
+                        v.clone()
+                    };
+                    (n.clone(), v)
+                })
+                .collect(),
+            body: self.body.clone(),
+        }
+    }
+
     /// The value of the first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -27,6 +27,9 @@ pub enum ServeError {
     /// Serving HTTP failed.
     #[error("serving HTTP failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The key that seals secrets cannot be had.
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
     /// `site` is not a directory.
     #[error("config key `site`: {0} is not a directory")]
     Site(String),
@@ -58,12 +61,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let admin_hash = admin_key_hash(&config, store.as_ref()).await?;
+    let sealer = crate::secrets::Sealer::load(&config.secrets, &config.database)?;
     // One process owns an SQLite database: leases left by a crash are released now.
     store.release_leases().await?;
     let sender = HttpSender::new(&config.delivery)?;
     let queue = Queue::new(config.clone(), store.clone(), sender);
     for record in store.all_webhooks().await? {
-        match WebhookSpec::from_json(&record.spec).and_then(Webhook::compile) {
+        let compiled = WebhookSpec::from_json(&record.spec)
+            .map_err(|e| e.to_string())
+            .and_then(|spec| sealer.open_spec(&spec).map_err(|e| e.to_string()))
+            .and_then(|spec| Webhook::compile(spec).map_err(|e| e.to_string()));
+        match compiled {
             Ok(webhook) => queue.upsert(&record, webhook),
             Err(e) => {
                 tracing::error!(webhook = %record.id, error = %e, "a stored webhook no longer compiles; not delivering it")
@@ -77,6 +85,7 @@ pub async fn serve(
         queue: queue.clone(),
         keys: RwLock::new(keys),
         bridge: crate::api::bridge::Bridge::new(&config.bridge, &store.list_apps().await?),
+        sealer,
         admin_hash,
     });
     let poller = tokio::spawn(queue.clone().poll());
@@ -104,7 +113,7 @@ pub async fn serve(
 /// new key printed once.
 async fn admin_key_hash(config: &Config, store: &dyn Store) -> Result<String, StoreError> {
     if let Some(key) = &config.admin_key {
-        let hash = hash_key(key);
+        let hash = hash_key(key.expose());
         store.set_meta(ADMIN_KEY_META, &hash).await?;
         return Ok(hash);
     }

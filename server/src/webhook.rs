@@ -82,6 +82,11 @@ pub struct WebhookSpec {
     pub body: Option<BodySpec>,
     #[serde(default = "enabled_default")]
     pub enabled: bool,
+    /// Headers whose values are secrets besides those named like credentials (see
+    /// [`crate::delivery::is_secret_header`]): write-only in the API, sealed at rest, masked in
+    /// logs and previews.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_headers: Vec<String>,
 }
 
 fn enabled_default() -> bool {
@@ -184,7 +189,14 @@ pub const FORBIDDEN_HEADERS: &[&str] = &[
 pub const READ_ONLY_FIELDS: &[&str] = &["id", "app_id", "status", "created_at", "updated_at"];
 
 const SPEC_FIELDS: &[&str] = &[
-    "name", "events", "method", "url", "headers", "body", "enabled",
+    "name",
+    "events",
+    "method",
+    "url",
+    "headers",
+    "body",
+    "enabled",
+    "secret_headers",
 ];
 
 fn expected(field: &str, what: &str, found: &Value) -> ValidationError {
@@ -292,6 +304,27 @@ impl WebhookSpec {
             Some(Value::Bool(b)) => *b,
             Some(other) => return Err(expected("enabled", "true or false", other)),
         };
+        let secret_headers = match obj.get("secret_headers") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => {
+                let mut names = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let field = format!("secret_headers[{i}]");
+                    let Value::String(name) = item else {
+                        return Err(expected(&field, "a header name", item));
+                    };
+                    if !headers.keys().any(|h| h.eq_ignore_ascii_case(name)) {
+                        return Err(ValidationError::new(
+                            field,
+                            format!("{name:?} is not one of the webhook's headers"),
+                        ));
+                    }
+                    names.push(name.clone());
+                }
+                names
+            }
+            Some(other) => return Err(expected("secret_headers", "a list of header names", other)),
+        };
         let spec = WebhookSpec {
             name,
             events,
@@ -300,6 +333,7 @@ impl WebhookSpec {
             headers,
             body,
             enabled,
+            secret_headers,
         };
         spec.check_events()?;
         Ok(spec)
@@ -480,6 +514,12 @@ impl Webhook {
 
     pub fn enabled(&self) -> bool {
         self.spec.enabled
+    }
+
+    /// Whether header `name`'s value is a secret: named like a credential, or marked in
+    /// `secret_headers`.
+    pub fn is_secret_header(&self, name: &str) -> bool {
+        crate::secrets::is_secret(&self.spec, name)
     }
 
     /// Whether an event of this kind triggers the webhook.

@@ -154,7 +154,11 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         delivery_id: delivery_id.to_string(),
         event_id: event_id.to_string(),
         request: match &request {
-            Some(r) => request_log(r, delivery_id, config.logs.max_body_bytes),
+            Some(r) => request_log(
+                &r.masked(|n| webhook.is_secret_header(n)),
+                delivery_id,
+                config.logs.max_body_bytes,
+            ),
             None => serde_json::Value::Null,
         },
         response: response_log(&result, config.logs.max_body_bytes),

@@ -30,6 +30,8 @@ pub struct AppState {
     pub keys: RwLock<keys::Keys>,
     /// The browser bridge's origins and rate limits.
     pub bridge: bridge::Bridge,
+    /// Seals secret header values for the store and opens them again.
+    pub sealer: crate::secrets::Sealer,
     /// sha256(admin key).
     pub admin_hash: String,
 }

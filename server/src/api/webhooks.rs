@@ -15,6 +15,7 @@ use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State};
 use crate::config::LimitsConfig;
 use crate::delivery::{redact_headers, request_log};
 use crate::event::Event;
+use crate::request::RenderedRequest;
 use crate::store::{DeliveryIds, DeliveryState, Leftovers, WebhookRecord, now_ms};
 use crate::webhook::{BodySpec, Webhook, WebhookSpec};
 
@@ -47,16 +48,39 @@ pub fn router() -> Router<Arc<AppState>> {
         )
 }
 
-/// A webhook definition checked and compiled, or a 400 naming the field.
-fn compile(limits: &LimitsConfig, body: &Value) -> ApiResult<Webhook> {
-    let invalid = |e: crate::webhook::ValidationError| {
-        ApiError::bad_request("invalid_webhook", e.to_string())
-    };
+fn invalid(e: crate::webhook::ValidationError) -> ApiError {
+    ApiError::bad_request("invalid_webhook", e.to_string())
+}
+
+/// A webhook definition as sent, parsed and within the limits, or a 400 naming the field.
+fn parse(limits: &LimitsConfig, body: &Value) -> ApiResult<WebhookSpec> {
     let spec = WebhookSpec::from_json(body).map_err(invalid)?;
     check_template_sizes(&spec, limits.max_template_bytes)?;
+    Ok(spec)
+}
+
+/// A definition checked and compiled, or a 400 naming the field.
+fn compile(spec: WebhookSpec) -> ApiResult<Webhook> {
     Webhook::compile(spec)
         .and_then(Webhook::checked)
         .map_err(invalid)
+}
+
+/// The stored definition of `record`, its secrets opened.
+fn stored_spec(state: &AppState, record: &WebhookRecord) -> ApiResult<WebhookSpec> {
+    let fail = |e: String| {
+        tracing::error!(webhook = %record.id, error = %e, "a stored webhook cannot be read");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "stored_webhook_unreadable",
+            "the stored definition of this webhook cannot be read; save it again",
+        )
+    };
+    let spec = WebhookSpec::from_json(&record.spec).map_err(|e| fail(e.to_string()))?;
+    state
+        .sealer
+        .open_spec(&spec)
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// Refuses a template (the URL, a header's value, the body) larger than `max` bytes, naming it.
@@ -89,6 +113,19 @@ fn check_template_sizes(spec: &WebhookSpec, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
+/// The cURL form of `shown` (a request with its secrets masked), with a note first when something
+/// was masked.
+fn shown_curl(request: &RenderedRequest, shown: &RenderedRequest) -> String {
+    let curl = shown.to_curl();
+    if shown == request {
+        return curl;
+    }
+    format!(
+        "# secret values are shown as {}: put yours in their place\n{curl}",
+        crate::secrets::MASK
+    )
+}
+
 /// A URL whose host is an address the server may not deliver to is refused when saved: `422
 /// blocked_address`, naming `url`. (A host name is checked at each attempt, once resolved.)
 fn check_target(state: &AppState, webhook: &Webhook) -> ApiResult<()> {
@@ -106,9 +143,14 @@ fn check_target(state: &AppState, webhook: &Webhook) -> ApiResult<()> {
         })
 }
 
+/// A webhook as the API shows it: its secrets masked (see `secrets`).
 fn view(record: &WebhookRecord) -> Value {
     let mut out = json!({"id": record.id, "app_id": record.app_id});
-    if let (Some(o), Some(spec)) = (out.as_object_mut(), record.spec.as_object()) {
+    let shown = WebhookSpec::from_json(&record.spec)
+        .ok()
+        .and_then(|spec| serde_json::to_value(crate::secrets::masked_spec(&spec)).ok())
+        .unwrap_or(Value::Null);
+    if let (Some(o), Some(spec)) = (out.as_object_mut(), shown.as_object()) {
         for (k, v) in spec {
             o.insert(k.clone(), v.clone());
         }
@@ -154,7 +196,21 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
-    let webhook = compile(&state.config.limits, &body)?;
+    let spec = parse(&state.config.limits, &body)?;
+    if let Some((name, _)) = spec
+        .headers
+        .iter()
+        .find(|(_, v)| *v == crate::secrets::MASK)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_webhook",
+            format!(
+                "headers.{name}: {} stands for a stored secret, and a new webhook has none",
+                crate::secrets::MASK
+            ),
+        ));
+    }
+    let webhook = compile(spec)?;
     check_target(&state, &webhook)?;
     let max = state.config.limits.max_webhooks_per_app;
     let has = state.store.list_webhooks(&app_id).await?.len();
@@ -168,7 +224,7 @@ async fn create(
         ));
     }
     let now = now_ms();
-    let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
+    let spec = serde_json::to_value(state.sealer.seal_spec(webhook.spec())).unwrap_or(body);
     let mut record = WebhookRecord {
         id: format!("wh_{}", uuid::Uuid::new_v4().simple()),
         seq: 0,
@@ -218,9 +274,13 @@ async fn update(
     if let Some(o) = body.as_object_mut() {
         o.entry("enabled").or_insert(current.enabled.into());
     }
-    let webhook = compile(&state.config.limits, &body)?;
+    let mut spec = parse(&state.config.limits, &body)?;
+    // A definition read from the API comes back with its secrets masked: they stay as stored.
+    crate::secrets::unmask(&mut spec, &stored_spec(&state, &current)?)
+        .map_err(|(field, m)| ApiError::bad_request("invalid_webhook", format!("{field}: {m}")))?;
+    let webhook = compile(spec)?;
     check_target(&state, &webhook)?;
-    let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
+    let spec = serde_json::to_value(state.sealer.seal_spec(webhook.spec())).unwrap_or(body);
     let enabled = webhook.enabled();
     if !state
         .store
@@ -328,10 +388,11 @@ fn preview_of(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Json<V
             e.to_string(),
         )
     })?;
+    let shown = request.masked(|n| webhook.is_secret_header(n));
     Ok(Json(json!({
         "event": event.to_json(),
-        "request": request.to_json(),
-        "curl": request.to_curl(),
+        "request": shown.to_json(),
+        "curl": shown_curl(&request, &shown),
     })))
 }
 
@@ -385,7 +446,7 @@ async fn preview_unsaved(
     let definition = body
         .get("webhook")
         .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
-    let webhook = compile(&state.config.limits, definition)?;
+    let webhook = compile(parse(&state.config.limits, definition)?)?;
     preview_of(&app_id, &body, &webhook)
 }
 
@@ -416,22 +477,11 @@ async fn test_send(
     let response = result.response.as_ref().map(|r| {
         json!({"status": r.status, "headers": redact_headers(&r.header_pairs()), "body": r.body, "body_truncated": r.body_truncated})
     });
-    let mut shown_request = request_log(&request, &test_id, usize::MAX);
-    // The user's own secrets are theirs to see in a test send; only the response is redacted.
+    // Secrets are write-only: a test send shows them masked, like a preview.
+    let shown = request.masked(|n| webhook.is_secret_header(n));
+    let mut shown_request = request_log(&shown, &test_id, usize::MAX);
     if let Some(o) = shown_request.as_object_mut() {
-        let mut headers = request.headers.clone();
-        headers.push(("webhook-id".into(), test_id.clone()));
-        o.insert(
-            "headers".into(),
-            json!(
-                headers
-                    .iter()
-                    .map(|(n, v)| json!([n, v]))
-                    .collect::<Vec<_>>()
-            ),
-        );
-        o.insert("url".into(), request.url.clone().into());
-        o.insert("curl".into(), request.to_curl().into());
+        o.insert("curl".into(), shown_curl(&request, &shown).into());
     }
     Ok(Json(json!({
         "event": event.to_json(),

@@ -346,7 +346,13 @@ async fn preview_renders_the_exact_request_and_curl() {
     assert_eq!(body["id"], "p1");
     assert_eq!(body["timestamp"], 1708559416);
     let curl = v["curl"].as_str().unwrap();
-    assert!(curl.starts_with("curl"), "{curl}");
+    // The definition has a secret header: a note on the mask first, then the command.
+    assert!(
+        curl.starts_with("# secret values are shown as ********"),
+        "{curl}"
+    );
+    assert!(curl.lines().nth(1).unwrap().starts_with("curl"), "{curl}");
+    assert!(curl.contains("-H 'Authorization: ********'"), "{curl}");
     assert!(
         curl.contains("https://example.com/webhook/user/user-42"),
         "{curl}"

@@ -146,7 +146,7 @@ async fn retries_on_the_schedule_with_the_same_webhook_id_then_succeeds() {
         .iter()
         .find(|h| h[0].as_str().unwrap().eq_ignore_ascii_case("authorization"))
         .unwrap();
-    assert_eq!(auth[1], "[redacted]");
+    assert_eq!(auth[1], "********");
     assert!(!logs[2].to_string().contains("s3cret-token"));
 }
 

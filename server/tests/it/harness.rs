@@ -26,7 +26,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     let mut c = Config::default();
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.database = DatabaseUrl::Sqlite(dir.join("hookline.db"));
-    c.admin_key = Some(ADMIN_KEY.to_string());
+    c.admin_key = Some(ADMIN_KEY.into());
     c.retry.schedule = vec![Duration::from_millis(200), Duration::from_millis(400)];
     c.retry.jitter = Jitter::None;
     c.delivery.request_timeout = Duration::from_secs(2);

@@ -15,3 +15,4 @@ mod keys;
 mod limits;
 mod process;
 mod retention;
+mod secrets;
