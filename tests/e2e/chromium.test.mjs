@@ -151,6 +151,51 @@ test('bad input shows a notification, sends nothing, throws nothing and logs why
   }
 });
 
+/**
+ * Polls the shown notifications until `done(all)` holds, at most every 300 ms: Chromium leaves
+ * some out of `getNotifications()` when asked faster.
+ */
+async function waitNotifications(demo, done, timeout = 15000) {
+  const deadline = Date.now() + timeout;
+  let all = [];
+  while (Date.now() < deadline) {
+    all = await demo.notifications();
+    if (done(all)) return all;
+    await sleep(300);
+  }
+  throw new Error(`not the notifications expected; got ${JSON.stringify(all).slice(0, 1000)}`);
+}
+
+test('a notification showNotification refuses is replaced by a generic one, and says why', async () => {
+  const rx = await startReceiver();
+  const demo = await openDemo(browser, site, `?hooks=${rx.url}/`);
+  try {
+    await demo.init();
+    // As Chromium refuses notification data past its limit, for any notification with data.
+    await demo.worker().evaluate(() => {
+      const proto = ServiceWorkerRegistration.prototype;
+      const show = proto.showNotification;
+      proto.showNotification = function (title, options) {
+        if (options && options.data) {
+          return Promise.reject(new TypeError('The notification data exceeds the maximum allowed size.'));
+        }
+        return show.call(this, title, options);
+      };
+    });
+    await demo.push(JSON.stringify({ id: 'n-refused', heading: 'refused' }));
+    const shown = await waitNotifications(demo, (all) => all.length === 1);
+    await demo.waitLog(/hookline: could not show the notification, showing a generic one/);
+    assert.equal(shown[0].title, new URL(site.url).host);
+    // The generic notification carries no hookline data: no webhook reports it.
+    await sleep(500);
+    assert.deepEqual(rx.requests, []);
+    assert.deepEqual(demo.logs.filter((l) => l.type === 'pageerror'), []);
+  } finally {
+    await demo.context.close();
+    await rx.close();
+  }
+});
+
 test('init validates in the worker, names the field, saves nothing when refused; userId is kept', async () => {
   const rx = await startReceiver();
   const demo = await openDemo(browser, site, `?hooks=${rx.url}/`);
