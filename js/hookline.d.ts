@@ -41,7 +41,8 @@ export interface HooklineWebhookBody {
   action?: string;
 }
 
-/** hookline's push payload (OneSignal's minified form is read too). */
+/** hookline's push payload (OneSignal's minified form is read too). Each field is kept within a
+ *  size bound (README); a payload over 65,536 characters gets a generic notification. */
 export interface HooklinePushPayload {
   id?: string;
   heading?: string;

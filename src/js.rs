@@ -72,6 +72,17 @@ extern "C" {
     #[wasm_bindgen(catch, constructor, js_class = URL)]
     fn new(url: &JsValue, base: &JsValue) -> Result<Url, JsValue>;
 
+    /// `new TextEncoder()`.
+    #[wasm_bindgen(js_name = TextEncoder)]
+    type Encoder;
+    #[wasm_bindgen(constructor, js_class = TextEncoder)]
+    fn new() -> Encoder;
+    /// `new Uint8Array(length)`.
+    #[wasm_bindgen(js_name = Uint8Array)]
+    type Bytes;
+    #[wasm_bindgen(constructor, js_class = Uint8Array)]
+    fn new(length: u32) -> Bytes;
+
     /// `new Promise(executor)`.
     #[wasm_bindgen(js_name = Promise)]
     type Made;
@@ -206,6 +217,19 @@ pub fn parse(text: &JsValue) -> Option<JsValue> {
 /// JSON as JS strings).
 pub fn stringify(v: &JsValue) -> alloc::string::String {
     stringify_js(v).as_string().unwrap_or_default()
+}
+
+/// How many UTF-16 units of the JS string `s` make at most `max` bytes of UTF-8, whole
+/// characters only: `length(s)` when all of `s` fits.
+pub fn utf8_fit(s: &JsValue, max: u32) -> u32 {
+    let len = length(s);
+    // A UTF-16 unit is at most 3 bytes of UTF-8: a short string needs no encoding.
+    if len <= max / 3 {
+        return len;
+    }
+    // `encodeInto` stops before the first character that does not fit and says how far it read.
+    let written = call_2(&Encoder::new(), "encodeInto", s, &Bytes::new(max));
+    number(&get(&written.unwrap_or_default(), "read")) as u32
 }
 
 /// `new URL(url, base)`; `base` may be `undefined`.

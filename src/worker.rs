@@ -56,8 +56,9 @@ fn flush_if_ours(_: &JsValue, ours: JsValue) -> Outcome {
 }
 
 /// Shows the notification for a push payload, a JS string (`None`: a push without data), then
-/// sends `notification.displayed`. A payload that is not ours still shows a notification, since
-/// browsers penalise pushes that show none, and sends no webhook. The promise never rejects.
+/// sends `notification.displayed`. A payload that is not ours, or a notification the browser
+/// refuses to show, still shows a generic notification, since browsers penalise pushes that show
+/// none, and sends no webhook. The promise never rejects.
 pub fn on_push(text: Option<JsValue>) -> JsValue {
     let parsed = text
         .ok_or("push has no data")
@@ -82,7 +83,28 @@ pub fn on_push(text: Option<JsValue>) -> JsValue {
         js::set(&push, "c", &saved);
     }
     let shown = show(n.as_ref()).unwrap_or_else(|e| js::reject(&e));
-    task::then(&shown, Some(shown_ok), Some(show_failed), &push)
+    task::then(&shown, Some(shown_ok), Some(show_generic), &push)
+}
+
+/// `showNotification` refused hookline's notification (for any reason: Chromium refuses data
+/// past about 1 MiB, say): a generic one instead, since a push must show one. It sends no
+/// webhook, having no hookline data.
+fn show_generic(push: &JsValue, e: JsValue) -> Outcome {
+    if js::get(push, "n").is_undefined() {
+        // The generic one was refused.
+        return show_failed(push, e);
+    }
+    log::warn_js(
+        "could not show the notification, showing a generic one: ",
+        &e,
+    );
+    let shown = show(None).unwrap_or_else(|e| js::reject(&e));
+    Ok(task::then(
+        &shown,
+        None,
+        Some(show_failed),
+        &JsValue::UNDEFINED,
+    ))
 }
 
 fn show_failed(_: &JsValue, e: JsValue) -> Outcome {

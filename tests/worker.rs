@@ -80,6 +80,89 @@ fn refuses_what_is_not_a_payload() {
     }
 }
 
+/// A payload with the given fields, in hookline's format (values written as JSON text).
+fn payload(fields: &[(&str, String)]) -> String {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!(r#""{k}":{v}"#))
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
+fn quoted(s: &str) -> String {
+    format!(r#""{s}""#)
+}
+
+#[wasm_bindgen_test]
+fn keeps_fields_at_their_bounds_whole() {
+    // The bounds are bytes of UTF-8: `é` is 2 of them. `{"pad":"…"}` is 10 bytes and the pad.
+    let n = Notification::from_push(payload(&[
+        ("id", quoted(&"i".repeat(256))),
+        ("heading", quoted(&"é".repeat(1024))),
+        ("content", quoted(&"c".repeat(4096))),
+        ("url", quoted(&"u".repeat(4096))),
+        ("icon", quoted(&"p".repeat(4096))),
+        ("data", format!(r#"{{"pad":"{}"}}"#, "d".repeat(8182))),
+        ("buttons", format!(r#"[{{"id":"{}"}}]"#, "b".repeat(256))),
+    ]))
+    .unwrap();
+    assert_eq!(n.text("id").unwrap().len(), 256);
+    assert_eq!(n.text("heading").unwrap(), "é".repeat(1024));
+    for field in ["content", "url", "icon"] {
+        assert_eq!(n.text(field).unwrap().len(), 4096, "{field}");
+    }
+    assert_eq!(js::stringify(&n.data()).len(), 8192);
+    assert_eq!(js::length(&n.actions), 1);
+}
+
+#[wasm_bindgen_test]
+fn cuts_or_drops_fields_past_their_bounds() {
+    let n = Notification::from_push(payload(&[
+        ("id", quoted(&"i".repeat(257))),
+        ("heading", quoted(&"é".repeat(1500))),
+        // `😀` is 4 bytes (two UTF-16 units): the cut never splits one.
+        ("content", quoted(&format!("a{}", "😀".repeat(1100)))),
+        ("url", quoted(&"u".repeat(4097))),
+        ("icon", quoted("https://a.test/i.png")),
+        ("data", format!(r#"{{"pad":"{}"}}"#, "d".repeat(8183))),
+        (
+            "buttons",
+            format!(
+                r#"[{{"id":"ok","text":"{}","icon":"{}"}},{{"id":"{}"}}]"#,
+                "t".repeat(3000),
+                "p".repeat(4097),
+                "b".repeat(257)
+            ),
+        ),
+    ]))
+    .unwrap();
+    // A cut id or url would be another one: dropped. Text is cut.
+    assert_eq!(n.text("id"), None);
+    assert_eq!(n.text("heading").unwrap(), "é".repeat(1024));
+    assert_eq!(
+        n.text("content").unwrap(),
+        format!("a{}", "😀".repeat(1023))
+    );
+    assert_eq!(n.text("url"), None);
+    assert_eq!(n.text("icon").as_deref(), Some("https://a.test/i.png"));
+    assert!(n.data().is_undefined());
+    assert_eq!(
+        js::stringify(&n.actions),
+        format!(r#"[{{"action":"ok","title":"{}"}}]"#, "t".repeat(2048))
+    );
+    // Only the bounded fields are kept on the notification.
+    assert!(js::stringify(n.to_kept()).len() < 8 * 1024);
+}
+
+#[wasm_bindgen_test]
+fn does_not_read_a_payload_past_its_bound() {
+    let big = payload(&[
+        ("id", quoted("n")),
+        ("data", format!(r#"{{"pad":"{}"}}"#, "d".repeat(70_000))),
+    ]);
+    assert!(Notification::from_push(big).is_err());
+}
+
 #[wasm_bindgen_test]
 fn webhook_body_is_the_seeds_with_absent_fields_absent() {
     let n = Notification::from_push(

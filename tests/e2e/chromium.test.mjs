@@ -151,6 +151,113 @@ test('bad input shows a notification, sends nothing, throws nothing and logs why
   }
 });
 
+/**
+ * Polls the shown notifications until `done(all)` holds, at most every 300 ms: Chromium leaves
+ * some out of `getNotifications()` when asked faster.
+ */
+async function waitNotifications(demo, done, timeout = 15000) {
+  const deadline = Date.now() + timeout;
+  let all = [];
+  while (Date.now() < deadline) {
+    all = await demo.notifications();
+    if (done(all)) return all;
+    await sleep(300);
+  }
+  throw new Error(`not the notifications expected; got ${JSON.stringify(all).slice(0, 1000)}`);
+}
+
+// What hookline keeps on a notification is at most the sum of its field bounds (README: id 256
+// bytes, heading 2 KB, content, url and icon 4 KB each, data 8 KB as JSON) and its key.
+const KEPT_BOUND = 24 * 1024;
+const MiB = 1024 * 1024;
+
+test('hostile pushes: past the bounds a push still shows a notification, keeps little, and its webhooks fire', async () => {
+  const rx = await startReceiver();
+  const demo = await openDemo(browser, site, `?hooks=${rx.url}/`);
+  try {
+    const status = await demo.init();
+    const userId = /userId (\S+)/.exec(status)[1];
+    const host = new URL(site.url).host;
+
+    // Past Chromium's 1 MiB for notification data, and past the payload's bound: not read at all,
+    // a generic notification instead, and no webhook (there is nothing to report it with).
+    await demo.push(JSON.stringify({ id: 'n-big-data', heading: 'Big data', data: { blob: 'x'.repeat(2 * MiB) } }));
+    await demo.push(JSON.stringify({ id: 'n-big-text', heading: 'Big text', content: 'y'.repeat(3 * MiB) }));
+    const generic = await waitNotifications(demo, (all) => all.length === 2);
+    await demo.waitLog(/hookline: showing a generic notification: push payload is over/);
+    for (const n of generic) {
+      assert.equal(n.title, host);
+      assert.ok(JSON.stringify(n.data ?? null).length < KEPT_BOUND, 'nothing large is kept');
+    }
+
+    // Within the payload's bound, fields past theirs: a heading and a content cut at a character
+    // (`é` is 2 bytes), a url, a button id and data dropped. What is left is shown and reported.
+    const hostile = (id) => ({
+      id, heading: 'H'.repeat(3000), content: 'é'.repeat(3000),
+      url: `${site.url}/?pad=${'u'.repeat(5000)}`, icon: `${site.url}/icon.svg`,
+      data: { pad: 'z'.repeat(20000) },
+      buttons: [{ id: 'ok', text: 'OK' }, { id: 'b'.repeat(300), text: 'Dropped' }],
+    });
+    const bounded = (id) => ({ id, heading: 'H'.repeat(2048), content: 'é'.repeat(2048), icon: `${site.url}/icon.svg` });
+    await demo.push(JSON.stringify(hostile('n-bounded')));
+    const displayed = await rx.waitFor((r) => r.body.includes('"n-bounded"'));
+    assertWebhook(displayed, false, 'notification.displayed', expectedBody('notification.displayed', bounded('n-bounded'), userId));
+    await demo.waitLog(/hookline: push payload field over its bound, cut: heading/);
+    await demo.waitLog(/hookline: push payload field over its bound, dropped: data/);
+    const [shown] = (await waitNotifications(demo, (all) => all.length === 3)).filter((n) => n.data?.hookline);
+    assert.equal(shown.title, 'H'.repeat(2048));
+    assert.deepEqual(shown.actions, [{ action: 'ok', title: 'OK' }]);
+    const kept = JSON.stringify(shown.data.hookline).length;
+    assert.ok(kept < KEPT_BOUND, `kept ${kept} characters`);
+
+    await notificationEvent(demo, 'notificationclick', 'n-bounded', 'ok');
+    const clicked = await rx.waitFor((r) => r.body.includes('notification.clicked'));
+    assertWebhook(clicked, false, 'notification.clicked', expectedBody('notification.clicked', bounded('n-bounded'), userId, 'ok'));
+    await demo.push(JSON.stringify(hostile('n-bounded-2')));
+    await rx.waitFor((r) => r.body.includes('"n-bounded-2"'));
+    await notificationEvent(demo, 'notificationclose', 'n-bounded-2');
+    const dismissed = await rx.waitFor((r) => r.body.includes('notification.dismissed'));
+    assertWebhook(dismissed, false, 'notification.dismissed', expectedBody('notification.dismissed', bounded('n-bounded-2'), userId));
+
+    await sleep(300);
+    assert.equal(rx.requests.length, 4, JSON.stringify(rx.requests.map((r) => r.body.slice(0, 80))));
+    assert.deepEqual(demo.logs.filter((l) => l.type === 'pageerror'), []);
+  } finally {
+    await demo.context.close();
+    await rx.close();
+  }
+});
+
+test('a notification showNotification refuses is replaced by a generic one, and says why', async () => {
+  const rx = await startReceiver();
+  const demo = await openDemo(browser, site, `?hooks=${rx.url}/`);
+  try {
+    await demo.init();
+    // As Chromium refuses notification data past its limit, for any notification with data.
+    await demo.worker().evaluate(() => {
+      const proto = ServiceWorkerRegistration.prototype;
+      const show = proto.showNotification;
+      proto.showNotification = function (title, options) {
+        if (options && options.data) {
+          return Promise.reject(new TypeError('The notification data exceeds the maximum allowed size.'));
+        }
+        return show.call(this, title, options);
+      };
+    });
+    await demo.push(JSON.stringify({ id: 'n-refused', heading: 'refused' }));
+    const shown = await waitNotifications(demo, (all) => all.length === 1);
+    await demo.waitLog(/hookline: could not show the notification, showing a generic one/);
+    assert.equal(shown[0].title, new URL(site.url).host);
+    // The generic notification carries no hookline data: no webhook reports it.
+    await sleep(500);
+    assert.deepEqual(rx.requests, []);
+    assert.deepEqual(demo.logs.filter((l) => l.type === 'pageerror'), []);
+  } finally {
+    await demo.context.close();
+    await rx.close();
+  }
+});
+
 test('init validates in the worker, names the field, saves nothing when refused; userId is kept', async () => {
   const rx = await startReceiver();
   const demo = await openDemo(browser, site, `?hooks=${rx.url}/`);
