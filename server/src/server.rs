@@ -65,7 +65,7 @@ pub async fn serve(
     let queue = Queue::new(config.clone(), store.clone(), sender);
     for record in store.all_webhooks().await? {
         match WebhookSpec::from_json(&record.spec).and_then(Webhook::compile) {
-            Ok(webhook) => queue.upsert(&record, webhook),
+            Ok(webhook) => queue.upsert(&record, webhook.with_limits(config.templates)),
             Err(e) => {
                 tracing::error!(webhook = %record.id, error = %e, "a stored webhook no longer compiles; not delivering it")
             }

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use hookline::event::Event;
-use hookline::template::{Position, Template};
+use hookline::template::{Limits, Position, Template};
+use hookline::webhook::{RenderError, Webhook};
 use serde_json::{Value, json};
 
 mod common;
@@ -250,5 +251,92 @@ fn a_loop_over_an_event_array_of_a_few_hundred_items_renders() {
             .as_str()
             .unwrap()
             .ends_with("sku-298;sku-299;")
+    );
+}
+
+/// A webhook whose custom body is `body`, triggered by `message.push.sent`.
+fn webhook_json(body: &str) -> Value {
+    json!({
+        "name": "budget",
+        "events": ["message.push.sent"],
+        "url": "https://example.com/hook",
+        "body": {"custom": body},
+    })
+}
+
+const BOMB: &str = "{% for a in (1..10000) %}{% for b in (1..10000) %}{% for c in (1..10000) %}\
+                    {% endfor %}{% endfor %}{% endfor %}{}";
+
+#[test]
+fn a_webhook_over_the_budget_for_the_sample_event_is_refused_when_saved() {
+    let refused = |spec: Value| {
+        within(DEADLINE, move || match Webhook::from_json(&spec) {
+            Ok(_) => "accepted".to_owned(),
+            Err(e) => e.to_string(),
+        })
+    };
+    assert_eq!(refused(webhook_json(BOMB)), format!("body.custom: {LOOPS}"));
+    let mut in_header = webhook_json("{}");
+    in_header["headers"] = json!({"X-Loop": BOMB.trim_end_matches("{}")});
+    assert_eq!(refused(in_header), format!("headers.X-Loop: {LOOPS}"));
+    let mut in_pair = webhook_json("{}");
+    in_pair["body"] = json!({"pairs": {"doubled": r#"{% assign s = "x" %}{% for i in (1..64) %}{% assign s = s | append: s %}{% endfor %}"#}});
+    assert_eq!(refused(in_pair), format!("body.pairs.doubled: {VALUES}"));
+}
+
+#[test]
+fn a_webhook_over_the_budget_for_one_event_fails_that_render() {
+    // The sample event has no `list`: saved. An event with a long one blows the budget.
+    let webhook = Webhook::from_json(&webhook_json(
+        "{\"n\": {{ event.list.size }}}{% for a in event.list %}{% for b in event.list %}\
+         {% for c in event.list %}{% endfor %}{% endfor %}{% endfor %}",
+    ))
+    .expect("within the budget for the sample event");
+    let long = event(json!({"list": vec![1; 1000]}));
+    let short = event(json!({"list": vec![1; 20]}));
+    let (long, short) = within(DEADLINE, move || {
+        (
+            webhook.render(&long),
+            webhook.render(&short).map(|r| r.body),
+        )
+    });
+    assert_eq!(
+        long,
+        Err(RenderError {
+            field: "body.custom".into(),
+            message: LOOPS.into()
+        })
+    );
+    assert_eq!(short, Ok(Some("{\"n\": 20}".to_owned())));
+}
+
+#[test]
+fn one_budget_covers_the_url_headers_and_body_of_a_render() {
+    let webhook = Webhook::from_json(&json!({
+        "name": "shared",
+        "events": ["message.push.sent"],
+        "url": "https://example.com/{% for i in (1..6) %}{{ i }}{% endfor %}",
+        "headers": {"X-N": "{% for i in (1..3) %}{{ i }}{% endfor %}"},
+        "body": {"pairs": {"n": "{% for i in (1..3) %}{{ i }}{% endfor %}"}},
+    }))
+    .expect("valid")
+    .with_limits(Limits {
+        max_loop_iterations: 10,
+        ..Limits::default()
+    });
+    assert_eq!(
+        webhook.render(&event(json!({}))),
+        Err(RenderError {
+            field: "body.pairs.n".into(),
+            message: "the template ran more than 10 loop iterations (the render budget)".into()
+        })
+    );
+    let roomier = webhook.with_limits(Limits {
+        max_loop_iterations: 12,
+        ..Limits::default()
+    });
+    assert_eq!(
+        roomier.render(&event(json!({}))).map(|r| r.url),
+        Ok("https://example.com/123456".to_owned())
     );
 }

@@ -46,13 +46,15 @@ pub fn router() -> Router<Arc<AppState>> {
         )
 }
 
-/// A webhook definition checked and compiled, or a 400 naming the field.
-fn compile(body: &Value) -> ApiResult<Webhook> {
+/// A webhook definition checked and compiled under the server's render budget, or a 400 naming
+/// the field.
+fn compile(state: &AppState, body: &Value) -> ApiResult<Webhook> {
     let invalid = |e: crate::webhook::ValidationError| {
         ApiError::bad_request("invalid_webhook", e.to_string())
     };
     let spec = WebhookSpec::from_json(body).map_err(invalid)?;
     Webhook::compile(spec)
+        .map(|webhook| webhook.with_limits(state.config.templates))
         .and_then(Webhook::checked)
         .map_err(invalid)
 }
@@ -122,7 +124,7 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
-    let webhook = compile(&body)?;
+    let webhook = compile(&state, &body)?;
     check_target(&state, &webhook)?;
     let now = now_ms();
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
@@ -175,7 +177,7 @@ async fn update(
     if let Some(o) = body.as_object_mut() {
         o.entry("enabled").or_insert(current.enabled.into());
     }
-    let webhook = compile(&body)?;
+    let webhook = compile(&state, &body)?;
     check_target(&state, &webhook)?;
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
     let enabled = webhook.enabled();
@@ -342,7 +344,7 @@ async fn preview_unsaved(
     let definition = body
         .get("webhook")
         .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
-    let webhook = compile(definition)?;
+    let webhook = compile(&state, definition)?;
     preview_of(&app_id, &body, &webhook)
 }
 

@@ -13,3 +13,4 @@ mod guard;
 mod isolation;
 mod process;
 mod retention;
+mod templates;
