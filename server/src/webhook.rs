@@ -34,7 +34,9 @@
 //!   body together) may run so many loop iterations, write so many bytes and hold so many bytes in
 //!   variables and filter results; past a limit it stops with an error naming it. A webhook over
 //!   the budget for a sample event of its first trigger is refused when saved; one over it only
-//!   for some event fails that event's attempts with a render error.
+//!   for some event fails that event's attempts with a render error. Rendering one that uses tags
+//!   or filters may take up to the whole budget, so the server does it off the async runtime
+//!   ([`Webhook::render_async`]).
 //!
 //! ```
 //! use hookline::{samples::sample_event, webhook::Webhook};
@@ -52,6 +54,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -475,6 +478,13 @@ impl Webhook {
             .chain(body)
     }
 
+    /// Whether every template is literal text and bare values: such a webhook renders in
+    /// microseconds whatever the event, while one with tags or filters may take up to its whole
+    /// budget (see [`Webhook::render_async`]).
+    pub fn renders_quickly(&self) -> bool {
+        self.templates().all(|(_, template)| template.is_plain())
+    }
+
     /// Parses, checks and compiles the JSON form in one step, as a save does (see [`Webhook::checked`]).
     pub fn from_json(value: &Value) -> Result<Webhook, ValidationError> {
         Webhook::compile(WebhookSpec::from_json(value)?)?.checked()
@@ -487,7 +497,7 @@ impl Webhook {
     /// as a JSON literal or inside a string), so that render tells whether it is JSON at all, and
     /// a stray comma is refused when saved rather than failing every attempt. Not made for
     /// webhooks already stored, so one saved before a check keeps being attempted, each attempt
-    /// saying why it fails.
+    /// saying why it fails. Takes up to the whole budget: see [`Webhook::checked_async`].
     pub fn checked(self) -> Result<Webhook, ValidationError> {
         let sample = crate::samples::sample_event(self.spec.events.first().map_or("", |k| k));
         let mut budget = Budget::new(self.limits);
@@ -532,7 +542,8 @@ impl Webhook {
         self.spec.events.iter().any(|t| trigger_matches(t, kind))
     }
 
-    /// The exact request this webhook sends for `event`, within the render budget.
+    /// The exact request this webhook sends for `event`. Takes up to the whole render budget when
+    /// the webhook uses tags or filters: on an async runtime, see [`Webhook::render_async`].
     pub fn render(&self, event: &Event) -> Result<RenderedRequest, RenderError> {
         let data = event.template_data();
         let mut budget = Budget::new(self.limits);
@@ -600,6 +611,37 @@ impl Webhook {
         })
     }
 }
+
+impl Webhook {
+    /// [`Webhook::render`] for a caller on the async runtime: a webhook that
+    /// [renders quickly](Webhook::renders_quickly) renders in place, any other on tokio's blocking
+    /// pool, so that a render using its whole budget never holds a runtime thread.
+    pub async fn render_async(
+        self: Arc<Self>,
+        event: Arc<Event>,
+    ) -> Result<RenderedRequest, RenderError> {
+        if self.renders_quickly() {
+            return self.render(&event);
+        }
+        match tokio::task::spawn_blocking(move || self.render(&event)).await {
+            Ok(rendered) => rendered,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(render_error("webhook", STOPPING)),
+        }
+    }
+
+    /// [`Webhook::checked`] on tokio's blocking pool, for a caller on the async runtime.
+    pub async fn checked_async(self) -> Result<Webhook, ValidationError> {
+        match tokio::task::spawn_blocking(move || self.checked()).await {
+            Ok(checked) => checked,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(ValidationError::new("webhook", STOPPING)),
+        }
+    }
+}
+
+/// A blocking task is cancelled only when the runtime shuts down.
+const STOPPING: &str = "not rendered: the server is stopping";
 
 /// A kind matches a trigger equal to it, a `prefix.*` it starts with, or `*`.
 pub fn trigger_matches(trigger: &str, kind: &str) -> bool {

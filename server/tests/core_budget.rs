@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use hookline::event::Event;
-use hookline::template::{Limits, Position, Template};
+use hookline::template::{Budget, Limits, Position, Template};
 use hookline::webhook::{RenderError, Webhook};
 use serde_json::{Value, json};
 
@@ -339,4 +339,87 @@ fn one_budget_covers_the_url_headers_and_body_of_a_render() {
         roomier.render(&event(json!({}))).map(|r| r.url),
         Ok("https://example.com/123456".to_owned())
     );
+}
+
+/// The template `benches/render.rs` times as the worst case: it uses every limit of the default
+/// budget to the last unit (iterations, bytes written, bytes held).
+#[test]
+fn the_benchmarks_worst_case_is_at_every_limit() {
+    let source = include_str!("fixtures/worst-case-template.liquid");
+    let template = Template::parse(source, Position::Text).expect("parses");
+    let data = event(json!({}));
+    let render = |limits: Limits| {
+        let mut out = String::new();
+        template
+            .render_within(&mut out, data.template_data(), &mut Budget::new(limits))
+            .map(|()| out.len())
+    };
+    let full = Limits::default();
+    assert_eq!(render(full), Ok(full.max_output_bytes));
+    let one_less = [
+        Limits {
+            max_loop_iterations: full.max_loop_iterations - 1,
+            ..full
+        },
+        Limits {
+            max_output_bytes: full.max_output_bytes - 1,
+            ..full
+        },
+        Limits {
+            max_value_bytes: full.max_value_bytes - 1,
+            ..full
+        },
+    ];
+    let failures: Vec<Result<usize, String>> = one_less.into_iter().map(render).collect();
+    assert_eq!(
+        failures,
+        [
+            Err("the template ran more than 9999 loop iterations (the render budget)".to_owned()),
+            Err("the template produced more than 262143 bytes (the render budget)".to_owned()),
+            Err(
+                "the template's variables and filter results took more than 262143 bytes (the render budget)"
+                    .to_owned()
+            ),
+        ]
+    );
+}
+
+/// A render that takes long runs on the blocking pool: the async runtime's only thread keeps
+/// running other tasks meanwhile.
+#[test]
+fn a_long_render_leaves_the_async_runtime_free() {
+    let webhook = std::sync::Arc::new(
+        Webhook::from_json(&webhook_json(
+            "{% for i in (1..9000) %}{% assign t = i | append: '' | prepend: '' %}{% endfor %}{}",
+        ))
+        .expect("within the budget"),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let (ticks, rendered) = runtime.block_on(async move {
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        let rendered = webhook
+            .render_async(std::sync::Arc::new(event(json!({}))))
+            .await;
+        assert!(
+            started.elapsed() > Duration::from_millis(5),
+            "too quick to tell"
+        );
+        ticker.abort();
+        (ticks.load(std::sync::atomic::Ordering::Relaxed), rendered)
+    });
+    assert_eq!(rendered.map(|r| r.body), Ok(Some("{}".to_owned())));
+    assert!(ticks >= 3, "the runtime was blocked: {ticks} ticks");
 }

@@ -48,14 +48,16 @@ pub fn router() -> Router<Arc<AppState>> {
 
 /// A webhook definition checked and compiled under the server's render budget, or a 400 naming
 /// the field.
-fn compile(state: &AppState, body: &Value) -> ApiResult<Webhook> {
+async fn compile(state: &AppState, body: &Value) -> ApiResult<Webhook> {
     let invalid = |e: crate::webhook::ValidationError| {
         ApiError::bad_request("invalid_webhook", e.to_string())
     };
     let spec = WebhookSpec::from_json(body).map_err(invalid)?;
-    Webhook::compile(spec)
-        .map(|webhook| webhook.with_limits(state.config.templates))
-        .and_then(Webhook::checked)
+    let webhook = Webhook::compile(spec).map_err(invalid)?;
+    webhook
+        .with_limits(state.config.templates)
+        .checked_async()
+        .await
         .map_err(invalid)
 }
 
@@ -124,7 +126,7 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     state.authorize_app(&headers, &app_id)?;
-    let webhook = compile(&state, &body)?;
+    let webhook = compile(&state, &body).await?;
     check_target(&state, &webhook)?;
     let now = now_ms();
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
@@ -177,7 +179,7 @@ async fn update(
     if let Some(o) = body.as_object_mut() {
         o.entry("enabled").or_insert(current.enabled.into());
     }
-    let webhook = compile(&state, &body)?;
+    let webhook = compile(&state, &body).await?;
     check_target(&state, &webhook)?;
     let spec = serde_json::to_value(webhook.spec()).unwrap_or(body);
     let enabled = webhook.enabled();
@@ -278,9 +280,9 @@ fn chosen_event(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Even
     Ok(crate::samples::sample_event(&kind))
 }
 
-fn preview_of(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Json<Value>> {
-    let event = chosen_event(app_id, body, webhook)?;
-    let request = webhook.render(&event).map_err(|e| {
+async fn preview_of(app_id: &str, body: &Value, webhook: Arc<Webhook>) -> ApiResult<Json<Value>> {
+    let event = Arc::new(chosen_event(app_id, body, &webhook)?);
+    let request = webhook.render_async(event.clone()).await.map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "render_error",
@@ -306,7 +308,7 @@ async fn preview(
         .queue
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    preview_of(&app_id, &body, &handle.webhook())
+    preview_of(&app_id, &body, handle.webhook()).await
 }
 
 #[derive(Deserialize)]
@@ -329,7 +331,7 @@ async fn preview_get(
         Some(k) => json!({"kind": k}),
         None => Value::Null,
     };
-    preview_of(&app_id, &body, &handle.webhook())
+    preview_of(&app_id, &body, handle.webhook()).await
 }
 
 /// `POST …/webhooks/preview {"webhook": definition, "event"? | "kind"?}`: a definition not saved
@@ -344,8 +346,8 @@ async fn preview_unsaved(
     let definition = body
         .get("webhook")
         .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
-    let webhook = compile(&state, definition)?;
-    preview_of(&app_id, &body, &webhook)
+    let webhook = compile(&state, definition).await?;
+    preview_of(&app_id, &body, Arc::new(webhook)).await
 }
 
 /// `POST …/{id}/test [{"event"} | {"kind"}]`: sends the request now (outside the queue, not
@@ -362,8 +364,8 @@ async fn test_send(
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     let webhook = handle.webhook();
-    let event = chosen_event(&app_id, &body, &webhook)?;
-    let request = webhook.render(&event).map_err(|e| {
+    let event = Arc::new(chosen_event(&app_id, &body, &webhook)?);
+    let request = webhook.render_async(event.clone()).await.map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "render_error",

@@ -136,6 +136,16 @@ impl Template {
         self.pieces.is_some()
     }
 
+    /// Whether this template is literal text and bare values only (no tags, no filters): its
+    /// render takes microseconds whatever the event, since the budget caps what it writes.
+    pub fn is_plain(&self) -> bool {
+        self.pieces.as_ref().is_some_and(|pieces| {
+            pieces
+                .iter()
+                .all(|piece| matches!(piece, Fast::Literal(_) | Fast::Value { .. }))
+        })
+    }
+
     /// Renders over `data` (an object with `event` and `message`), appending to `out`, within the
     /// default [`Limits`].
     pub fn render_to(&self, out: &mut String, data: &Data) -> Result<(), String> {
