@@ -1,4 +1,6 @@
-//! Render throughput of the seed's example body: parsed once, rendered many times.
+//! Render throughput of the seed's example body: parsed once, rendered many times. Then how long
+//! a render with loops takes: a loop over an event's array of 300 items, and the worst case the
+//! default render budget lets through.
 //!
 //! Plain timing (no harness): several rounds, the median printed as renders per second. Run with
 //! `scripts/bench-render.sh`, which also runs LiquidJS on the same template and data and prints the
@@ -95,13 +97,70 @@ fn main() {
             .map(|r| r.url.len())
             .expect("renders")
     });
+    // A JSON body looping over an event's 300 items (and their tags: 1,200 iterations).
+    let order = order_event(300);
+    let items = Template::parse(ITEMS_BODY, Position::Json).expect("parses");
+    let items_rate = measure(|| {
+        out.clear();
+        items
+            .render_to(&mut out, order.template_data())
+            .expect("renders");
+        out.len()
+    });
+    // The worst case the default budget lets through (tests/core_budget.rs checks that it is at
+    // every limit): 10,000 iterations, nearly all copying a 256 KiB variable, 256 KiB written.
+    let worst = Template::parse(
+        include_str!("../tests/fixtures/worst-case-template.liquid"),
+        Position::Text,
+    )
+    .expect("parses");
+    let worst_rate = measure(|| {
+        out.clear();
+        worst.render_to(&mut out, data).expect("within the budget");
+        out.len()
+    });
 
     println!("hookline body template (fast path):     {fast:>12.0} renders/s");
     println!("hookline body template (liquid runtime): {liquid:>12.0} renders/s");
     println!("hookline body template, a filter on every value: {with_filters:>12.0} renders/s");
     println!("  the same on the Liquid runtime:               {filtered_liquid:>12.0} renders/s");
     println!("hookline whole request (url, headers, body, JSON check): {full:>12.0} renders/s");
+    println!(
+        "a loop over an event's 300 items (JSON body):           {:>12.1} µs per render",
+        1e6 / items_rate
+    );
+    println!(
+        "the worst case within the default render budget:        {:>12.1} ms per render",
+        1e3 / worst_rate
+    );
     println!("HOOKLINE_RENDERS_PER_SEC={fast:.0}");
     println!("HOOKLINE_LIQUID_RENDERS_PER_SEC={liquid:.0}");
     println!("HOOKLINE_REQUEST_RENDERS_PER_SEC={full:.0}");
+    println!("HOOKLINE_ITEMS_RENDER_US={:.1}", 1e6 / items_rate);
+    println!("HOOKLINE_WORST_CASE_RENDER_MS={:.1}", 1e3 / worst_rate);
+}
+
+/// A body that lists an order's items, with their tags.
+const ITEMS_BODY: &str = r#"{"order": "{{ event.id }}", "count": {{ event.items.size }}, "items": [
+{%- for item in event.items %}
+  {"sku": "{{ item.sku }}", "name": "{{ item.name | upcase }}", "cents": {{ item.price | times: 100 }},
+   "tags": [{% for tag in item.tags %}"{{ tag }}"{% unless forloop.last %},{% endunless %}{% endfor %}]}
+  {%- unless forloop.last %},{% endunless %}
+{%- endfor %}
+]}"#;
+
+/// An event with `n` items, each with a name, a price and three tags.
+fn order_event(n: usize) -> Event {
+    let items: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "sku": format!("sku-{i}"),
+                "name": format!("Item {i}"),
+                "price": i,
+                "tags": ["a", "b", "c"],
+            })
+        })
+        .collect();
+    Event::from_json(&serde_json::json!({"kind": "order.placed", "id": "o1", "items": items}))
+        .expect("a valid event")
 }

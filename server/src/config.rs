@@ -11,6 +11,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use toml::{Table, Value};
 
+use crate::template::Limits;
+
 /// The default configuration, every key commented: `hookline serve --print-config` prints it.
 pub const DEFAULT_TOML: &str = include_str!("config.default.toml");
 
@@ -69,6 +71,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub bridge: BridgeConfig,
     pub delivery: DeliveryConfig,
+    /// The render budget of each webhook render.
+    pub templates: Limits,
     pub retry: RetryConfig,
     pub disable: DisableConfig,
     pub logs: LogsConfig,
@@ -310,6 +314,11 @@ impl Config {
                 shutdown_grace: r.duration("delivery.shutdown_grace")?,
                 max_response_bytes: r.integer("delivery.max_response_bytes")? as usize,
                 allow_networks: r.networks("delivery.allow_networks")?,
+            },
+            templates: Limits {
+                max_loop_iterations: r.positive("templates.max_loop_iterations")? as u64,
+                max_output_bytes: r.positive("templates.max_output_bytes")?,
+                max_value_bytes: r.positive("templates.max_value_bytes")?,
             },
             retry: RetryConfig {
                 schedule,
@@ -711,6 +720,28 @@ mod tests {
         assert!(
             e.to_string().contains("`delivery.allow_networks`")
                 && e.to_string().contains("expected a list of networks"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_render_budget() {
+        let c = Config::load(None, &env_of(&[])).unwrap();
+        assert_eq!(c.templates, Limits::default());
+        let c = Config::load(
+            None,
+            &env_of(&[("HOOKLINE_TEMPLATES_MAX_LOOP_ITERATIONS", "500")]),
+        )
+        .unwrap();
+        assert_eq!(c.templates.max_loop_iterations, 500);
+        let e = Config::load(
+            None,
+            &env_of(&[("HOOKLINE_TEMPLATES_MAX_OUTPUT_BYTES", "0")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`templates.max_output_bytes`") && e.contains("must be more than 0"),
             "{e}"
         );
     }

@@ -72,7 +72,7 @@ pub async fn serve(
             .and_then(|spec| sealer.open_spec(&spec).map_err(|e| e.to_string()))
             .and_then(|spec| Webhook::compile(spec).map_err(|e| e.to_string()));
         match compiled {
-            Ok(webhook) => queue.upsert(&record, webhook),
+            Ok(webhook) => queue.upsert(&record, webhook.with_limits(config.templates)),
             Err(e) => {
                 tracing::error!(webhook = %record.id, error = %e, "a stored webhook no longer compiles; not delivering it")
             }

@@ -30,6 +30,13 @@
 //!   (`event.timestamp`) and ISO 8601 (`event.datetime`). Tags: `if`, `unless`, `case`, `for`,
 //!   `assign`, `capture`, `raw`, `comment`, `ifchanged`, `increment`, `decrement`, `break`,
 //!   `continue`; `include`, `render`, `cycle` and `tablerow` are refused.
+//! - **Render budget** ([`Limits`], the `[templates]` configuration): one render (URL, headers and
+//!   body together) may run so many loop iterations, write so many bytes and hold so many bytes in
+//!   variables and filter results; past a limit it stops with an error naming it. A webhook over
+//!   the budget for a sample event of its first trigger is refused when saved; one over it only
+//!   for some event fails that event's attempts with a render error. Rendering one that uses tags
+//!   or filters may take up to the whole budget, so the server does it off the async runtime
+//!   ([`Webhook::render_async`]).
 //!
 //! ```
 //! use hookline::{samples::sample_event, webhook::Webhook};
@@ -47,13 +54,14 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::event::{Event, kind_of};
 use crate::request::{Method, RenderedRequest};
-use crate::template::{Position, Template, TemplateError, json_quoted_into};
+use crate::template::{Budget, Limits, Position, Template, TemplateError, json_quoted_into};
 
 /// The body of a webhook's JSON form.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -102,6 +110,8 @@ pub struct Webhook {
     body: Option<Body>,
     /// Whether the webhook sets its own `Content-Type`.
     has_content_type: bool,
+    /// The render budget of each render.
+    limits: Limits,
 }
 
 #[derive(Debug)]
@@ -473,7 +483,40 @@ impl Webhook {
             headers,
             body,
             has_content_type,
+            limits: Limits::default(),
         })
+    }
+
+    /// Renders within `limits` instead of the default ones (the server's `[templates]`).
+    pub fn with_limits(mut self, limits: Limits) -> Webhook {
+        self.limits = limits;
+        self
+    }
+
+    /// Every template with the field it renders, in the order a render takes them.
+    fn templates(&self) -> impl Iterator<Item = (String, &Template)> {
+        let headers = self
+            .headers
+            .iter()
+            .map(|(name, template)| (format!("headers.{name}"), template));
+        let body: Vec<(String, &Template)> = match &self.body {
+            None => Vec::new(),
+            Some(Body::Pairs(pairs)) => pairs
+                .iter()
+                .map(|(key, template)| (format!("body.pairs.{key}"), template))
+                .collect(),
+            Some(Body::Custom(template)) => vec![("body.custom".to_owned(), template)],
+        };
+        std::iter::once(("url".to_owned(), &self.url))
+            .chain(headers)
+            .chain(body)
+    }
+
+    /// Whether every template is literal text and bare values: such a webhook renders in
+    /// microseconds whatever the event, while one with tags or filters may take up to its whole
+    /// budget (see [`Webhook::render_async`]).
+    pub fn renders_quickly(&self) -> bool {
+        self.templates().all(|(_, template)| template.is_plain())
     }
 
     /// Parses, checks and compiles the JSON form in one step, as a save does (see [`Webhook::checked`]).
@@ -481,29 +524,41 @@ impl Webhook {
         Webhook::compile(WebhookSpec::from_json(value)?)?.checked()
     }
 
-    /// The checks a save makes beyond compiling. A tag-free custom body has the same JSON
-    /// structure for every event (each value lands as a JSON literal or inside a string): one
-    /// render for a sample event of its first trigger tells whether it is JSON at all, so a stray
-    /// comma is refused when saved rather than failing every attempt. (With tags, the structure may
-    /// depend on the event: the preview and each attempt tell.) Not made for webhooks already
-    /// stored, so one saved before the check keeps being attempted, each attempt saying why it fails.
+    /// The checks a save makes beyond compiling, with a render for a sample event of its first
+    /// trigger. A webhook over the render budget for it is refused, naming the field where the
+    /// budget ran out (other render errors may depend on the event: the preview and each attempt
+    /// tell). A tag-free custom body has the same JSON structure for every event (each value lands
+    /// as a JSON literal or inside a string), so that render tells whether it is JSON at all, and
+    /// a stray comma is refused when saved rather than failing every attempt. Not made for
+    /// webhooks already stored, so one saved before a check keeps being attempted, each attempt
+    /// saying why it fails. Takes up to the whole budget: see [`Webhook::checked_async`].
     pub fn checked(self) -> Result<Webhook, ValidationError> {
-        if let Some(Body::Custom(template)) = &self.body
-            && template.is_fast()
-        {
-            let sample = crate::samples::sample_event(self.spec.events.first().map_or("", |k| k));
-            if let Ok(text) = template.render(sample.template_data())
-                && let Err(e) = check_json(&text)
-            {
-                return Err(ValidationError::new(
-                    "body.custom",
-                    format!(
-                        "{} (rendered for a sample {} event)",
-                        e.message,
-                        sample.kind()
-                    ),
-                ));
+        let sample = crate::samples::sample_event(self.spec.events.first().map_or("", |k| k));
+        let mut budget = Budget::new(self.limits);
+        let mut custom_body = None;
+        for (field, template) in self.templates() {
+            let mut out = String::new();
+            match template.render_within(&mut out, sample.template_data(), &mut budget) {
+                Ok(()) if field == "body.custom" && template.is_fast() => custom_body = Some(out),
+                Ok(()) => {}
+                Err(_) => {
+                    if let Some(message) = budget.message() {
+                        return Err(ValidationError::new(field, message));
+                    }
+                }
             }
+        }
+        if let Some(text) = custom_body
+            && let Err(e) = check_json(&text)
+        {
+            return Err(ValidationError::new(
+                "body.custom",
+                format!(
+                    "{} (rendered for a sample {} event)",
+                    e.message,
+                    sample.kind()
+                ),
+            ));
         }
         Ok(self)
     }
@@ -527,15 +582,20 @@ impl Webhook {
         self.spec.events.iter().any(|t| trigger_matches(t, kind))
     }
 
-    /// The exact request this webhook sends for `event`.
+    /// The exact request this webhook sends for `event`. Takes up to the whole render budget when
+    /// the webhook uses tags or filters: on an async runtime, see [`Webhook::render_async`].
     pub fn render(&self, event: &Event) -> Result<RenderedRequest, RenderError> {
         let data = event.template_data();
-        let url = self.url.render(data).map_err(|m| render_error("url", m))?;
+        let mut budget = Budget::new(self.limits);
+        let render = |template: &Template, budget: &mut Budget| {
+            let mut out = String::with_capacity(template.source().len() + 64);
+            template.render_within(&mut out, data, budget).map(|()| out)
+        };
+        let url = render(&self.url, &mut budget).map_err(|m| render_error("url", m))?;
         check_rendered_url(&url)?;
         let mut headers = Vec::with_capacity(self.headers.len() + 1);
         for (name, template) in &self.headers {
-            let value = template
-                .render(data)
+            let value = render(template, &mut budget)
                 .map_err(|m| render_error(format!("headers.{name}"), m))?;
             if let Some(c) = value.chars().find(|&c| c.is_ascii_control() && c != '\t') {
                 let what = match c {
@@ -566,7 +626,7 @@ impl Webhook {
                     out.push(':');
                     value.clear();
                     template
-                        .render_to(&mut value, data)
+                        .render_within(&mut value, data, &mut budget)
                         .map_err(|m| render_error(format!("body.pairs.{key}"), m))?;
                     json_quoted_into(&mut out, &value);
                 }
@@ -574,9 +634,8 @@ impl Webhook {
                 Some(out)
             }
             Some(Body::Custom(template)) => {
-                let text = template
-                    .render(data)
-                    .map_err(|m| render_error("body.custom", m))?;
+                let text =
+                    render(template, &mut budget).map_err(|m| render_error("body.custom", m))?;
                 check_json(&text)?;
                 Some(text)
             }
@@ -592,6 +651,37 @@ impl Webhook {
         })
     }
 }
+
+impl Webhook {
+    /// [`Webhook::render`] for a caller on the async runtime: a webhook that
+    /// [renders quickly](Webhook::renders_quickly) renders in place, any other on tokio's blocking
+    /// pool, so that a render using its whole budget never holds a runtime thread.
+    pub async fn render_async(
+        self: Arc<Self>,
+        event: Arc<Event>,
+    ) -> Result<RenderedRequest, RenderError> {
+        if self.renders_quickly() {
+            return self.render(&event);
+        }
+        match tokio::task::spawn_blocking(move || self.render(&event)).await {
+            Ok(rendered) => rendered,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(render_error("webhook", STOPPING)),
+        }
+    }
+
+    /// [`Webhook::checked`] on tokio's blocking pool, for a caller on the async runtime.
+    pub async fn checked_async(self) -> Result<Webhook, ValidationError> {
+        match tokio::task::spawn_blocking(move || self.checked()).await {
+            Ok(checked) => checked,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(ValidationError::new("webhook", STOPPING)),
+        }
+    }
+}
+
+/// A blocking task is cancelled only when the runtime shuts down.
+const STOPPING: &str = "not rendered: the server is stopping";
 
 /// A kind matches a trigger equal to it, a `prefix.*` it starts with, or `*`.
 pub fn trigger_matches(trigger: &str, kind: &str) -> bool {

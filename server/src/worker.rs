@@ -109,7 +109,14 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         .id(job.event_seq)
         .hyphenated()
         .encode_lower(&mut id_text);
-    let rendered = event.and_then(|e| webhook.render(&e).map_err(|e| e.to_string()));
+    let rendered = match event {
+        Ok(event) => webhook
+            .clone()
+            .render_async(event)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(message) => Err(message),
+    };
     let (result, request) = match rendered {
         Ok(request) => {
             let sent = tokio::select! {

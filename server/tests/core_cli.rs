@@ -144,3 +144,76 @@ fn the_event_can_come_from_standard_input() {
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(printed["url"], "https://example.com/webhook/user/a%2Fb");
 }
+
+/// `render` with a deadline: the child is killed and the test fails if it runs longer.
+fn render_within(args: &[&std::ffi::OsStr], deadline: std::time::Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("render")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the hookline binary runs");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("waits").is_none() {
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hookline render {args:?} did not finish within {deadline:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("exits")
+}
+
+#[test]
+fn a_template_over_the_render_budget_exits_2_naming_the_limit() {
+    let dir = std::env::temp_dir().join(format!("hookline-core-cli-budget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let write = |name: &str, body: &serde_json::Value| {
+        let path = dir.join(name);
+        std::fs::write(&path, body.to_string()).expect("write");
+        path
+    };
+    let loops = |over: &str| {
+        format!(
+            "{{% for a in {over} %}}{{% for b in {over} %}}{{% for c in {over} %}}{{% endfor %}}{{% endfor %}}{{% endfor %}}{{}}"
+        )
+    };
+    // Over the budget for any event: refused like a definition error.
+    let bomb = write(
+        "bomb.json",
+        &serde_json::json!({"name": "x", "events": ["*"], "url": "https://example.com/",
+            "body": {"custom": loops("(1..10000)")}}),
+    );
+    // Over the budget only for an event with a long list: the render for it fails.
+    let by_event = write(
+        "by-event.json",
+        &serde_json::json!({"name": "x", "events": ["*"], "url": "https://example.com/",
+            "body": {"custom": loops("event.list")}}),
+    );
+    let long_list = write(
+        "long-list.json",
+        &serde_json::json!({"kind": "k", "list": vec![1; 1000]}),
+    );
+    let limit = "the template ran more than 10000 loop iterations (the render budget)";
+    for (args, expected) in [
+        (
+            vec![bomb.as_os_str(), long_list.as_os_str()],
+            format!(
+                "hookline render: {}: body.custom: {limit}\n",
+                bomb.display()
+            ),
+        ),
+        (
+            vec![by_event.as_os_str(), long_list.as_os_str()],
+            format!("hookline render: rendering for this event: body.custom: {limit}\n"),
+        ),
+    ] {
+        let out = render_within(&args, std::time::Duration::from_secs(20));
+        assert_eq!(text(&out.stderr), expected, "{args:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

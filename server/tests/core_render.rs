@@ -629,7 +629,8 @@ fn renders_are_bounded() {
         };
         assert_eq!(got, expected, "{source}");
     }
-    // Output is capped: nested loops over an event's array stop at 4 MiB.
+    // Output is capped: nested loops over an event's array stop at the render budget's 256 KiB
+    // (tests/core_budget.rs tests every limit).
     let event = Event::from_json(&json!({"kind": "k", "list": vec!["x".repeat(100); 1000]}))
         .expect("valid");
     let template = Template::parse(
@@ -639,7 +640,7 @@ fn renders_are_bounded() {
     .expect("parses");
     assert_eq!(
         template.render(event.template_data()),
-        Err("the template renders more than 4 MiB; refused".to_owned())
+        Err("the template produced more than 262144 bytes (the render budget)".to_owned())
     );
 }
 

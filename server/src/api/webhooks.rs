@@ -59,10 +59,14 @@ fn parse(limits: &LimitsConfig, body: &Value) -> ApiResult<WebhookSpec> {
     Ok(spec)
 }
 
-/// A definition checked and compiled, or a 400 naming the field.
-fn compile(spec: WebhookSpec) -> ApiResult<Webhook> {
+/// A definition checked and compiled under the server's render budget, or a 400 naming the
+/// field.
+async fn compile(state: &AppState, spec: WebhookSpec) -> ApiResult<Webhook> {
     Webhook::compile(spec)
-        .and_then(Webhook::checked)
+        .map_err(invalid)?
+        .with_limits(state.config.templates)
+        .checked_async()
+        .await
         .map_err(invalid)
 }
 
@@ -210,7 +214,7 @@ async fn create(
             ),
         ));
     }
-    let webhook = compile(spec)?;
+    let webhook = compile(&state, spec).await?;
     check_target(&state, &webhook)?;
     let max = state.config.limits.max_webhooks_per_app;
     let has = state.store.list_webhooks(&app_id).await?.len();
@@ -278,7 +282,7 @@ async fn update(
     // A definition read from the API comes back with its secrets masked: they stay as stored.
     crate::secrets::unmask(&mut spec, &stored_spec(&state, &current)?)
         .map_err(|(field, m)| ApiError::bad_request("invalid_webhook", format!("{field}: {m}")))?;
-    let webhook = compile(spec)?;
+    let webhook = compile(&state, spec).await?;
     check_target(&state, &webhook)?;
     let spec = serde_json::to_value(state.sealer.seal_spec(webhook.spec())).unwrap_or(body);
     let enabled = webhook.enabled();
@@ -379,15 +383,19 @@ fn chosen_event(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Even
     Ok(crate::samples::sample_event(&kind))
 }
 
-fn preview_of(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Json<Value>> {
-    let event = chosen_event(app_id, body, webhook)?;
-    let request = webhook.render(&event).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "render_error",
-            e.to_string(),
-        )
-    })?;
+async fn preview_of(app_id: &str, body: &Value, webhook: Arc<Webhook>) -> ApiResult<Json<Value>> {
+    let event = Arc::new(chosen_event(app_id, body, &webhook)?);
+    let request = webhook
+        .clone()
+        .render_async(event.clone())
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "render_error",
+                e.to_string(),
+            )
+        })?;
     let shown = request.masked(|n| webhook.is_secret_header(n));
     Ok(Json(json!({
         "event": event.to_json(),
@@ -408,7 +416,7 @@ async fn preview(
         .queue
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    preview_of(&app_id, &body, &handle.webhook())
+    preview_of(&app_id, &body, handle.webhook()).await
 }
 
 #[derive(Deserialize)]
@@ -431,7 +439,7 @@ async fn preview_get(
         Some(k) => json!({"kind": k}),
         None => Value::Null,
     };
-    preview_of(&app_id, &body, &handle.webhook())
+    preview_of(&app_id, &body, handle.webhook()).await
 }
 
 /// `POST …/webhooks/preview {"webhook": definition, "event"? | "kind"?}`: a definition not saved
@@ -446,8 +454,8 @@ async fn preview_unsaved(
     let definition = body
         .get("webhook")
         .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
-    let webhook = compile(parse(&state.config.limits, definition)?)?;
-    preview_of(&app_id, &body, &webhook)
+    let webhook = compile(&state, parse(&state.config.limits, definition)?).await?;
+    preview_of(&app_id, &body, Arc::new(webhook)).await
 }
 
 /// `POST …/{id}/test [{"event"} | {"kind"}]`: sends the request now (outside the queue, not
@@ -464,14 +472,18 @@ async fn test_send(
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     let webhook = handle.webhook();
-    let event = chosen_event(&app_id, &body, &webhook)?;
-    let request = webhook.render(&event).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "render_error",
-            e.to_string(),
-        )
-    })?;
+    let event = Arc::new(chosen_event(&app_id, &body, &webhook)?);
+    let request = webhook
+        .clone()
+        .render_async(event.clone())
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "render_error",
+                e.to_string(),
+            )
+        })?;
     let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
     let result = state.queue.sender.send(&request, &test_id).await;
     let response = result.response.as_ref().map(|r| {

@@ -2,16 +2,20 @@
 //! escaped for where it lands.
 //!
 //! A template is parsed for a [`Position`] (plain text, URL or JSON body). [`scan`] finds each
-//! `{{ }}` output and appends the filter that escapes its value there; the rewritten source is then
-//! parsed by Liquid (the `liquid` crate's engine and standard library) and rendered on [`runtime`]'s
-//! lax globals, where a missing value is nil. Templates made only of literal text and `{{ a.b.c }}`
-//! outputs (like the seed's example body) are also kept as a list of pieces that render without the
-//! Liquid runtime; the result is the same, byte for byte, and the tests check both ways.
+//! `{{ }}` output and appends the filter that escapes its value there, and starts each
+//! `{% for %}` body with a tag that counts the iteration against the render [`budget`]; the
+//! rewritten source is then parsed by Liquid (the `liquid` crate's engine and standard library)
+//! and rendered on [`runtime`]'s lax globals, where a missing value is nil. Templates made only of
+//! literal text and `{{ a.b.c }}` outputs (like the seed's example body) are also kept as a list of
+//! pieces that render without the Liquid runtime; the result is the same, byte for byte, and the
+//! tests check both ways.
 //!
 //! Layout: [`scan`] (lexer, escaping by position, save-time checks), [`escape`] (JSON and URL
 //! escaping, the filters), [`data`] (the lax value tree), [`date`] (the `date` filter),
-//! [`runtime`] (the tags and filters allowed, the lax globals frame).
+//! [`runtime`] (the tags and filters allowed, the lax globals frame), [`budget`] (the render
+//! budget: what one render may do, counted as it runs).
 
+mod budget;
 mod data;
 mod date;
 mod escape;
@@ -20,6 +24,8 @@ mod scan;
 
 use std::fmt;
 
+use budget::Limited;
+pub use budget::{Budget, Exceeded, Limits};
 pub use data::Data;
 pub use escape::{
     Escape, json_literal_into, json_quoted_into, json_string_into, url_component_into,
@@ -130,28 +136,63 @@ impl Template {
         self.pieces.is_some()
     }
 
-    /// Renders over `data` (an object with `event` and `message`), appending to `out`.
+    /// Whether this template is literal text and bare values only (no tags, no filters): its
+    /// render takes microseconds whatever the event, since the budget caps what it writes.
+    pub fn is_plain(&self) -> bool {
+        self.pieces.as_ref().is_some_and(|pieces| {
+            pieces
+                .iter()
+                .all(|piece| matches!(piece, Fast::Literal(_) | Fast::Value { .. }))
+        })
+    }
+
+    /// Renders over `data` (an object with `event` and `message`), appending to `out`, within the
+    /// default [`Limits`].
     pub fn render_to(&self, out: &mut String, data: &Data) -> Result<(), String> {
+        self.render_within(out, data, &mut Budget::default())
+    }
+
+    /// Renders over `data`, appending to `out`, counting against `budget`; a render over it fails
+    /// with the budget's message, naming the limit.
+    pub fn render_within(
+        &self,
+        out: &mut String,
+        data: &Data,
+        budget: &mut Budget,
+    ) -> Result<(), String> {
         if let Some(pieces) = &self.pieces {
             let mark = out.len();
-            if render_pieces(pieces, out, data)?.is_some() {
+            if render_pieces(pieces, out, data, budget)?.is_some() {
                 return Ok(());
             }
             // A path the fast renderer does not follow (e.g. `.size`): let Liquid decide.
             out.truncate(mark);
         }
-        self.render_liquid_to(out, data)
+        self.render_liquid_within(out, data, budget)
     }
 
     /// Renders with the Liquid runtime even when a fast form exists (tests compare both).
     pub fn render_liquid_to(&self, out: &mut String, data: &Data) -> Result<(), String> {
-        let mut buf = Limited(Vec::with_capacity(self.source.len() + 64));
-        let rendered = runtime::render_to(&self.liquid, &mut buf, data);
-        if buf.0.len() > MAX_OUTPUT {
-            return Err(too_large());
+        self.render_liquid_within(out, data, &mut Budget::default())
+    }
+
+    fn render_liquid_within(
+        &self,
+        out: &mut String,
+        data: &Data,
+        budget: &mut Budget,
+    ) -> Result<(), String> {
+        let mut buf = Limited::new(budget.output_room(), self.source.len() + 64);
+        let rendered = runtime::render_to(&self.liquid, &mut buf, data, budget);
+        if buf.over {
+            budget.fail(Exceeded::OutputBytes);
+        }
+        if let Some(message) = budget.message() {
+            return Err(message);
         }
         rendered.map_err(|e| liquid_message(&e))?;
-        match String::from_utf8(buf.0) {
+        budget.wrote(buf.bytes.len());
+        match String::from_utf8(buf.bytes) {
             Ok(s) => {
                 out.push_str(&s);
                 Ok(())
@@ -160,7 +201,7 @@ impl Template {
         }
     }
 
-    /// Renders into a new string.
+    /// Renders into a new string, within the default [`Limits`].
     pub fn render(&self, data: &Data) -> Result<String, String> {
         let mut out = String::with_capacity(self.source.len() + 64);
         self.render_to(&mut out, data)?;
@@ -168,79 +209,86 @@ impl Template {
     }
 }
 
-/// The most text one template may render: loops over an event's arrays stop here.
-pub const MAX_OUTPUT: usize = 4 << 20;
-
-fn too_large() -> String {
-    format!(
-        "the template renders more than {} MiB; refused",
-        MAX_OUTPUT >> 20
-    )
-}
-
-/// A buffer that refuses to grow past [`MAX_OUTPUT`], which stops Liquid mid-render.
-struct Limited(Vec<u8>);
-
-impl std::io::Write for Limited {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.0.len() + data.len() > MAX_OUTPUT {
-            self.0.resize(MAX_OUTPUT + 1, 0);
-            return Err(std::io::Error::other("output limit"));
-        }
-        self.0.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The fast renderer; `Ok(None)` when a bare path needs Liquid's rules (array `size`, indexing a
 /// string…) and the whole template should render on the Liquid runtime instead.
-fn render_pieces(pieces: &[Fast], out: &mut String, data: &Data) -> Result<Option<()>, String> {
-    // One runtime and one buffer for all the outputs with filters of this render.
-    let mut runtime_pieces = pieces.iter().filter(|p| matches!(p, Fast::Output(_)));
-    if runtime_pieces.next().is_none() {
-        return render_pieces_on(pieces, out, data, None);
-    }
-    runtime::with_runtime(data, |runtime| {
-        render_pieces_on(pieces, out, data, Some(runtime))
-    })
-}
-
-fn render_pieces_on(
+fn render_pieces(
     pieces: &[Fast],
     out: &mut String,
     data: &Data,
-    runtime: Option<&dyn liquid_core::Runtime>,
+    budget: &mut Budget,
 ) -> Result<Option<()>, String> {
-    let mut buf = Limited(Vec::new());
+    let mark = out.len();
+    let end = mark + budget.output_room();
+    // One runtime and one buffer for all the outputs with filters of this render.
+    let mut runtime_pieces = pieces.iter().filter(|p| matches!(p, Fast::Output(_)));
+    let ended = if runtime_pieces.next().is_none() {
+        render_pieces_on(pieces, out, end, data, None)
+    } else {
+        runtime::with_runtime(data, budget, |runtime| {
+            render_pieces_on(pieces, out, end, data, Some(runtime))
+        })
+    };
+    if let Ok(FastEnd::OverOutput) = ended {
+        budget.fail(Exceeded::OutputBytes);
+    }
+    if let Some(message) = budget.message() {
+        return Err(message);
+    }
+    match ended? {
+        FastEnd::Rendered => {
+            budget.wrote(out.len() - mark);
+            Ok(Some(()))
+        }
+        FastEnd::NeedsLiquid | FastEnd::OverOutput => Ok(None),
+    }
+}
+
+/// How the fast renderer ended.
+enum FastEnd {
+    Rendered,
+    /// A bare path needs Liquid's rules.
+    NeedsLiquid,
+    /// The text is longer than the render may still write.
+    OverOutput,
+}
+
+/// Renders the pieces into `out`, up to `end` bytes.
+fn render_pieces_on(
+    pieces: &[Fast],
+    out: &mut String,
+    end: usize,
+    data: &Data,
+    runtime: Option<&dyn liquid_core::Runtime>,
+) -> Result<FastEnd, String> {
+    let mut buf = Limited::new(0, 0);
     for piece in pieces {
         match piece {
             Fast::Literal(text) => out.push_str(text),
             Fast::Value { path, escape } => match lookup(data, path) {
                 Some(value) => escape.apply_into(out, value),
-                None => return Ok(None),
+                None => return Ok(FastEnd::NeedsLiquid),
             },
             Fast::Output(template) => {
                 let Some(runtime) = runtime else {
-                    return Ok(None);
+                    return Ok(FastEnd::NeedsLiquid);
                 };
-                buf.0.clear();
+                buf.restart(end.saturating_sub(out.len()));
                 let rendered = liquid_core::Renderable::render_to(template, &mut buf, runtime);
-                if buf.0.len() > MAX_OUTPUT {
-                    return Err(too_large());
+                if buf.over {
+                    return Ok(FastEnd::OverOutput);
                 }
                 rendered.map_err(|e| liquid_message(&e))?;
-                match std::str::from_utf8(&buf.0) {
+                match std::str::from_utf8(&buf.bytes) {
                     Ok(text) => out.push_str(text),
                     Err(_) => return Err("the template rendered text that is not UTF-8".into()),
                 }
             }
         }
+        if out.len() > end {
+            return Ok(FastEnd::OverOutput);
+        }
     }
-    Ok(Some(()))
+    Ok(FastEnd::Rendered)
 }
 
 fn lookup<'d>(data: &'d Data, path: &[String]) -> Option<&'d Data> {

@@ -1,5 +1,6 @@
 //! The Liquid runtime hookline renders with: the standard library's tags and filters plus
-//! hookline's, and a globals frame in which a missing value reads as nil.
+//! hookline's, bounded by the render budget ([`super::budget`]), and a globals frame in which a
+//! missing value reads as nil.
 //!
 //! `liquid::Template` copies every value it looks up and fails on a missing one; here `event` and
 //! `message` are looked up in place, so a loop over `event.items` sees the same lax values and
@@ -19,19 +20,25 @@ use liquid_core::{Error, Result};
 use liquid_lib::stdlib;
 
 use super::Data;
+use super::budget::{
+    Bounded, Budget, BudgetFrame, CaptureBlock, IfChangedBlock, Join, LoopIteration, Replace,
+    StopsOverBudget,
+};
 use super::date::DateParser;
 use super::escape::{Escape, EscapeFilter};
 
 /// The tags, blocks and filters templates may use. The scanner refuses the tags hookline does not
-/// support (`include`, `render`, `cycle`, `tablerow`) before this parser sees them.
+/// support (`include`, `render`, `cycle`, `tablerow`) before this parser sees them. Every filter's
+/// result is measured, the tags that set variables stop a render over the budget, and `capture`,
+/// `ifchanged`, `replace` and `join` are the budget's own versions of the standard library's.
 pub static LANGUAGE: LazyLock<Language> = LazyLock::new(|| {
     let mut lang = Language::default();
-    macro_rules! register {
-        ($registry:ident: $($plugin:expr),* $(,)?) => {
+    macro_rules! filters {
+        ($bounded:path: $($plugin:expr),* $(,)?) => {
             $(
                 let plugin = $plugin;
                 let name = liquid_core::parser::FilterReflection::name(&plugin).to_owned();
-                lang.$registry.register(name, Box::new(plugin));
+                lang.filters.register(name, Box::new($bounded(plugin)));
             )*
         };
     }
@@ -54,34 +61,37 @@ pub static LANGUAGE: LazyLock<Language> = LazyLock::new(|| {
         };
     }
     tags!(
-        stdlib::AssignTag,
+        StopsOverBudget(stdlib::AssignTag),
         stdlib::BreakTag,
         stdlib::ContinueTag,
-        stdlib::IncrementTag,
-        stdlib::DecrementTag,
+        StopsOverBudget(stdlib::IncrementTag),
+        StopsOverBudget(stdlib::DecrementTag),
+        LoopIteration,
     );
     blocks!(
         stdlib::RawBlock,
         stdlib::IfBlock,
         stdlib::UnlessBlock,
-        stdlib::IfChangedBlock,
+        IfChangedBlock,
         stdlib::ForBlock,
         stdlib::CommentBlock,
-        stdlib::CaptureBlock,
+        CaptureBlock,
         stdlib::CaseBlock,
     );
-    register!(filters:
+    filters!(Bounded::value:
         stdlib::Abs, stdlib::Append, stdlib::AtLeast, stdlib::AtMost, stdlib::Capitalize,
         stdlib::Ceil, stdlib::Compact, stdlib::Concat, stdlib::Default, stdlib::DividedBy,
         stdlib::Downcase, stdlib::Escape, stdlib::EscapeOnce, stdlib::First, stdlib::Floor,
-        stdlib::Join, stdlib::Last, stdlib::Lstrip, stdlib::Map, stdlib::Minus, stdlib::Modulo,
+        Join, stdlib::Last, stdlib::Lstrip, stdlib::Map, stdlib::Minus, stdlib::Modulo,
         stdlib::NewlineToBr, stdlib::Plus, stdlib::Prepend, stdlib::Remove, stdlib::RemoveFirst,
-        stdlib::Replace, stdlib::ReplaceFirst, stdlib::Reverse, stdlib::Round, stdlib::Rstrip,
+        Replace, stdlib::ReplaceFirst, stdlib::Reverse, stdlib::Round, stdlib::Rstrip,
         stdlib::Size, stdlib::Slice, stdlib::Sort, stdlib::SortNatural, stdlib::Split,
         stdlib::Strip, stdlib::StripHtml, stdlib::StripNewlines, stdlib::Times, stdlib::Truncate,
         stdlib::TruncateWords, stdlib::Uniq, stdlib::Upcase, stdlib::UrlDecode,
         stdlib::UrlEncode, stdlib::Where,
         DateParser,
+    );
+    filters!(Bounded::output:
         EscapeFilter(Escape::JsonLiteral), EscapeFilter(Escape::JsonString),
         EscapeFilter(Escape::Text), EscapeFilter(Escape::Url),
     );
@@ -93,23 +103,28 @@ pub fn parse(text: &str) -> Result<liquid_core::runtime::Template> {
     liquid_core::parser::parse(text, &LANGUAGE).map(liquid_core::runtime::Template::new)
 }
 
-/// Renders `template` over `data` (an object with `event` and `message`).
+/// Renders `template` over `data` (an object with `event` and `message`) within `budget`.
 pub fn render_to(
     template: &liquid_core::runtime::Template,
     writer: &mut dyn std::io::Write,
     data: &Data,
+    budget: &mut Budget,
 ) -> Result<()> {
-    with_runtime(data, |runtime| template.render_to(writer, runtime))
+    with_runtime(data, budget, |runtime| template.render_to(writer, runtime))
 }
 
-/// Calls `f` with a runtime over `data`, so several templates can render on one.
-pub fn with_runtime<T>(data: &Data, f: impl FnOnce(&dyn Runtime) -> T) -> T {
-    let runtime = GlobalFrame::new(LaxFrame {
+/// Calls `f` with a runtime over `data` that counts against `budget`, so several templates can
+/// render on one.
+pub fn with_runtime<T>(data: &Data, budget: &mut Budget, f: impl FnOnce(&dyn Runtime) -> T) -> T {
+    let runtime = BudgetFrame(GlobalFrame::new(LaxFrame {
         parent: RuntimeCore::default(),
         data,
         indexes: Default::default(),
-    });
-    f(&runtime)
+    }));
+    *runtime.registers().get_mut::<Budget>() = budget.for_template();
+    let result = f(&runtime);
+    *budget = std::mem::take(&mut *runtime.registers().get_mut::<Budget>());
+    result
 }
 
 /// Looks a path up in the data without copying, with Liquid's own rules (arrays answer `first`,

@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 
+use super::budget::LOOP_TAG;
 use super::escape::Escape;
 
 /// Where a template's output goes; decides how its values are escaped.
@@ -409,6 +410,14 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                     }
                     "for" => {
                         check_for_range(src, span.clone())?;
+                        // Each iteration starts by counting itself against the render budget.
+                        // The tag trims the whitespace after it when the `for` tag does.
+                        rewritten.push_str(&src[copied..span.end]);
+                        copied = span.end;
+                        let trims = src.as_bytes()[span.end - 3] == b'-';
+                        rewritten.push_str("{% ");
+                        rewritten.push_str(LOOP_TAG);
+                        rewritten.push_str(if trims { " -%}" } else { " %}" });
                         blocks.push(Block {
                             name: name.to_owned(),
                             opened_at: span.start,
@@ -750,6 +759,23 @@ mod tests {
         assert_eq!(
             rewrite(r#"{"a": {% if x %}"{% endif %}1}"#, Position::Json),
             "error at 17: `{% endif %}` is inside a JSON string opened after `{% if %}`; open and close each string in the same branch"
+        );
+    }
+
+    #[test]
+    fn every_loop_body_starts_by_counting_its_iteration() {
+        assert_eq!(
+            rewrite("{% for i in (1..2) %}a{% endfor %}", Position::Text),
+            "{% for i in (1..2) %}{% __hl_loop %}a{% endfor %}"
+        );
+        // The whitespace the `for` tag trims after it stays trimmed.
+        assert_eq!(
+            rewrite("{%- for i in x -%} a {%- endfor %}", Position::Text),
+            "{%- for i in x -%}{% __hl_loop -%} a {%- endfor %}"
+        );
+        assert_eq!(
+            rewrite("{% __hl_loop %}", Position::Text),
+            "error at 0: the tag `{% __hl_loop %}` is not supported in webhook templates"
         );
     }
 

@@ -30,3 +30,23 @@ pub fn percent_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Runs `f` on a thread of its own and fails the test when it has not finished within `deadline`,
+/// so that a render that would run for hours fails instead of hanging the suite (the thread is
+/// left behind; the test binary ends with the suite).
+pub fn within<T: Send + 'static>(
+    deadline: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    match result.recv_timeout(deadline) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("did not finish within {deadline:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the thread panicked"),
+    }
+}

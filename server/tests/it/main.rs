@@ -16,3 +16,4 @@ mod limits;
 mod process;
 mod retention;
 mod secrets;
+mod templates;
