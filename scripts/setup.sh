@@ -124,6 +124,22 @@ ensure_geckodriver() {
   fi
 }
 
+# The fuzz targets' tools (scripts/fuzz.sh only): the nightly toolchain and cargo-fuzz.
+ensure_fuzzing() {
+  need_rust
+  local toolchains
+  toolchains="$(rustup toolchain list 2>/dev/null)" || toolchains=""
+  if ! grep -q '^nightly' <<<"$toolchains"; then
+    say "installing the nightly Rust toolchain (a download, about a minute)"
+    run_install "the nightly Rust toolchain" "rustup toolchain install nightly --profile minimal" \
+      rustup toolchain install nightly --profile minimal
+  fi
+  if ! have cargo-fuzz; then
+    say "installing cargo-fuzz: it builds from source, about 2 minutes"
+    run_install cargo-fuzz "cargo install cargo-fuzz" cargo install cargo-fuzz
+  fi
+}
+
 ensure_shellcheck() {
   ensure_apt shellcheck
 }

@@ -52,6 +52,7 @@ new_sandbox() {
   cp "$here/../Cargo.toml" "$here/../package-lock.json" "$sandbox/root/"
   : > "$sandbox/calls"
   : > "$sandbox/state/rust-targets"
+  echo "stable-x86_64-unknown-linux-gnu (default)" > "$sandbox/state/toolchains"
   : > "$sandbox/state/debs"
   local tool
   for tool in bash cat chmod cp dirname env grep head mkdir rm sed touch tr; do
@@ -62,6 +63,8 @@ new_sandbox() {
 case "$1 $2" in
   "target list") cat "'"$sandbox"'/state/rust-targets" ;;
   "target add") echo "$3" >> "'"$sandbox"'/state/rust-targets" ;;
+  "toolchain list") cat "'"$sandbox"'/state/toolchains" ;;
+  "toolchain install") echo "$3-x86_64-unknown-linux-gnu" >> "'"$sandbox"'/state/toolchains" ;;
 esac'
   stub "$sandbox/bin" cargo '
 [ "$1" = install ] || exit 0
@@ -69,6 +72,9 @@ case "$2" in
   wasm-bindgen-cli) mkdir -p "$HOME/.cargo/bin"
     printf "#!%s\necho \"wasm-bindgen %s\"\n" "'"$bash_bin"'" "$4" > "$HOME/.cargo/bin/wasm-bindgen"
     chmod +x "$HOME/.cargo/bin/wasm-bindgen" ;;
+  cargo-fuzz) mkdir -p "$HOME/.cargo/bin"
+    printf "#!%s\necho cargo-fuzz\n" "'"$bash_bin"'" > "$HOME/.cargo/bin/cargo-fuzz"
+    chmod +x "$HOME/.cargo/bin/cargo-fuzz" ;;
   geckodriver) mkdir -p "$HOME/.cargo/bin"
     printf "#!%s\necho geckodriver\n" "'"$bash_bin"'" > "$HOME/.cargo/bin/geckodriver"
     chmod +x "$HOME/.cargo/bin/geckodriver" ;;
@@ -160,6 +166,14 @@ fail cargo
 step ensure_wasm_bindgen_cli
 check "cargo install failing: the script stops, naming wasm-bindgen-cli and the command by hand" \
   eval 'stopped && said "installing wasm-bindgen-cli $pin failed" && said "cargo install wasm-bindgen-cli --version $pin --force"'
+
+new_sandbox fuzzing
+step ensure_fuzzing
+check "nightly and cargo-fuzz absent: rustup and cargo install them, saying so" \
+  eval 'ok && said "installing the nightly" && said "installing cargo-fuzz" && calls_are "rustup toolchain list" "rustup toolchain install nightly --profile minimal" "cargo install cargo-fuzz"'
+step ensure_fuzzing
+check "nightly and cargo-fuzz present: only the probe runs, quietly" \
+  eval 'ok && quiet && calls_are "rustup toolchain list"'
 
 new_sandbox geckodriver
 step ensure_geckodriver

@@ -9,6 +9,8 @@
 //!   value, URL), parsed once and rendered many times.
 //! - [`render_cmd`]: `hookline render WEBHOOK.json EVENT.json`, the template debugger.
 //!
+//! - [`fuzz`]: properties that hold for any input, run by the fuzz targets and the tests.
+//!
 //! The core above is free of HTTP and storage, so the server, the dashboard's preview, the CLI and
 //! the tests all render with the same code.
 //!
@@ -30,6 +32,7 @@ pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod event;
+pub mod fuzz;
 pub mod http;
 pub mod metrics;
 pub mod queue;

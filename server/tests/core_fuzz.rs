@@ -179,3 +179,45 @@ fn random_hostile_values_never_escape_their_place() {
         );
     }
 }
+
+/// Every seed of the fuzz targets and every input they once found failing (`fuzz/seeds/`,
+/// `fuzz/regressions/`, a folder per target) still satisfies its target's property.
+#[test]
+fn the_fuzz_targets_seeds_and_past_findings_pass() {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let mut replayed = 0;
+    for (target, property) in hookline::fuzz::TARGETS {
+        for kind in ["seeds", "regressions"] {
+            let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.unwrap().path();
+                let data = std::fs::read(&path).unwrap();
+                let outcome = std::panic::catch_unwind(|| property(&data));
+                assert!(outcome.is_ok(), "{target}: {} fails", path.display());
+                replayed += 1;
+            }
+        }
+    }
+    assert!(
+        replayed >= hookline::fuzz::TARGETS.len(),
+        "{replayed} inputs"
+    );
+}
+
+/// The targets' properties hold on many inputs made of the pieces above (the fuzzer goes
+/// further; this runs with every test).
+#[test]
+fn the_fuzz_properties_hold_on_generated_inputs() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for _ in 0..1000 {
+        let len = 1 + rng.next() % 10;
+        let text: String = (0..len).map(|_| rng.pick(PIECES)).collect();
+        let bytes: Vec<u8> = (0..(rng.next() % 24)).map(|_| rng.next() as u8).collect();
+        for (_, property) in hookline::fuzz::TARGETS {
+            property(text.as_bytes());
+            property(&bytes);
+        }
+    }
+}
