@@ -383,8 +383,14 @@ fn chosen_event(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Even
     Ok(crate::samples::sample_event(&kind))
 }
 
-async fn preview_of(app_id: &str, body: &Value, webhook: Arc<Webhook>) -> ApiResult<Json<Value>> {
-    let event = Arc::new(chosen_event(app_id, body, &webhook)?);
+/// The event a preview or test send asks for (see `chosen_event`) and the request `webhook`
+/// renders for it; `422 render_error` when it does not render.
+async fn render_for(
+    app_id: &str,
+    body: &Value,
+    webhook: &Arc<Webhook>,
+) -> ApiResult<(Arc<Event>, RenderedRequest)> {
+    let event = Arc::new(chosen_event(app_id, body, webhook)?);
     let request = webhook
         .clone()
         .render_async(event.clone())
@@ -396,6 +402,11 @@ async fn preview_of(app_id: &str, body: &Value, webhook: Arc<Webhook>) -> ApiRes
                 e.to_string(),
             )
         })?;
+    Ok((event, request))
+}
+
+async fn preview_of(app_id: &str, body: &Value, webhook: Arc<Webhook>) -> ApiResult<Json<Value>> {
+    let (event, request) = render_for(app_id, body, &webhook).await?;
     let shown = request.masked(|n| webhook.is_secret_header(n));
     Ok(Json(json!({
         "event": event.to_json(),
@@ -472,18 +483,7 @@ async fn test_send(
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     let webhook = handle.webhook();
-    let event = Arc::new(chosen_event(&app_id, &body, &webhook)?);
-    let request = webhook
-        .clone()
-        .render_async(event.clone())
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "render_error",
-                e.to_string(),
-            )
-        })?;
+    let (event, request) = render_for(&app_id, &body, &webhook).await?;
     let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
     let result = state.queue.sender.send(&request, &test_id).await;
     let response = result.response.as_ref().map(|r| {

@@ -299,3 +299,12 @@ pub fn event(id: &str, kind: &str) -> Value {
         "message": {"id": "m1", "title": "Claim 50% Off Today", "contents": "Go to our website"}
     })
 }
+
+/// A port nothing listens on right now (for a process the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -8,20 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{ADMIN_KEY, event, webhook_body};
+use crate::harness::{ADMIN_KEY, event, free_port, webhook_body};
 use crate::receiver::{Mode, TestReceiver};
 
 struct Process {
     child: Child,
     base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn spawn(db: &std::path::Path, port: u16) -> Process {

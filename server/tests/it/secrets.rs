@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::event;
+use crate::harness::{event, free_port};
 use crate::receiver::{Mode, TestReceiver};
 
 const ADMIN: &str = "planted-admin-3f9a1c";
@@ -19,14 +19,6 @@ const CUSTOM: &str = "planted-custom-c44f18";
 const URL_PASSWORD: &str = "planted-urlpw-0e6b77";
 
 const PLANTED: [&str; 6] = [ADMIN, AUTH, COOKIE, API_KEY, CUSTOM, URL_PASSWORD];
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Every HTTP answer of the run, as text (status, headers and body).
 struct Seen(Vec<String>);
