@@ -276,7 +276,8 @@ fn read_or_create(path: &Path) -> std::io::Result<String> {
     }
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+/// `bytes` in lower-case hex.
+pub fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(2 * bytes.len());
     for b in bytes {

@@ -347,13 +347,7 @@ pub fn to_event(payload: &Value, raw: &[u8]) -> Result<Value, String> {
         message.insert("contents".into(), c.into());
     }
     let mut event = Map::new();
-    let body_hash: String = {
-        use sha2::Digest;
-        sha2::Sha256::digest(raw)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
+    let body_hash = super::sha256_hex(raw);
     let key = format!(
         "{kind}\n{}\n{}\n{}\n{body_hash}",
         id.as_deref().unwrap_or(""),

@@ -191,15 +191,13 @@ pub fn body_rejection(e: BytesRejection) -> ApiError {
 }
 
 pub fn hash_key(key: &str) -> String {
+    sha256_hex(key.as_bytes())
+}
+
+/// sha256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = sha2::Sha256::digest(key.as_bytes());
-    let mut out = String::with_capacity(2 * digest.len());
-    for b in digest {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 15)] as char);
-    }
-    out
+    crate::secrets::to_hex(&sha2::Sha256::digest(bytes))
 }
 
 /// A new secret: `prefix` and 64 hex digits from the OS's random source.
