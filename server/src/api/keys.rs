@@ -11,6 +11,8 @@ use crate::store::{AppKey, Millis};
 #[derive(Debug, Default)]
 pub struct Keys {
     by_prefix: HashMap<String, Vec<AppKey>>,
+    /// Each app's current key (its hash): which apps exist, without a walk over every key.
+    current: HashMap<String, String>,
 }
 
 /// The part of a hash keys are looked up by.
@@ -37,6 +39,9 @@ impl Keys {
     }
 
     pub fn insert(&mut self, key: AppKey) {
+        if key.expires_at.is_none() {
+            self.current.insert(key.app_id.clone(), key.hash.clone());
+        }
         self.by_prefix
             .entry(prefix(&key.hash))
             .or_default()
@@ -54,12 +59,12 @@ impl Keys {
     }
 
     pub fn has_app(&self, app_id: &str) -> bool {
-        self.all()
-            .any(|k| k.app_id == app_id && k.expires_at.is_none())
+        self.current.contains_key(app_id)
     }
 
     /// Forgets every key of a deleted app.
     pub fn remove_app(&mut self, app_id: &str) {
+        self.current.remove(app_id);
         for keys in self.by_prefix.values_mut() {
             keys.retain(|k| k.app_id != app_id);
         }
@@ -69,12 +74,14 @@ impl Keys {
     /// `hash` becomes the app's key; the current one stays valid until `old_until` (or goes, when
     /// that is not after `now`). Expired keys are dropped.
     pub fn rotate(&mut self, app_id: &str, hash: String, old_until: Millis, now: Millis) {
-        for keys in self.by_prefix.values_mut() {
-            for k in keys.iter_mut() {
-                if k.app_id == app_id && k.expires_at.is_none() {
-                    k.expires_at = Some(old_until);
-                }
+        if let Some(old) = self.current.remove(app_id)
+            && let Some(keys) = self.by_prefix.get_mut(&prefix(&old))
+        {
+            for k in keys.iter_mut().filter(|k| k.hash == old) {
+                k.expires_at = Some(old_until);
             }
+        }
+        for keys in self.by_prefix.values_mut() {
             keys.retain(|k| k.expires_at.is_none_or(|at| at > now));
         }
         self.by_prefix.retain(|_, keys| !keys.is_empty());
@@ -83,10 +90,6 @@ impl Keys {
             app_id: app_id.to_string(),
             expires_at: None,
         });
-    }
-
-    fn all(&self) -> impl Iterator<Item = &AppKey> {
-        self.by_prefix.values().flatten()
     }
 }
 
