@@ -284,6 +284,21 @@ fn last_event_seq(c: &Connection) -> Result<i64, StoreError> {
     .map_err(db)
 }
 
+/// Every row `sql` (a cached statement) gives for `params`, each made by `row`.
+fn all_rows<T, C: FromIterator<T>>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<C, StoreError> {
+    c.prepare_cached(sql)
+        .map_err(db)?
+        .query_map(params, row)
+        .map_err(db)?
+        .collect::<Result<C, _>>()
+        .map_err(db)
+}
+
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
@@ -1101,15 +1116,8 @@ impl Store for SqliteStore {
 
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
         self.read(|c| {
-            let mut s = c
-                .prepare_cached(&format!(
-                    "SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, id"
-                ))
-                .map_err(db)?;
-            s.query_map([], app_from_row)
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)
+            let sql = format!("SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, id");
+            all_rows(c, &sql, [], app_from_row)
         })
         .await
     }
@@ -1149,22 +1157,19 @@ impl Store for SqliteStore {
 
     async fn app_keys(&self) -> Result<Vec<AppKey>, StoreError> {
         self.call(|c| {
-            let mut s = c
-                .prepare_cached(
-                    "SELECT key_hash, id, NULL FROM apps
-                     UNION ALL SELECT key_hash, app_id, expires_at FROM retired_keys WHERE expires_at > ?1",
-                )
-                .map_err(db)?;
-            s.query_map([now_ms()], |r| {
-                Ok(AppKey {
-                    hash: r.get(0)?,
-                    app_id: r.get(1)?,
-                    expires_at: r.get(2)?,
-                })
-            })
-            .map_err(db)?
-            .collect::<Result<_, _>>()
-            .map_err(db)
+            all_rows(
+                c,
+                "SELECT key_hash, id, NULL FROM apps
+                 UNION ALL SELECT key_hash, app_id, expires_at FROM retired_keys WHERE expires_at > ?1",
+                [now_ms()],
+                |r| {
+                    Ok(AppKey {
+                        hash: r.get(0)?,
+                        app_id: r.get(1)?,
+                        expires_at: r.get(2)?,
+                    })
+                },
+            )
         })
         .await
     }
@@ -1318,14 +1323,12 @@ impl Store for SqliteStore {
                 }
                 c.execute("DELETE FROM retired_keys WHERE app_id = ?1", [&app_id])
                     .map_err(db)?;
-                let mut s = c
-                    .prepare_cached("DELETE FROM webhooks WHERE app_id = ?1 RETURNING id, seq")
-                    .map_err(db)?;
-                let webhooks = s
-                    .query_map([&app_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(db)?
-                    .collect::<Result<_, _>>()
-                    .map_err(db)?;
+                let webhooks = all_rows(
+                    c,
+                    "DELETE FROM webhooks WHERE app_id = ?1 RETURNING id, seq",
+                    [&app_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
                 Ok(Some(Leftovers {
                     app_id: Some(app_id.clone()),
                     webhooks,
@@ -1396,13 +1399,10 @@ impl Store for SqliteStore {
             let mut rows = 0u64;
             keep_event_seq_high(c)?;
             let old_seq = last_seq_before(c, before)?;
-            let webhooks: Vec<(String, i64, i64)> = c
-                .prepare_cached("SELECT id, seq, cursor FROM webhooks")
-                .map_err(db)?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)?;
+            let webhooks: Vec<(String, i64, i64)> =
+                all_rows(c, "SELECT id, seq, cursor FROM webhooks", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
             for (id, seq, cursor) in &webhooks {
                 // Not past the cursor: a settled row there is what keeps its delivery from being
                 // read from the log again (see `tracker`).
@@ -1467,18 +1467,13 @@ impl Store for SqliteStore {
                 next: after + span,
                 ..PurgeStep::default()
             };
-            let matched: Vec<(i64, String)> = c
-                .prepare_cached(
-                    "SELECT seq, id FROM events WHERE seq > ?2 AND seq <= ?3 AND app_id = ?1
-                       AND json_extract(body, '$.external_id') = ?4",
-                )
-                .map_err(db)?
-                .query_map(params![app_id, after, step.next, external_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)?;
+            let matched: Vec<(i64, String)> = all_rows(
+                c,
+                "SELECT seq, id FROM events WHERE seq > ?2 AND seq <= ?3 AND app_id = ?1
+                   AND json_extract(body, '$.external_id') = ?4",
+                params![app_id, after, step.next, external_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             if !matched.is_empty() {
                 keep_event_seq_high(c)?;
                 // The chunk's events as JSON arrays: one statement each, not one per event (the
@@ -1533,27 +1528,18 @@ impl Store for SqliteStore {
     async fn list_webhooks(&self, app_id: &str) -> Result<Vec<WebhookRecord>, StoreError> {
         let app_id = app_id.to_string();
         self.read(move |c| {
-            let mut s = c
-                .prepare_cached(&format!(
-                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id"
-                ))
-                .map_err(db)?;
-            s.query_map([&app_id], webhook_from_row).map_err(db)?.collect::<Result<_, _>>().map_err(db)
+            let sql = format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id"
+            );
+            all_rows(c, &sql, [&app_id], webhook_from_row)
         })
         .await
     }
 
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
         self.call(|c| {
-            let mut s = c
-                .prepare_cached(&format!(
-                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id"
-                ))
-                .map_err(db)?;
-            s.query_map([], webhook_from_row)
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)
+            let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id");
+            all_rows(c, &sql, [], webhook_from_row)
         })
         .await
     }
@@ -1791,15 +1777,12 @@ impl Store for SqliteStore {
             // would hold the erased data again.
             let seqs = serde_json::to_string(&attempts.iter().map(|a| a.event_seq).collect::<Vec<_>>())
                 .unwrap_or_default();
-            let gone: std::collections::HashSet<i64> = c
-                .prepare_cached(
-                    "SELECT j.value FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.seq = j.value)",
-                )
-                .map_err(db)?
-                .query_map([&seqs], |r| r.get(0))
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)?;
+            let gone: std::collections::HashSet<i64> = all_rows(
+                c,
+                "SELECT j.value FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.seq = j.value)",
+                [&seqs],
+                |r| r.get(0),
+            )?;
             let recorded = |a: &AttemptRecord| live[&a.webhook_seq] && !gone.contains(&a.event_seq);
             let kept: Vec<&AttemptRecord> = attempts.iter().filter(|a| recorded(a)).collect();
             // A first attempt creates the row; later ones (and leased deliveries) update it. Many
