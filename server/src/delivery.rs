@@ -21,6 +21,7 @@ use pool::{Pool, PoolError};
 
 use crate::config::DeliveryConfig;
 use crate::request::RenderedRequest;
+use crate::secrets::MASK;
 use crate::store::Outcome;
 
 /// The HTTP client every attempt and test send goes through: one connection pool, so connections
@@ -445,9 +446,6 @@ pub fn is_secret_header(name: &str) -> bool {
         .any(|w| name.contains(w))
 }
 
-/// What a secret value is shown as (the same mask as everywhere, see `secrets`).
-pub const REDACTED: &str = crate::secrets::MASK;
-
 /// Headers as `[[name, value], ...]` with secret values replaced.
 pub fn redact_headers(headers: &[(String, String)]) -> Value {
     Value::Array(
@@ -457,7 +455,7 @@ pub fn redact_headers(headers: &[(String, String)]) -> Value {
                 json!([
                     n,
                     if is_secret_header(n) {
-                        REDACTED
+                        MASK
                     } else {
                         v.as_str()
                     }
@@ -491,7 +489,7 @@ pub fn redact_url(url: &str) -> String {
     let params: Vec<String> = query
         .split('&')
         .map(|p| match p.split_once('=') {
-            Some((name, _)) if is_secret_header(name) => format!("{name}={REDACTED}"),
+            Some((name, _)) if is_secret_header(name) => format!("{name}={MASK}"),
             _ => p.to_string(),
         })
         .collect();
@@ -553,10 +551,10 @@ mod tests {
             ("Content-Type".to_string(), "application/json".to_string()),
         ];
         let v = redact_headers(&h);
-        assert_eq!(v[0][1], REDACTED);
-        assert_eq!(v[1][1], REDACTED);
-        assert_eq!(v[2][1], REDACTED);
-        assert_eq!(v[3][1], REDACTED);
+        assert_eq!(v[0][1], MASK);
+        assert_eq!(v[1][1], MASK);
+        assert_eq!(v[2][1], MASK);
+        assert_eq!(v[3][1], MASK);
         assert_eq!(v[4][1], "application/json");
     }
 

@@ -141,6 +141,12 @@ fn client_net(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The tokens a bucket left at `at` with `tokens` holds at `now`, refilled at `rate` a second up
+/// to `burst`.
+fn level((tokens, at): (f64, Instant), now: Instant, rate: f64, burst: f64) -> f64 {
+    (tokens + now.saturating_duration_since(at).as_secs_f64() * rate).min(burst)
+}
+
 /// Token buckets: `rate` a second, up to `burst`, per key; a rate of 0 admits everything.
 struct Buckets<K> {
     buckets: HashMap<K, (f64, Instant)>,
@@ -157,26 +163,22 @@ impl<K: Hash + Eq> Buckets<K> {
         }
     }
 
-    fn level(&self, (tokens, at): (f64, Instant), now: Instant) -> f64 {
-        (tokens + now.saturating_duration_since(at).as_secs_f64() * self.rate).min(self.burst)
-    }
-
     /// Takes a token of `key`'s bucket, or says how long until there is one.
     fn take(&mut self, key: K, now: Instant) -> Result<(), Duration> {
         if self.rate == 0.0 {
             return Ok(());
         }
         if self.buckets.len() >= MAX_BUCKETS && !self.buckets.contains_key(&key) {
+            // Full buckets are as good as none.
             let (rate, burst) = (self.rate, self.burst);
-            self.buckets.retain(|_, b| {
-                (b.0 + now.saturating_duration_since(b.1).as_secs_f64() * rate) < burst
-            });
+            self.buckets
+                .retain(|_, b| level(*b, now, rate, burst) < burst);
             if self.buckets.len() >= MAX_BUCKETS {
                 self.buckets.clear();
             }
         }
         let bucket = self.buckets.get(&key).copied();
-        let tokens = bucket.map_or(self.burst, |b| self.level(b, now));
+        let tokens = bucket.map_or(self.burst, |b| level(b, now, self.rate, self.burst));
         if tokens >= 1.0 {
             self.buckets.insert(key, (tokens - 1.0, now));
             Ok(())
