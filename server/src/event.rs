@@ -362,10 +362,7 @@ impl Event {
                 "subscription_device_type".into(),
                 s(&self.subscription_device_type),
             ),
-            (
-                "timestamp".into(),
-                Data::Scalar(liquid_core::model::Scalar::new(self.timestamp())),
-            ),
+            ("timestamp".into(), Data::Int(self.timestamp())),
             ("datetime".into(), Data::string(&self.datetime())),
             ("subscription_id".into(), s(&self.subscription_id)),
             ("onesignal_id".into(), s(&self.onesignal_id)),
@@ -373,7 +370,7 @@ impl Event {
             ("external_user_id".into(), s(&self.external_id)),
         ];
         for (k, v) in &self.extra {
-            event.push((liquid_core::model::KString::from_ref(k), Data::from_json(v)));
+            event.push((k.clone(), Data::from_json(v)));
         }
         let message = match &self.message {
             Some(m) => m.build_data(),
@@ -436,7 +433,7 @@ impl Message {
             ("template_id".into(), s(&self.template_id)),
         ];
         for (k, v) in &self.extra {
-            message.push((liquid_core::model::KString::from_ref(k), Data::from_json(v)));
+            message.push((k.clone(), Data::from_json(v)));
         }
         Data::Object(message)
     }

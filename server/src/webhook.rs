@@ -61,7 +61,7 @@ use serde_json::Value;
 
 use crate::event::{Event, kind_of};
 use crate::request::{Method, RenderedRequest};
-use crate::template::{Budget, Limits, Position, Template, TemplateError, json_quoted_into};
+use crate::template::{Budget, Data, Limits, Position, Template, TemplateError, json_quoted_into};
 
 /// The body of a webhook's JSON form.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -524,26 +524,37 @@ impl Webhook {
         Webhook::compile(WebhookSpec::from_json(value)?)?.checked()
     }
 
-    /// The checks a save makes beyond compiling, with a render for a sample event of its first
-    /// trigger. A webhook over the render budget for it is refused, naming the field where the
-    /// budget ran out (other render errors may depend on the event: the preview and each attempt
-    /// tell). A tag-free custom body has the same JSON structure for every event (each value lands
-    /// as a JSON literal or inside a string), so that render tells whether it is JSON at all, and
-    /// a stray comma is refused when saved rather than failing every attempt. Not made for
-    /// webhooks already stored, so one saved before a check keeps being attempted, each attempt
-    /// saying why it fails. Takes up to the whole budget: see [`Webhook::checked_async`].
+    /// The checks a save makes beyond compiling: a render for a sample event of its first trigger,
+    /// and one with every property missing. Missing means empty, so a render can only fail on the
+    /// render budget; a webhook over it for either is refused, naming the field where the budget
+    /// ran out. A tag-free custom body has the same JSON structure for every event (each value
+    /// lands as a JSON literal or inside a string), so the sample's render tells whether it is
+    /// JSON at all, and a stray comma is refused when saved rather than failing every attempt.
+    /// Not made for webhooks already stored, so one saved before a check keeps being attempted,
+    /// each attempt saying why it fails. Takes up to the whole budget: see
+    /// [`Webhook::checked_async`].
     pub fn checked(self) -> Result<Webhook, ValidationError> {
         let sample = crate::samples::sample_event(self.spec.events.first().map_or("", |k| k));
-        let mut budget = Budget::new(self.limits);
+        let bare = Data::Object(vec![
+            ("event".to_owned(), Data::Object(Vec::new())),
+            ("message".to_owned(), Data::Nil),
+        ]);
+        let samples = [
+            (sample.template_data(), ""),
+            (&bare, " (rendered with every property missing)"),
+        ];
         let mut custom_body = None;
-        for (field, template) in self.templates() {
-            let mut out = String::new();
-            match template.render_within(&mut out, sample.template_data(), &mut budget) {
-                Ok(()) if field == "body.custom" && template.is_fast() => custom_body = Some(out),
-                Ok(()) => {}
-                Err(_) => {
-                    if let Some(message) = budget.message() {
-                        return Err(ValidationError::new(field, message));
+        for (data, described) in &samples {
+            let mut budget = Budget::new(self.limits);
+            for (field, template) in self.templates() {
+                let mut out = String::new();
+                match template.render_within(&mut out, data, &mut budget) {
+                    Ok(()) if field == "body.custom" && template.is_tag_free() => {
+                        custom_body.get_or_insert(out);
+                    }
+                    Ok(()) => {}
+                    Err(message) => {
+                        return Err(ValidationError::new(field, format!("{message}{described}")));
                     }
                 }
             }

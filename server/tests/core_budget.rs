@@ -282,6 +282,15 @@ fn a_webhook_over_the_budget_for_the_sample_event_is_refused_when_saved() {
     let mut in_pair = webhook_json("{}");
     in_pair["body"] = json!({"pairs": {"doubled": r#"{% assign s = "x" %}{% for i in (1..64) %}{% assign s = s | append: s %}{% endfor %}"#}});
     assert_eq!(refused(in_pair), format!("body.pairs.doubled: {VALUES}"));
+    // Within the budget for the sample event, over it when a property is missing: also refused,
+    // since an event without that property would fail every delivery.
+    let when_missing = webhook_json(
+        "{% unless event.external_id %}{% for i in (1..20000) %}{% endfor %}{% endunless %}{}",
+    );
+    assert_eq!(
+        refused(when_missing),
+        format!("body.custom: {LOOPS} (rendered with every property missing)")
+    );
 }
 
 #[test]

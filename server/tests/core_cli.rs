@@ -96,7 +96,7 @@ fn bad_files_exit_2_naming_the_field() {
         ),
         (
             vec![bad_webhook.as_os_str(), good_event.as_os_str()],
-            format!("hookline render: {}: url: line 1, column 21: unknown filter `nope`\n", bad_webhook.display()),
+            format!("hookline render: {}: url: line 1, column 35: unknown filter `nope`\n", bad_webhook.display()),
         ),
         (
             vec![not_json.as_os_str(), good_event.as_os_str()],

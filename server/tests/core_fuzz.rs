@@ -1,5 +1,5 @@
-//! Random templates from Liquid-ish pieces: parsing and rendering never panic, and wherever the
-//! fast renderer applies it writes exactly what the Liquid runtime writes.
+//! Random templates from Liquid-ish pieces: parsing and rendering never panic, and a template that
+//! parses renders for an event whatever it holds (missing means empty).
 
 use hookline::event::Event;
 use hookline::template::{Position, Template};
@@ -86,7 +86,7 @@ const PIECES: &[&str] = &[
 ];
 
 #[test]
-fn random_templates_never_panic_and_both_renderers_agree() {
+fn random_templates_never_panic_and_render_unless_over_budget() {
     let event = Event::from_json(&json!({
         "kind": "message.push.sent",
         "id": "e\"1/..?#",
@@ -96,7 +96,7 @@ fn random_templates_never_panic_and_both_renderers_agree() {
     }))
     .expect("valid");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let (mut parsed, mut fast) = (0, 0);
+    let (mut parsed, mut tagged) = (0, 0);
     for _ in 0..6000 {
         let len = 1 + rng.next() % 8;
         let source: String = (0..len).map(|_| rng.pick(PIECES)).collect();
@@ -105,20 +105,18 @@ fn random_templates_never_panic_and_both_renderers_agree() {
                 continue;
             };
             parsed += 1;
-            let rendered = template.render(event.template_data());
-            let mut slow = String::new();
-            let slow = template
-                .render_liquid_to(&mut slow, event.template_data())
-                .map(|()| slow);
-            if template.is_fast() {
-                fast += 1;
+            if !template.is_tag_free() {
+                tagged += 1;
             }
-            assert_eq!(rendered, slow, "{position:?} {source:?}");
+            // Missing means empty: a template that parses renders, whatever the event holds.
+            if let Err(e) = template.render(event.template_data()) {
+                panic!("{position:?} {source:?}: {e}");
+            }
         }
     }
     assert!(
-        parsed > 1000 && fast > 300,
-        "too few accepted templates: {parsed} parsed, {fast} fast"
+        parsed > 1000 && tagged > 300,
+        "too few accepted templates: {parsed} parsed, {tagged} with tags"
     );
 }
 

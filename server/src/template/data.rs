@@ -1,54 +1,52 @@
-//! The values templates read: a JSON-like tree in which a missing property reads as nil.
+//! The values templates read and compute: a JSON-like tree in which a missing property reads as nil.
 //!
-//! The `liquid` crate fails on an unknown variable or index; the seed wants a missing value to render
-//! empty. Every object here answers a lookup of an absent key with nil, and nil answers any further
-//! lookup with nil, so `{{ event.nope.deeper }}` renders `""` instead of failing.
+//! Every object answers a lookup of an absent key with nil, and nil answers any further lookup with
+//! nil, so `{{ event.nope.deeper }}` renders `""`. Numbers keep Liquid's two kinds: whole numbers
+//! (`i64`) and fractional ones (`f64`, printed the way Ruby prints a float: `2.0`, `1.0e+20`).
 
 use std::fmt;
 
-use liquid_core::model::{
-    ArrayView, DisplayCow, KString, KStringCow, ObjectView, Scalar, ScalarCow, State, Value,
-    ValueView,
-};
-
 /// One value of the template data.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub enum Data {
     /// `null` in JSON, and what every missing key reads as.
+    #[default]
     Nil,
-    /// A string, number or boolean.
-    Scalar(Scalar),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
     Array(Vec<Data>),
     /// Keys in the order they were given (small objects: a linear scan beats hashing).
-    Object(Vec<(KString, Data)>),
+    Object(Vec<(String, Data)>),
 }
 
-static NIL: Data = Data::Nil;
+pub(super) static NIL: Data = Data::Nil;
 
 impl Data {
     /// Converts a JSON value (numbers that fit `i64` stay whole numbers).
     pub fn from_json(value: &serde_json::Value) -> Data {
         match value {
             serde_json::Value::Null => Data::Nil,
-            serde_json::Value::Bool(b) => Data::Scalar(Scalar::new(*b)),
+            serde_json::Value::Bool(b) => Data::Bool(*b),
             serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => Data::Scalar(Scalar::new(i)),
-                None => Data::Scalar(Scalar::new(n.as_f64().unwrap_or(f64::NAN))),
+                Some(i) => Data::Int(i),
+                None => Data::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
-            serde_json::Value::String(s) => Data::string(s.as_str()),
+            serde_json::Value::String(s) => Data::Str(s.clone()),
             serde_json::Value::Array(items) => {
                 Data::Array(items.iter().map(Data::from_json).collect())
             }
             serde_json::Value::Object(map) => Data::Object(
                 map.iter()
-                    .map(|(k, v)| (KString::from_ref(k), Data::from_json(v)))
+                    .map(|(k, v)| (k.clone(), Data::from_json(v)))
                     .collect(),
             ),
         }
     }
 
     pub fn string(s: &str) -> Data {
-        Data::Scalar(Scalar::new(KString::from_ref(s)))
+        Data::Str(s.to_owned())
     }
 
     /// A string, or nil when absent.
@@ -61,10 +59,126 @@ impl Data {
         match self {
             Data::Object(entries) => entries
                 .iter()
-                .find(|(k, _)| k.as_str() == key)
+                .find(|(k, _)| k == key)
                 .map_or(&NIL, |(_, v)| v),
             _ => &NIL,
         }
+    }
+
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Data::Nil)
+    }
+
+    /// Liquid's truth: everything but nil and `false` is true (`0` and `""` included).
+    pub fn is_truthy(&self) -> bool {
+        !matches!(self, Data::Nil | Data::Bool(false))
+    }
+
+    /// The string inside, when this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Data::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether this is `empty`: an empty string, array or object (nil is not).
+    pub fn is_empty_value(&self) -> bool {
+        match self {
+            Data::Str(s) => s.is_empty(),
+            Data::Array(items) => items.is_empty(),
+            Data::Object(entries) => entries.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Whether this is `blank`: nil, `false`, a string of whitespace only, or empty.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Data::Nil | Data::Bool(false) => true,
+            Data::Str(s) => s.trim().is_empty(),
+            other => other.is_empty_value(),
+        }
+    }
+
+    /// Appends the value as Liquid writes it: nil as nothing, a float as Ruby prints it, and an
+    /// array or object as JSON (Liquid's own rendering of those runs the items together).
+    pub fn write_text(&self, out: &mut String) {
+        match self {
+            Data::Nil => {}
+            Data::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Data::Int(i) => {
+                use fmt::Write;
+                let _ = write!(out, "{i}");
+            }
+            Data::Float(f) => write_float(out, *f),
+            Data::Str(s) => out.push_str(s),
+            Data::Array(_) | Data::Object(_) => super::escape::json_literal_into(out, self),
+        }
+    }
+
+    /// The value as text (see [`Data::write_text`]).
+    pub fn to_text(&self) -> String {
+        match self {
+            Data::Str(s) => s.clone(),
+            other => {
+                let mut out = String::new();
+                other.write_text(&mut out);
+                out
+            }
+        }
+    }
+}
+
+/// Writes a float as Ruby's `Float#to_s` does: the shortest digits that read back the same, always
+/// with a fraction (`2.0`), in exponent form below 1e-4 and from 1e16 (`1.0e+20`).
+pub fn write_float(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if f.is_infinite() {
+        out.push_str(if f < 0.0 { "-Infinity" } else { "Infinity" });
+        return;
+    }
+    // `{:e}` gives the shortest round-trip digits: `1.5e-5`, `-2e20`, `0e0`.
+    let sci = format!("{f:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if negative {
+        out.push('-');
+    }
+    if f == 0.0 || (-4..16).contains(&exponent) {
+        if exponent < 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-exponent - 1) as usize));
+            out.push_str(&digits);
+        } else {
+            let int_len = exponent as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                out.extend(std::iter::repeat_n('0', int_len - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        out.push_str(if digits.len() > 1 { &digits[1..] } else { "0" });
+        out.push_str(&format!(
+            "e{}{:02}",
+            if exponent < 0 { '-' } else { '+' },
+            exponent.abs()
+        ));
     }
 }
 
@@ -72,7 +186,10 @@ impl fmt::Debug for Data {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Data::Nil => f.write_str("nil"),
-            Data::Scalar(s) => fmt::Debug::fmt(s, f),
+            Data::Bool(b) => fmt::Debug::fmt(b, f),
+            Data::Int(i) => fmt::Debug::fmt(i, f),
+            Data::Float(x) => fmt::Debug::fmt(x, f),
+            Data::Str(s) => fmt::Debug::fmt(s, f),
             Data::Array(items) => f.debug_list().entries(items).finish(),
             Data::Object(entries) => f
                 .debug_map()
@@ -82,183 +199,27 @@ impl fmt::Debug for Data {
     }
 }
 
-impl ValueView for Data {
-    fn as_debug(&self) -> &dyn fmt::Debug {
-        self
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float(f: f64) -> String {
+        let mut out = String::new();
+        write_float(&mut out, f);
+        out
     }
 
-    fn render(&self) -> DisplayCow<'_> {
-        match self {
-            Data::Nil => DisplayCow::Borrowed(&""),
-            Data::Scalar(s) => s.render(),
-            _ => DisplayCow::Owned(Box::new(self.to_value().render().to_string())),
-        }
-    }
-
-    fn source(&self) -> DisplayCow<'_> {
-        match self {
-            Data::Nil => DisplayCow::Borrowed(&"nil"),
-            Data::Scalar(s) => s.source(),
-            _ => DisplayCow::Owned(Box::new(self.to_value().source().to_string())),
-        }
-    }
-
-    fn type_name(&self) -> &'static str {
-        match self {
-            Data::Nil => "nil",
-            Data::Scalar(s) => s.type_name(),
-            Data::Array(_) => "array",
-            Data::Object(_) => "object",
-        }
-    }
-
-    fn query_state(&self, state: State) -> bool {
-        match self {
-            Data::Nil => !matches!(state, State::Truthy),
-            Data::Scalar(s) => s.query_state(state),
-            Data::Array(items) => match state {
-                State::Truthy => true,
-                State::DefaultValue | State::Empty | State::Blank => items.is_empty(),
-            },
-            Data::Object(entries) => match state {
-                State::Truthy => true,
-                State::DefaultValue | State::Empty | State::Blank => entries.is_empty(),
-            },
-        }
-    }
-
-    fn to_kstr(&self) -> KStringCow<'_> {
-        match self {
-            Data::Nil => KStringCow::from_static(""),
-            Data::Scalar(s) => s.to_kstr(),
-            _ => KStringCow::from_string(self.render().to_string()),
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        match self {
-            Data::Nil => Value::Nil,
-            Data::Scalar(s) => Value::Scalar(s.clone()),
-            Data::Array(items) => Value::Array(items.iter().map(Data::to_value).collect()),
-            Data::Object(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_value()))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn as_scalar(&self) -> Option<ScalarCow<'_>> {
-        match self {
-            Data::Scalar(s) => Some(s.as_ref()),
-            _ => None,
-        }
-    }
-
-    fn as_array(&self) -> Option<&dyn ArrayView> {
-        match self {
-            Data::Array(_) => Some(self),
-            _ => None,
-        }
-    }
-
-    /// Nil is looked into as an empty object, which is what makes a missing path read as nil.
-    fn as_object(&self) -> Option<&dyn ObjectView> {
-        match self {
-            Data::Object(_) | Data::Nil => Some(self),
-            _ => None,
-        }
-    }
-
-    fn is_nil(&self) -> bool {
-        matches!(self, Data::Nil)
-    }
-}
-
-impl ArrayView for Data {
-    fn as_value(&self) -> &dyn ValueView {
-        self
-    }
-
-    fn size(&self) -> i64 {
-        match self {
-            Data::Array(items) => items.len() as i64,
-            _ => 0,
-        }
-    }
-
-    fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
-        match self {
-            Data::Array(items) => Box::new(items.iter().map(|v| v as &dyn ValueView)),
-            _ => Box::new(std::iter::empty()),
-        }
-    }
-
-    fn contains_key(&self, index: i64) -> bool {
-        ArrayView::get(self, index).is_some()
-    }
-
-    fn get(&self, index: i64) -> Option<&dyn ValueView> {
-        let Data::Array(items) = self else {
-            return None;
-        };
-        let len = items.len() as i64;
-        let index = if index < 0 { index + len } else { index };
-        if (0..len).contains(&index) {
-            items
-                .as_slice()
-                .get(index as usize)
-                .map(|v| v as &dyn ValueView)
-        } else {
-            None
-        }
-    }
-}
-
-impl ObjectView for Data {
-    fn as_value(&self) -> &dyn ValueView {
-        self
-    }
-
-    fn size(&self) -> i64 {
-        match self {
-            Data::Object(entries) => entries.len() as i64,
-            _ => 0,
-        }
-    }
-
-    fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
-        match self {
-            Data::Object(entries) => Box::new(entries.iter().map(|(k, _)| k.as_ref().into())),
-            _ => Box::new(std::iter::empty()),
-        }
-    }
-
-    fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
-        match self {
-            Data::Object(entries) => Box::new(entries.iter().map(|(_, v)| v as &dyn ValueView)),
-            _ => Box::new(std::iter::empty()),
-        }
-    }
-
-    fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
-        match self {
-            Data::Object(entries) => Box::new(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.as_ref().into(), v as &dyn ValueView)),
-            ),
-            _ => Box::new(std::iter::empty()),
-        }
-    }
-
-    /// Every key "exists": an absent one reads as nil.
-    fn contains_key(&self, _index: &str) -> bool {
-        true
-    }
-
-    fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        Some(Data::get(self, index))
+    #[test]
+    fn floats_print_as_ruby_prints_them() {
+        assert_eq!(float(2.0), "2.0");
+        assert_eq!(float(-2.5), "-2.5");
+        assert_eq!(float(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(float(1e20), "1.0e+20");
+        assert_eq!(float(1.5e-5), "1.5e-05");
+        assert_eq!(float(0.0001), "0.0001");
+        assert_eq!(float(123456.789), "123456.789");
+        assert_eq!(float(0.0), "0.0");
+        assert_eq!(float(1e15), "1000000000000000.0");
+        assert_eq!(float(1e16), "1.0e+16");
     }
 }

@@ -1,14 +1,9 @@
 //! Escaping for where a value lands (JSON string, JSON value, URL), and the filters that apply it.
 //!
-//! The filters whose names start with `__hl_` are appended by [`super::scan`] to output tags; `json`
-//! is for template authors.
+//! [`super::scan`] decides each output's [`Escape`] from where it lands; `json` is also a filter
+//! for template authors.
 
-use std::fmt;
-
-use liquid_core::model::{Value, ValueView};
-use liquid_core::parser::{FilterArguments, FilterReflection, ParameterReflection, ParseFilter};
-use liquid_core::runtime::Runtime;
-use liquid_core::{Error, Filter, Result};
+use super::Data;
 
 /// Appends `s` escaped for the inside of a JSON string literal (no surrounding quotes).
 pub fn json_string_into(out: &mut String, s: &str) {
@@ -48,45 +43,39 @@ pub fn json_quoted_into(out: &mut String, s: &str) {
 }
 
 /// Appends the JSON literal of a template value: nil is `null`, numbers and booleans stay what they
-/// are, strings are quoted, arrays and objects are JSON arrays and objects.
-pub fn json_literal_into(out: &mut String, value: &dyn ValueView) {
-    if let Some(array) = value.as_array() {
-        out.push('[');
-        for (i, item) in array.values().enumerate() {
-            if i > 0 {
-                out.push(',');
+/// are (a number JSON cannot hold, like NaN, is `null`), strings are quoted, arrays and objects are
+/// JSON arrays and objects with their keys in the order they came.
+pub fn json_literal_into(out: &mut String, value: &Data) {
+    match value {
+        Data::Nil => out.push_str("null"),
+        Data::Bool(_) | Data::Int(_) => value.write_text(out),
+        Data::Float(f) => match serde_json::Number::from_f64(*f) {
+            Some(n) => out.push_str(&n.to_string()),
+            None => out.push_str("null"),
+        },
+        Data::Str(s) => json_quoted_into(out, s),
+        Data::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_literal_into(out, item);
             }
-            json_literal_into(out, item);
+            out.push(']');
         }
-        out.push(']');
-    } else if let Some(scalar) = value.as_scalar() {
-        match scalar.type_name() {
-            "whole number" | "boolean" => out.push_str(&scalar.to_kstr()),
-            "fractional number" => match scalar.to_float().and_then(serde_json::Number::from_f64) {
-                Some(n) => out.push_str(&n.to_string()),
-                None => out.push_str("null"),
-            },
-            _ => json_quoted_into(out, &scalar.to_kstr()),
-        }
-    } else if value.is_nil() || value.is_state() {
-        out.push_str("null");
-    } else if let Some(object) = value.as_object() {
-        // Keys sorted: Liquid keeps objects in hash maps, and a body must not change from one
-        // render to the next.
-        let mut entries: Vec<_> = object.iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        out.push('{');
-        for (i, (key, item)) in entries.into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+        Data::Object(entries) => {
+            out.push('{');
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_quoted_into(out, key);
+                out.push(':');
+                json_literal_into(out, item);
             }
-            json_quoted_into(out, &key);
-            out.push(':');
-            json_literal_into(out, item);
+            out.push('}');
         }
-        out.push('}');
-    } else {
-        json_quoted_into(out, &value.to_kstr());
     }
 }
 
@@ -111,27 +100,11 @@ pub fn url_component_into(out: &mut String, s: &str) {
     }
 }
 
-/// Appends a value as text: a string, number or boolean as Liquid writes it, nil as nothing, an
-/// array or object as JSON (Liquid's own rendering of those has no stable order).
-pub fn text_into(out: &mut String, value: &dyn ValueView) {
-    if let Some(scalar) = value.as_scalar() {
-        out.push_str(&scalar.to_kstr());
-    } else if value.is_nil() || value.is_state() {
-    } else {
-        json_literal_into(out, value);
-    }
-}
-
-/// Calls `f` with the text of a value (see [`text_into`]), borrowing when it can.
-fn with_text(value: &dyn ValueView, f: impl FnOnce(&str)) {
-    if let Some(scalar) = value.as_scalar() {
-        f(&scalar.to_kstr());
-    } else if value.is_nil() || value.is_state() {
-        f("");
-    } else {
-        let mut text = String::new();
-        json_literal_into(&mut text, value);
-        f(&text);
+/// Calls `f` with the text of a value (see [`Data::write_text`]), borrowing when it can.
+fn with_text(value: &Data, f: impl FnOnce(&str)) {
+    match value {
+        Data::Str(s) => f(s),
+        other => f(&other.to_text()),
     }
 }
 
@@ -158,75 +131,14 @@ impl Escape {
         }
     }
 
-    fn description(self) -> &'static str {
-        match self {
-            Escape::JsonLiteral => "The value as a JSON literal: `{{ event | json }}`.",
-            Escape::Text => "Internal: a value as text (arrays and objects as JSON).",
-            Escape::JsonString => "Internal: escapes a value inside a JSON string literal.",
-            Escape::Url => "Internal: percent-encodes a value in a URL.",
-        }
-    }
-
     /// Appends the escaped form of `value` to `out`.
-    pub fn apply_into(self, out: &mut String, value: &dyn ValueView) {
+    pub fn apply_into(self, out: &mut String, value: &Data) {
         match self {
             Escape::JsonLiteral => json_literal_into(out, value),
-            Escape::Text => text_into(out, value),
+            Escape::Text => value.write_text(out),
             Escape::JsonString => with_text(value, |s| json_string_into(out, s)),
             Escape::Url => with_text(value, |s| url_component_into(out, s)),
         }
-    }
-}
-
-/// The parse-time half of an escaping filter (registered with the parser).
-#[derive(Clone, Copy, Debug)]
-pub struct EscapeFilter(pub Escape);
-
-impl FilterReflection for EscapeFilter {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-
-    fn description(&self) -> &str {
-        self.0.description()
-    }
-
-    fn positional_parameters(&self) -> &'static [ParameterReflection] {
-        &[]
-    }
-
-    fn keyword_parameters(&self) -> &'static [ParameterReflection] {
-        &[]
-    }
-}
-
-impl ParseFilter for EscapeFilter {
-    fn parse(&self, mut arguments: FilterArguments<'_>) -> Result<Box<dyn Filter>> {
-        if arguments.positional.next().is_some() || arguments.keyword.next().is_some() {
-            return Err(Error::with_msg(format!(
-                "the `{}` filter takes no arguments",
-                self.0.name()
-            )));
-        }
-        Ok(Box::new(*self))
-    }
-
-    fn reflection(&self) -> &dyn FilterReflection {
-        self
-    }
-}
-
-impl fmt::Display for EscapeFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.name())
-    }
-}
-
-impl Filter for EscapeFilter {
-    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
-        let mut out = String::new();
-        self.0.apply_into(&mut out, input);
-        Ok(Value::scalar(out))
     }
 }
 

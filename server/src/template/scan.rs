@@ -9,7 +9,6 @@
 
 use std::ops::Range;
 
-use super::budget::LOOP_TAG;
 use super::escape::Escape;
 
 /// Where a template's output goes; decides how its values are escaped.
@@ -37,25 +36,33 @@ fn err<T>(offset: usize, message: impl Into<String>) -> Result<T, ScanError> {
     })
 }
 
+/// One token of a template, as the parser reads it.
 #[derive(Debug, Clone)]
-enum Token {
+pub enum Token {
     /// Literal text, already trimmed by neighbouring whitespace control.
     Text(Range<usize>),
-    /// `{{ markup }}`; `inner` is the markup, `span` the whole tag.
+    /// `{{ markup }}`; `inner` is the markup, `span` the whole tag. `escape` is how its value is
+    /// written where it lands; `drop_last` says that its last filter (`url_encode` in a URL) is
+    /// what the escape does already.
     Output {
         span: Range<usize>,
         inner: Range<usize>,
+        escape: Escape,
+        drop_last: bool,
     },
-    /// `{% name args %}`.
+    /// `{% name args %}`; `args` is the markup after the name. `escape` is how an `echo` (or an
+    /// `echo` inside a `liquid` tag) writes its value there.
     Tag {
         span: Range<usize>,
         name: Range<usize>,
+        args: Range<usize>,
+        escape: Escape,
     },
 }
 
-/// Liquid's whitespace (the grammar's `WHITESPACE`: space and newlines, not tabs).
-fn is_liquid_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\n' | b'\r')
+/// Whitespace as Liquid trims it around `{%-` and `-%}`: Ruby's `strip` set.
+pub fn is_liquid_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c)
 }
 
 fn lex(src: &str) -> Result<Vec<Token>, ScanError> {
@@ -120,19 +127,30 @@ fn lex(src: &str) -> Result<Vec<Token>, ScanError> {
         let inner = inner_start..if trim_right { close - 1 } else { close };
         let span = open..close + 2;
         if is_output {
-            tokens.push(Token::Output { span, inner });
+            tokens.push(Token::Output {
+                span,
+                inner,
+                escape: Escape::Text,
+                drop_last: false,
+            });
         } else {
             let mut n = inner.start;
             while n < inner.end && is_liquid_space(bytes[n]) {
                 n += 1;
             }
             let name_start = n;
-            while n < inner.end && (bytes[n].is_ascii_alphanumeric() || bytes[n] == b'_') {
+            if bytes.get(n) == Some(&b'#') {
                 n += 1;
+            } else {
+                while n < inner.end && (bytes[n].is_ascii_alphanumeric() || bytes[n] == b'_') {
+                    n += 1;
+                }
             }
             tokens.push(Token::Tag {
                 span,
                 name: name_start..n,
+                args: n..inner.end,
+                escape: Escape::Text,
             });
         }
         trim_next = trim_right;
@@ -185,49 +203,11 @@ fn trim_liquid(src: &str, r: Range<usize>) -> &str {
     src[r].trim_matches(|c: char| c == ' ' || c == '\n' || c == '\r')
 }
 
-/// A dotted variable path (`event.id`), the only output the fast renderer handles.
-fn simple_path(markup: &str) -> Option<Vec<String>> {
-    let mut parts = Vec::new();
-    for part in markup.split('.') {
-        let mut chars = part.chars();
-        let first = chars.next()?;
-        if !(first.is_ascii_alphabetic() || first == '_')
-            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return None;
-        }
-        parts.push(part.to_owned());
-    }
-    let first = parts.first()?;
-    if matches!(
-        first.as_str(),
-        "nil" | "null" | "empty" | "blank" | "true" | "false"
-    ) {
-        return None;
-    }
-    Some(parts)
-}
-
-/// One piece of a template the fast renderer writes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Piece {
-    Literal(String),
-    Value {
-        path: Vec<String>,
-        escape: Escape,
-    },
-    /// Any other output, as the source of a template holding just it (escaping filter included).
-    Output(String),
-}
-
-/// The result of scanning: the source to hand to `liquid`, and the fast form when there is one.
+/// The tokens of a template, with each output's escaping decided.
 #[derive(Debug)]
 pub struct Scanned {
-    pub rewritten: String,
-    /// Present when the template has no tags: literal text and outputs only.
-    pub pieces: Option<Vec<Piece>>,
-    /// Where each `{{ }}` is in the source, to place errors liquid reports without a position.
-    pub outputs: Vec<Range<usize>>,
+    /// Text, outputs and tags, in order; comments are gone and `raw` blocks are text.
+    pub tokens: Vec<Token>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,28 +230,41 @@ const BLOCKS: &[(&str, &str)] = &[
     ("unless", "endunless"),
     ("case", "endcase"),
     ("for", "endfor"),
+    ("tablerow", "endtablerow"),
     ("ifchanged", "endifchanged"),
     ("capture", "endcapture"),
 ];
 const BRANCHES: &[&str] = &["elsif", "else", "when"];
 const PLAIN_TAGS: &[&str] = &["assign", "increment", "decrement", "break", "continue"];
 
-/// Scans `src` for `position`: checks where its outputs land and rewrites them to escape there.
+/// Scans `src` for `position`: checks where its outputs land and decides how each is escaped.
 pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
-    let tokens = lex(src)?;
+    let lexed = lex(src)?;
     if position == Position::Url {
-        check_url_prefix(src, &tokens)?;
+        check_url_prefix(src, &lexed)?;
     }
-    let mut rewritten = String::with_capacity(src.len() + 32);
-    let mut copied = 0;
-    let mut pieces = Some(Vec::new());
-    let mut outputs = Vec::new();
+    let mut tokens = Vec::with_capacity(lexed.len());
     let mut state = JsonState::Outside;
     let mut last_quote = 0;
     let mut blocks: Vec<Block> = Vec::new();
+    // How a value written here is escaped, by position and (in JSON) the string state.
+    let escape_here = |state: JsonState, capture: bool, at: usize| -> Result<Escape, ScanError> {
+        Ok(match position {
+            _ if capture => Escape::Text,
+            Position::Text => Escape::Text,
+            Position::Url => Escape::Url,
+            Position::Json => match state {
+                JsonState::Outside => Escape::JsonLiteral,
+                JsonState::InString => Escape::JsonString,
+                JsonState::AfterBackslash => {
+                    return err(at, "a value cannot follow a backslash inside a JSON string");
+                }
+            },
+        })
+    };
     let mut t = 0;
-    while t < tokens.len() {
-        match &tokens[t] {
+    while t < lexed.len() {
+        match &lexed[t] {
             Token::Text(r) => {
                 literal(
                     src,
@@ -281,105 +274,44 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                     &mut last_quote,
                     in_capture(&blocks),
                 )?;
-                if let Some(p) = pieces.as_mut() {
-                    p.push(Piece::Literal(src[r.clone()].to_owned()));
-                }
+                tokens.push(lexed[t].clone());
             }
-            Token::Output { span, inner } => {
-                outputs.push(span.clone());
+            Token::Output { span, inner, .. } => {
                 let parts = split_filters(src, inner.clone());
-                let last = parts.last().cloned().unwrap_or(inner.clone());
                 let last_name = if parts.len() > 1 {
-                    trim_liquid(src, last.clone())
+                    parts.last().map_or("", |r| trim_liquid(src, r.clone()))
                 } else {
                     ""
                 };
-                let capture = in_capture(&blocks);
-                // What to append (or which trailing filter to replace), and the fast form's escape.
-                let (append, replace, escape): (Option<Escape>, bool, Option<Escape>) =
-                    match position {
-                        _ if capture => (Some(Escape::Text), false, Some(Escape::Text)),
-                        Position::Text => (Some(Escape::Text), false, Some(Escape::Text)),
-                        Position::Url if last_name == "url_encode" => {
-                            (Some(Escape::Url), true, Some(Escape::Url))
-                        }
-                        Position::Url => (Some(Escape::Url), false, Some(Escape::Url)),
-                        Position::Json => match state {
-                            JsonState::Outside if last_name == "json" => {
-                                (None, false, Some(Escape::JsonLiteral))
-                            }
-                            JsonState::Outside => {
-                                (Some(Escape::JsonLiteral), false, Some(Escape::JsonLiteral))
-                            }
-                            JsonState::InString => {
-                                (Some(Escape::JsonString), false, Some(Escape::JsonString))
-                            }
-                            JsonState::AfterBackslash => {
-                                return err(
-                                    span.start,
-                                    "a value cannot follow a backslash inside a JSON string",
-                                );
-                            }
-                        },
-                    };
-                if let Some(escape) = append {
-                    if replace {
-                        rewritten.push_str(&src[copied..last.start]);
-                        rewritten.push(' ');
-                        rewritten.push_str(escape.name());
-                        rewritten.push(' ');
-                        copied = last.end;
-                    } else {
-                        rewritten.push_str(&src[copied..inner.end]);
-                        rewritten.push_str(" | ");
-                        rewritten.push_str(escape.name());
-                        rewritten.push(' ');
-                        copied = inner.end;
-                    }
-                }
-                if let Some(p) = pieces.as_mut() {
-                    let value = trim_liquid(src, parts[0].clone());
-                    // A bare path (or `path | json` where that is the whole escaping) is looked up
-                    // directly; any other output is a one-output Liquid template of its own.
-                    let bare = parts.len() == 1
-                        || (parts.len() == 2 && last_name == "json" && append.is_none());
-                    match (bare, escape, simple_path(value)) {
-                        (true, Some(escape), Some(path)) => p.push(Piece::Value { path, escape }),
-                        _ => {
-                            let mut mini = String::from("{{");
-                            match append {
-                                Some(escape) if replace => {
-                                    mini.push_str(&src[inner.start..last.start]);
-                                    mini.push(' ');
-                                    mini.push_str(escape.name());
-                                    mini.push(' ');
-                                }
-                                Some(escape) => {
-                                    mini.push_str(&src[inner.clone()]);
-                                    mini.push_str(" | ");
-                                    mini.push_str(escape.name());
-                                    mini.push(' ');
-                                }
-                                None => mini.push_str(&src[inner.clone()]),
-                            }
-                            mini.push_str("}}");
-                            p.push(Piece::Output(mini));
-                        }
-                    }
-                }
+                let escape = escape_here(state, in_capture(&blocks), span.start)?;
+                // `url_encode` last in a URL is the URL escape itself (not applied twice); `json`
+                // last outside a JSON string writes the JSON literal the escape would write.
+                let drop_last = match escape {
+                    Escape::Url => last_name == "url_encode",
+                    Escape::JsonLiteral => last_name == "json",
+                    _ => false,
+                };
+                tokens.push(Token::Output {
+                    span: span.clone(),
+                    inner: inner.clone(),
+                    escape,
+                    drop_last,
+                });
             }
-            Token::Tag { span, name } => {
-                pieces = None;
+            Token::Tag {
+                span, name, args, ..
+            } => {
                 let name = &src[name.clone()];
                 match name {
                     "comment" => {
-                        t = skip_comment(src, &tokens, t)?;
+                        t = skip_comment(src, &lexed, t)?;
                     }
+                    "#" => {}
                     "raw" => {
                         // Everything up to `{% endraw %}` is written as it is: literal text.
                         let mut n = t + 1;
                         loop {
-                            match tokens.get(n) {
+                            match lexed.get(n) {
                                 None => {
                                     return err(
                                         span.start,
@@ -402,33 +334,33 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                                         &mut last_quote,
                                         in_capture(&blocks),
                                     )?;
+                                    tokens.push(Token::Text(r.clone()));
                                 }
                             }
                             n += 1;
                         }
                         t = n;
                     }
-                    "for" => {
-                        check_for_range(src, span.clone())?;
-                        // Each iteration starts by counting itself against the render budget.
-                        // The tag trims the whitespace after it when the `for` tag does.
-                        rewritten.push_str(&src[copied..span.end]);
-                        copied = span.end;
-                        let trims = src.as_bytes()[span.end - 3] == b'-';
-                        rewritten.push_str("{% ");
-                        rewritten.push_str(LOOP_TAG);
-                        rewritten.push_str(if trims { " -%}" } else { " %}" });
+                    "echo" | "liquid" | "cycle" => {
+                        // An `echo` or a `cycle` writes a value like an output; a `liquid` tag
+                        // holds no literal text, so the string state is the same for every `echo`
+                        // in it.
+                        let escape = escape_here(state, in_capture(&blocks), span.start)?;
+                        tokens.push(Token::Tag {
+                            span: span.clone(),
+                            name: lexed_name(&lexed[t]),
+                            args: args.clone(),
+                            escape,
+                        });
+                    }
+                    _ if BLOCKS.iter().any(|(open, _)| *open == name) => {
                         blocks.push(Block {
                             name: name.to_owned(),
                             opened_at: span.start,
                             state,
                         });
+                        tokens.push(lexed[t].clone());
                     }
-                    _ if BLOCKS.iter().any(|(open, _)| *open == name) => blocks.push(Block {
-                        name: name.to_owned(),
-                        opened_at: span.start,
-                        state,
-                    }),
                     _ if BLOCKS.iter().any(|(_, close)| *close == name) => {
                         let Some(block) = blocks.pop() else {
                             return err(span.start, format!("`{{% {name} %}}` has no opening tag"));
@@ -448,6 +380,7 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                         } else {
                             check_state(&block, state, span.start, name)?;
                         }
+                        tokens.push(lexed[t].clone());
                     }
                     _ if BRANCHES.contains(&name) => {
                         let Some(block) = blocks.last() else {
@@ -457,17 +390,23 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                             );
                         };
                         check_state(block, state, span.start, name)?;
+                        tokens.push(lexed[t].clone());
                     }
                     "break" | "continue" => {
-                        let Some(block) = blocks.iter().rev().find(|b| b.name == "for") else {
+                        let Some(block) = blocks
+                            .iter()
+                            .rev()
+                            .find(|b| b.name == "for" || b.name == "tablerow")
+                        else {
                             return err(
                                 span.start,
                                 format!("`{{% {name} %}}` is outside a `{{% for %}}` loop"),
                             );
                         };
                         check_state(block, state, span.start, name)?;
+                        tokens.push(lexed[t].clone());
                     }
-                    _ if PLAIN_TAGS.contains(&name) => {}
+                    _ if PLAIN_TAGS.contains(&name) => tokens.push(lexed[t].clone()),
                     "" => return err(span.start, "a tag needs a name, like `{% if %}`"),
                     _ => {
                         return err(
@@ -491,53 +430,14 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
     if position == Position::Json && state != JsonState::Outside {
         return err(last_quote, "this JSON string is never closed");
     }
-    rewritten.push_str(&src[copied..]);
-    Ok(Scanned {
-        rewritten,
-        pieces,
-        outputs,
-    })
+    Ok(Scanned { tokens })
 }
 
-/// The widest `{% for %}` range allowed: Liquid builds the whole range in memory before looping.
-pub const MAX_RANGE: i64 = 10_000;
-
-/// A `(start..stop)` range in a `{% for %}` tag must have literal bounds at most [`MAX_RANGE`]
-/// apart, so neither an author nor an event's values can make a render loop for ever or exhaust
-/// memory.
-fn check_for_range(src: &str, span: Range<usize>) -> Result<(), ScanError> {
-    let bytes = src.as_bytes();
-    let mut k = span.start + 2;
-    let end = span.end - 2;
-    while k < end {
-        match bytes[k] {
-            q @ (b'"' | b'\'') => {
-                k += 1;
-                while k < end && bytes[k] != q {
-                    k += 1;
-                }
-            }
-            b'(' => {
-                let close = src[k..end].find(')').map_or(end, |n| k + n);
-                let inner = &src[k + 1..close];
-                let bounds = inner.split_once("..").and_then(|(a, b)| {
-                    Some((a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?))
-                });
-                return match bounds {
-                    Some((start, stop)) if stop.saturating_sub(start) < MAX_RANGE => Ok(()),
-                    _ => err(
-                        k,
-                        format!(
-                            "a range in `{{% for %}}` needs whole-number bounds at most {MAX_RANGE} apart, like (1..10)"
-                        ),
-                    ),
-                };
-            }
-            _ => {}
-        }
-        k += 1;
+fn lexed_name(token: &Token) -> Range<usize> {
+    match token {
+        Token::Tag { name, .. } => name.clone(),
+        _ => 0..0,
     }
-    Ok(())
 }
 
 fn in_capture(blocks: &[Block]) -> bool {
@@ -729,68 +629,73 @@ fn check_url_prefix(src: &str, tokens: &[Token]) -> Result<(), ScanError> {
 mod tests {
     use super::*;
 
-    fn rewrite(src: &str, position: Position) -> String {
-        scan(src, position)
-            .map(|s| s.rewritten)
-            .unwrap_or_else(|e| format!("error at {}: {}", e.offset, e.message))
+    /// Each output's escape (and whether its last filter is dropped), or the error.
+    fn escapes(src: &str, position: Position) -> String {
+        match scan(src, position) {
+            Ok(scanned) => scanned
+                .tokens
+                .iter()
+                .filter_map(|t| match t {
+                    Token::Output {
+                        escape, drop_last, ..
+                    } => Some(format!("{escape:?}{}", if *drop_last { "-" } else { "" })),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(e) => format!("error at {}: {}", e.offset, e.message),
+        }
     }
 
     #[test]
     fn json_outputs_escape_by_string_state() {
         assert_eq!(
-            rewrite(
+            escapes(
                 r#"{"a": "{{ x }}", "b": {{ y }}, "c": {{ z | json }}}"#,
                 Position::Json
             ),
-            r#"{"a": "{{ x  | __hl_json_string }}", "b": {{ y  | json }}, "c": {{ z | json }}}"#
+            "JsonString JsonLiteral JsonLiteral-"
         );
     }
 
     #[test]
     fn quotes_inside_tag_strings_do_not_count() {
         assert_eq!(
-            rewrite(r#"{"a": "{{ x | append: '"}}' }}"}"#, Position::Json),
-            r#"{"a": "{{ x | append: '"}}'  | __hl_json_string }}"}"#
+            escapes(r#"{"a": "{{ x | append: '"}}' }}"}"#, Position::Json),
+            "JsonString"
         );
     }
 
     #[test]
     fn branches_must_keep_the_string_state() {
         assert_eq!(
-            rewrite(r#"{"a": {% if x %}"{% endif %}1}"#, Position::Json),
+            escapes(r#"{"a": {% if x %}"{% endif %}1}"#, Position::Json),
             "error at 17: `{% endif %}` is inside a JSON string opened after `{% if %}`; open and close each string in the same branch"
         );
     }
 
     #[test]
-    fn every_loop_body_starts_by_counting_its_iteration() {
-        assert_eq!(
-            rewrite("{% for i in (1..2) %}a{% endfor %}", Position::Text),
-            "{% for i in (1..2) %}{% __hl_loop %}a{% endfor %}"
-        );
-        // The whitespace the `for` tag trims after it stays trimmed.
-        assert_eq!(
-            rewrite("{%- for i in x -%} a {%- endfor %}", Position::Text),
-            "{%- for i in x -%}{% __hl_loop -%} a {%- endfor %}"
-        );
-        assert_eq!(
-            rewrite("{% __hl_loop %}", Position::Text),
-            "error at 0: the tag `{% __hl_loop %}` is not supported in webhook templates"
-        );
+    fn comments_go_and_raw_is_text() {
+        let scanned = scan(
+            "a{% # note %}{% comment %}{{ x }}{% endcomment %}{% raw %}{{ y }}{% endraw %}",
+            Position::Text,
+        )
+        .unwrap();
+        assert!(scanned.tokens.iter().all(|t| matches!(t, Token::Text(_))));
     }
 
     #[test]
     fn url_host_must_be_literal() {
         assert_eq!(
-            rewrite("https://{{ host }}/x", Position::Url),
+            escapes("https://{{ host }}/x", Position::Url),
             "error at 8: the host must be literal text: put values in the path, query or fragment"
         );
         assert_eq!(
-            rewrite(
+            escapes(
                 "https://h.example/{{ a | url_encode }}?q={{ b }}",
                 Position::Url
             ),
-            "https://h.example/{{ a | __hl_url }}?q={{ b  | __hl_url }}"
+            "Url- Url"
         );
     }
 }
