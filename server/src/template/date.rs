@@ -35,7 +35,18 @@ pub fn filter<'a>(input: Cow<'a, Data>, format: Option<&str>) -> Cow<'a, Data> {
     }
 }
 
+/// The widest moment read, in seconds either side of 1970 (about 300,000 years): beyond, a number
+/// is not read as a date.
+const MAX_SECS: i64 = 10_000_000_000_000;
+
+/// The widest field `strftime` pads to (`%10d`), so that a format cannot ask for gigabytes.
+const MAX_WIDTH: usize = 100;
+
 fn read(input: &Data) -> Option<Moment> {
+    read_any(input).filter(|m| m.secs.abs() <= MAX_SECS)
+}
+
+fn read_any(input: &Data) -> Option<Moment> {
     let at = |secs: i64, nanos: u32| Moment {
         secs,
         nanos,
@@ -156,6 +167,9 @@ fn parse(s: &str) -> Option<Moment> {
         }
     }
     let (year, month, day) = p.date()?;
+    if year > 9999 {
+        return None;
+    }
     if month == 0 || month > 12 || day == 0 || day > days_in_month(year, month) {
         return None;
     }
@@ -365,7 +379,7 @@ fn strftime(m: &Moment, format: &str) -> String {
             width.push(*d);
             chars.next();
         }
-        let width: Option<usize> = width.parse().ok();
+        let width: Option<usize> = width.parse().ok().map(|w: usize| w.min(MAX_WIDTH));
         let Some(directive) = chars.next() else {
             out.push('%');
             break;

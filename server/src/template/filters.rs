@@ -277,7 +277,7 @@ fn round_float(f: f64, places: i64) -> f64 {
         return f;
     }
     if places <= 0 {
-        let p = 10f64.powi((-places).min(300) as i32);
+        let p = 10f64.powi(places.saturating_neg().min(300) as i32);
         return (f / p).round() * p;
     }
     let text = format!("{f}");
@@ -777,7 +777,9 @@ pub fn apply<'a>(
             if count <= length {
                 string(t.into_owned())
             } else {
-                let keep = (length - ellipsis.chars().count() as i64).max(0) as usize;
+                let keep = length
+                    .saturating_sub(ellipsis.chars().count() as i64)
+                    .max(0) as usize;
                 string(t.chars().take(keep).chain(ellipsis.chars()).collect())
             }
         }

@@ -69,6 +69,8 @@ pub struct Template {
     source: String,
     position: Position,
     nodes: Vec<Node>,
+    /// Literal text and bare values only: rendered by [`render::render_plain`].
+    plain: bool,
 }
 
 impl fmt::Debug for Template {
@@ -89,6 +91,7 @@ impl Template {
         Ok(Template {
             source: source.to_owned(),
             position,
+            plain: render::is_plain(&nodes),
             nodes,
         })
     }
@@ -113,13 +116,7 @@ impl Template {
     /// Whether this template is literal text and bare values only (no tags, no filters): its
     /// render takes microseconds whatever the event, since the budget caps what it writes.
     pub fn is_plain(&self) -> bool {
-        self.nodes.iter().all(|node| match node {
-            Node::Text(_) => true,
-            Node::Output { chain, .. } => {
-                chain.filters.is_empty() && !matches!(chain.value, syntax::Expr::Range(..))
-            }
-            _ => false,
-        })
+        self.plain
     }
 
     /// Renders over `data` (an object with `event` and `message`), appending to `out`, within the
@@ -136,7 +133,11 @@ impl Template {
         data: &Data,
         budget: &mut Budget,
     ) -> Result<(), String> {
-        render::render(&self.nodes, data, out, budget)
+        if self.plain {
+            render::render_plain(&self.nodes, data, out, budget)
+        } else {
+            render::render(&self.nodes, data, out, budget)
+        }
     }
 
     /// Renders into a new string, within the default [`Limits`].

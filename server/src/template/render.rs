@@ -41,39 +41,55 @@ struct LoopState {
 }
 
 impl LoopState {
-    fn object(&self, parent: Option<Data>) -> Data {
+    /// One field of the loop object (`parentloop` aside).
+    fn field(&self, name: &str) -> Data {
         let i = self.index0 as i64;
         let n = self.length as i64;
-        let mut entries = vec![
-            ("index".to_owned(), Data::Int(i + 1)),
-            ("index0".to_owned(), Data::Int(i)),
-            ("rindex".to_owned(), Data::Int(n - i)),
-            ("rindex0".to_owned(), Data::Int(n - i - 1)),
-            ("first".to_owned(), Data::Bool(i == 0)),
-            ("last".to_owned(), Data::Bool(i == n - 1)),
-            ("length".to_owned(), Data::Int(n)),
-        ];
-        if self.table {
-            let cols = self.cols.max(1);
-            let col0 = if self.cols == 0 { i } else { i % cols as i64 };
-            entries.extend([
-                ("col".to_owned(), Data::Int(col0 + 1)),
-                ("col0".to_owned(), Data::Int(col0)),
-                ("col_first".to_owned(), Data::Bool(col0 == 0)),
-                (
-                    "col_last".to_owned(),
-                    Data::Bool(self.cols != 0 && col0 + 1 == cols as i64),
-                ),
-                (
-                    "row".to_owned(),
-                    Data::Int(if self.cols == 0 {
-                        1
-                    } else {
-                        i / cols as i64 + 1
-                    }),
-                ),
-            ]);
+        let cols = self.cols as i64;
+        let col0 = if cols == 0 { i } else { i % cols };
+        match name {
+            "index" => Data::Int(i + 1),
+            "index0" => Data::Int(i),
+            "rindex" => Data::Int(n - i),
+            "rindex0" => Data::Int(n - i - 1),
+            "first" => Data::Bool(i == 0),
+            "last" => Data::Bool(i == n - 1),
+            "length" => Data::Int(n),
+            "col" if self.table => Data::Int(col0 + 1),
+            "col0" if self.table => Data::Int(col0),
+            "col_first" if self.table => Data::Bool(col0 == 0),
+            "col_last" if self.table => Data::Bool(cols != 0 && col0 + 1 == cols),
+            "row" if self.table => Data::Int(if cols == 0 { 1 } else { i / cols + 1 }),
+            _ => Data::Nil,
+        }
+    }
+
+    fn object(&self, parent: Option<Data>) -> Data {
+        let names: &[&str] = if self.table {
+            &[
+                "index",
+                "index0",
+                "rindex",
+                "rindex0",
+                "first",
+                "last",
+                "length",
+                "col",
+                "col0",
+                "col_first",
+                "col_last",
+                "row",
+            ]
         } else {
+            &[
+                "index", "index0", "rindex", "rindex0", "first", "last", "length",
+            ]
+        };
+        let mut entries: Vec<(String, Data)> = names
+            .iter()
+            .map(|n| ((*n).to_owned(), self.field(n)))
+            .collect();
+        if !self.table {
             entries.push(("parentloop".to_owned(), parent.unwrap_or_default()));
         }
         Data::Object(entries)
@@ -103,6 +119,59 @@ struct State<'b> {
 }
 
 /// Renders `nodes` over `data`, appending to `out`, within `budget`.
+/// Renders a template made of literal text and bare values (no tags, no filters, [`is_plain`]):
+/// each value is looked up straight in the data, since no variable can shadow it.
+pub fn render_plain(
+    nodes: &[Node],
+    data: &Data,
+    out: &mut String,
+    budget: &mut Budget,
+) -> Result<(), String> {
+    let mark = out.len();
+    let end = mark + budget.output_room();
+    for node in nodes {
+        match node {
+            Node::Text(text) => out.push_str(text),
+            Node::Output { chain, escape } => {
+                let Expr::Path(root, steps) = &chain.value else {
+                    unreachable!("a plain template's outputs are paths");
+                };
+                let mut value = Cow::Borrowed(data.get(root));
+                for step in steps {
+                    value = match (value, step) {
+                        (Cow::Borrowed(v), Step::Key(k)) => step_key(v, k),
+                        (Cow::Borrowed(v), Step::Index(Expr::Literal(key))) => step_index(v, key),
+                        _ => Cow::Borrowed(&NIL),
+                    };
+                }
+                escape.apply_into(out, &value);
+            }
+            _ => unreachable!("a plain template has no tags"),
+        }
+        if out.len() > end {
+            return Err(budget.fail(Exceeded::OutputBytes));
+        }
+    }
+    budget.wrote(out.len() - mark);
+    Ok(())
+}
+
+/// Whether `nodes` are literal text and bare values whose steps are names or literal indexes:
+/// what [`render_plain`] renders.
+pub fn is_plain(nodes: &[Node]) -> bool {
+    nodes.iter().all(|node| match node {
+        Node::Text(_) => true,
+        Node::Output { chain, .. } => {
+            chain.filters.is_empty()
+                && matches!(&chain.value, Expr::Path(root, steps)
+                    if !root.is_empty()
+                        && !matches!(root.as_str(), "forloop" | "tablerowloop")
+                        && steps.iter().all(|s| matches!(s, Step::Key(_) | Step::Index(Expr::Literal(_)))))
+        }
+        _ => false,
+    })
+}
+
 pub fn render(
     nodes: &[Node],
     data: &Data,
@@ -307,10 +376,11 @@ impl Items {
         }
     }
 
-    fn get(&self, i: usize) -> Data {
+    /// The item at `i`, taken out (a loop visits each index once).
+    fn take(&mut self, i: usize) -> Data {
         match self {
-            Items::List(list) => list[i].clone(),
-            Items::Range(a, _) => Data::Int(a + i as i64),
+            Items::List(list) => std::mem::take(&mut list[i]),
+            Items::Range(a, _) => Data::Int(*a + i as i64),
         }
     }
 }
@@ -323,7 +393,7 @@ fn render_loop(
     out: &mut String,
     sink: Sink,
 ) -> Result<(), String> {
-    let items = match &l.collection {
+    let mut items = match &l.collection {
         Expr::Range(a, b) => Items::Range(to_int(&*scope.eval(a)?), to_int(&*scope.eval(b)?)),
         other => Items::List(match scope.eval(other)?.into_owned() {
             Data::Array(list) => list,
@@ -384,7 +454,7 @@ fn render_loop(
         }
         let index = if l.reversed { to - 1 - i } else { from + i };
         scope.loop_vars.truncate(depth);
-        scope.loop_vars.push((l.var.clone(), items.get(index)));
+        scope.loop_vars.push((l.var.clone(), items.take(index)));
         if let Some(state) = scope.loops.last_mut() {
             state.index0 = i;
         }
@@ -474,19 +544,62 @@ impl<'d> Scope<'d> {
         } else {
             (Cow::Borrowed(root), steps)
         };
-        let mut value: Cow<'a, Data> = self.root(&name);
+        let (mut value, steps) = match self.loop_field(&name, steps) {
+            Some((value, rest)) => (Cow::Owned(value), rest),
+            None => (self.root(&name), steps),
+        };
         for step in steps {
-            let key: Cow<'_, Data> = match step {
-                Step::Key(k) => Cow::Owned(Data::Str(k.clone())),
-                Step::Index(e) => self.eval(e)?,
-            };
-            let dotted = matches!(step, Step::Key(_));
-            value = match value {
-                Cow::Borrowed(v) => step_into(v, &key, dotted),
-                Cow::Owned(v) => Cow::Owned(step_into(&v, &key, dotted).into_owned()),
+            value = match step {
+                Step::Key(k) => match value {
+                    Cow::Borrowed(v) => step_key(v, k),
+                    Cow::Owned(v) => Cow::Owned(step_key(&v, k).into_owned()),
+                },
+                Step::Index(e) => {
+                    let key = self.eval(e)?;
+                    match value {
+                        Cow::Borrowed(v) => step_index(v, &key),
+                        Cow::Owned(v) => Cow::Owned(step_index(&v, &key).into_owned()),
+                    }
+                }
             };
         }
         Ok(value)
+    }
+
+    /// `forloop.index`, `forloop.parentloop.first`, `tablerowloop.col`…, read from the loop's
+    /// state without building the whole object; the steps after it are returned.
+    fn loop_field<'s>(&self, name: &str, steps: &'s [Step]) -> Option<(Data, &'s [Step])> {
+        let table = match name {
+            "forloop" => false,
+            "tablerowloop" => true,
+            _ => return None,
+        };
+        if self.loop_vars.iter().any(|(k, _)| k == name) {
+            return None;
+        }
+        let mut level = 0;
+        let mut rest = steps;
+        while let [Step::Key(k), more @ ..] = rest {
+            if k != "parentloop" || table {
+                break;
+            }
+            level += 1;
+            rest = more;
+        }
+        let [Step::Key(field), more @ ..] = rest else {
+            return None;
+        };
+        let state = self
+            .loops
+            .iter()
+            .rev()
+            .filter(|l| l.table == table)
+            .nth(level);
+        let value = match state {
+            Some(state) => state.field(field),
+            None => Data::Nil,
+        };
+        Some((value, more))
     }
 
     fn root(&self, name: &str) -> Cow<'_, Data> {
@@ -579,16 +692,36 @@ impl<'d> Scope<'d> {
     }
 }
 
-/// One step into a value: an object's key, an array's index, and the `size`, `first` and `last`
-/// that arrays (and `size` that strings and objects without such a key) answer when written with
-/// a dot.
-fn step_into<'a>(value: &'a Data, key: &Data, dotted: bool) -> Cow<'a, Data> {
-    match (value, key) {
-        (Data::Object(entries), Data::Str(k)) => match entries.iter().find(|(name, _)| name == k) {
+/// A dotted step (`.key`): an object's key, and the `size`, `first` and `last` that arrays (and
+/// `size` that strings and objects without such a key) answer.
+fn step_key<'a>(value: &'a Data, key: &str) -> Cow<'a, Data> {
+    match value {
+        Data::Object(entries) => match entries.iter().find(|(name, _)| name == key) {
             Some((_, v)) => Cow::Borrowed(v),
-            None if dotted && k == "size" => Cow::Owned(Data::Int(entries.len() as i64)),
+            None if key == "size" => Cow::Owned(Data::Int(entries.len() as i64)),
             None => Cow::Borrowed(&NIL),
         },
+        Data::Array(items) => match key {
+            "size" => Cow::Owned(Data::Int(items.len() as i64)),
+            "first" => Cow::Borrowed(items.first().unwrap_or(&NIL)),
+            "last" => Cow::Borrowed(items.last().unwrap_or(&NIL)),
+            _ => Cow::Borrowed(&NIL),
+        },
+        Data::Str(s) if key == "size" => Cow::Owned(Data::Int(s.chars().count() as i64)),
+        _ => Cow::Borrowed(&NIL),
+    }
+}
+
+/// A bracketed step (`[0]`, `[-1]`, `["key"]`): an array's index, counted from the end when
+/// negative, or an object's key.
+fn step_index<'a>(value: &'a Data, key: &Data) -> Cow<'a, Data> {
+    match (value, key) {
+        (Data::Object(entries), Data::Str(k)) => Cow::Borrowed(
+            entries
+                .iter()
+                .find(|(name, _)| name == k)
+                .map_or(&NIL, |(_, v)| v),
+        ),
         (Data::Array(items), Data::Int(i)) => {
             let i = if *i < 0 { items.len() as i64 + i } else { *i };
             Cow::Borrowed(
@@ -597,15 +730,6 @@ fn step_into<'a>(value: &'a Data, key: &Data, dotted: bool) -> Cow<'a, Data> {
                     .and_then(|i| items.get(i))
                     .unwrap_or(&NIL),
             )
-        }
-        (Data::Array(items), Data::Str(k)) if dotted => match k.as_str() {
-            "size" => Cow::Owned(Data::Int(items.len() as i64)),
-            "first" => Cow::Borrowed(items.first().unwrap_or(&NIL)),
-            "last" => Cow::Borrowed(items.last().unwrap_or(&NIL)),
-            _ => Cow::Borrowed(&NIL),
-        },
-        (Data::Str(s), Data::Str(k)) if dotted && k == "size" => {
-            Cow::Owned(Data::Int(s.chars().count() as i64))
         }
         _ => Cow::Borrowed(&NIL),
     }
@@ -640,5 +764,52 @@ fn contains(a: &Data, b: &Data) -> bool {
             .as_str()
             .is_some_and(|k| entries.iter().any(|(name, _)| name == k)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{Position, Template};
+
+    /// The plain renderer writes what the general one writes.
+    #[test]
+    fn plain_templates_render_as_the_general_renderer_does() {
+        let data = Data::from_json(&serde_json::json!({
+            "event": {"id": "e\"1", "list": ["a", "b"], "n": 2.5, "o": {"k": [1, {"x": "y"}]}},
+            "message": null
+        }));
+        for (source, position) in [
+            (
+                "{{ event.id }} {{ event.list }} {{ event.list.size }} {{ event.list.first }}",
+                Position::Text,
+            ),
+            (
+                "{{ event.list[1] }}{{ event.list[-1] }}{{ event.o.k[1].x }}{{ event.o['k'] }}",
+                Position::Text,
+            ),
+            (
+                r#"{"a": "{{ event.id }}", "b": {{ event.n }}, "c": {{ event.o }}, "d": {{ message.x }}}"#,
+                Position::Json,
+            ),
+            (
+                "https://h.example/{{ event.id }}?q={{ event.list.last }}",
+                Position::Url,
+            ),
+            (
+                "{{ event.id.size }}{{ event.nope.deeper }}{{ nope }}",
+                Position::Text,
+            ),
+        ] {
+            let template = Template::parse(source, position).expect("parses");
+            assert!(template.is_plain(), "{source}");
+            let mut general = String::new();
+            render(&template.nodes, &data, &mut general, &mut Budget::default()).expect("renders");
+            assert_eq!(
+                template.render(&data).as_deref(),
+                Ok(general.as_str()),
+                "{source}"
+            );
+        }
     }
 }

@@ -699,7 +699,7 @@ impl Parser<'_> {
                 } else {
                     "endtablerow"
                 };
-                let l = self.loop_head(name, args, at)?;
+                let l = self.loop_head(name, args)?;
                 let stops: &[&str] = if name == "for" {
                     &["else", "endfor"]
                 } else {
@@ -763,7 +763,7 @@ impl Parser<'_> {
         }
     }
 
-    fn loop_head(&self, name: &str, args: Range<usize>, at: usize) -> Result<Loop, ScanError> {
+    fn loop_head(&self, name: &str, args: Range<usize>) -> Result<Loop, ScanError> {
         let key_text = self.src[args.clone()].trim().to_owned();
         let mut m = self.markup(args)?;
         let var = m.ident(&format!("a variable name, like `{name} item in list`"))?;
@@ -832,7 +832,6 @@ impl Parser<'_> {
                 }
             }
         }
-        let _ = at;
         Ok(l)
     }
 
