@@ -29,9 +29,17 @@ pub enum ConfigError {
     /// The file is not TOML.
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: String, message: String },
-    /// A key that hookline does not know.
-    #[error("unknown config key `{key}` (from {origin})")]
-    UnknownKey { key: String, origin: String },
+    /// A key that hookline does not know; `hint` names the closest one it does.
+    #[error("unknown config key `{key}` (from {origin}){hint}")]
+    UnknownKey {
+        key: String,
+        origin: String,
+        hint: String,
+    },
+    /// A `HOOKLINE_*` environment variable that names no config key (a typo would otherwise be
+    /// ignored while the file's typos stop the start).
+    #[error("unknown environment variable `{name}`: it names no config key{hint}")]
+    UnknownVariable { name: String, hint: String },
     /// A key whose value does not fit.
     #[error("config key `{key}` (from {origin}): {message}")]
     Invalid {
@@ -366,6 +374,70 @@ impl Config {
     }
 }
 
+/// `HOOKLINE_*` variables that are not config keys: the binary's own, and those hookline's
+/// scripts and benchmarks export, which a server they start inherits.
+const OTHER_VARIABLES: &[&str] = &[
+    "HOOKLINE_CONFIG",
+    "HOOKLINE_LOG",
+    "HOOKLINE_ROOT",
+    "HOOKLINE_BIN",
+    "HOOKLINE_DIST",
+    "HOOKLINE_SETUP_UNDER_TEST",
+    "HOOKLINE_DEMO_PORT",
+    "HOOKLINE_DEMO_RECEIVER_PORT",
+];
+
+/// Refuses a `HOOKLINE_*` variable among `names` that is neither a config key's nor one of
+/// [`OTHER_VARIABLES`] (benchmarks' `HOOKLINE_BENCH_*` aside), naming the closest known one.
+pub fn check_env_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), ConfigError> {
+    let known: Vec<String> = leaf_keys(&defaults(), "")
+        .into_iter()
+        .map(|(key, _)| env_name(&key))
+        .chain(OTHER_VARIABLES.iter().map(|n| (*n).to_owned()))
+        .collect();
+    for name in names {
+        if !name.starts_with("HOOKLINE_")
+            || name.starts_with("HOOKLINE_BENCH_")
+            || known.iter().any(|k| k == name)
+        {
+            continue;
+        }
+        return Err(ConfigError::UnknownVariable {
+            name: name.to_owned(),
+            hint: did_you_mean(name, known.iter().map(String::as_str)),
+        });
+    }
+    Ok(())
+}
+
+/// `: did you mean `x`?` for the known name closest to `name` (by edit distance, when it is
+/// close enough to be a typo), or nothing.
+fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let best = known
+        .map(|k| (edit_distance(&name.to_lowercase(), &k.to_lowercase()), k))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((d, k)) if d <= (name.len() / 3).max(2) => format!(": did you mean `{k}`?"),
+        _ => String::new(),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// `delivery.request_timeout` → `HOOKLINE_DELIVERY_REQUEST_TIMEOUT`.
 pub fn env_name(key: &str) -> String {
     format!("HOOKLINE_{}", key.replace('.', "_").to_uppercase())
@@ -531,7 +603,12 @@ fn merge(
                 origins.insert(key, origin.to_string());
             }
             (None, _) => {
+                let known: Vec<String> = leaf_keys(&defaults(), "")
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect();
                 return Err(ConfigError::UnknownKey {
+                    hint: did_you_mean(&key, known.iter().map(String::as_str)),
                     key,
                     origin: origin.to_string(),
                 });
@@ -589,6 +666,39 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn typos_stop_the_start_naming_the_closest_key() {
+        let e = check_env_names(["PATH", "HOOKLINE_DELIVERY_REQUEST_TIMOUT"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown environment variable `HOOKLINE_DELIVERY_REQUEST_TIMOUT`: it names no config \
+             key: did you mean `HOOKLINE_DELIVERY_REQUEST_TIMEOUT`?"
+        );
+        let e = check_env_names(["HOOKLINE_NOTHING_LIKE_ANY_KEY_AT_ALL"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown environment variable `HOOKLINE_NOTHING_LIKE_ANY_KEY_AT_ALL`: it names no config key"
+        );
+        // Every key's variable, the binary's own and the scripts' pass.
+        let every: Vec<String> = leaf_keys(&defaults(), "")
+            .into_iter()
+            .map(|(k, _)| env_name(&k))
+            .collect();
+        check_env_names(every.iter().map(String::as_str)).expect("every key's variable");
+        check_env_names(["HOOKLINE_CONFIG", "HOOKLINE_LOG", "HOOKLINE_BENCH_EVENTS", "HOME"])
+            .expect("not config keys, known");
+        // The file's typos name the closest key too.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookline.toml");
+        std::fs::write(&path, "[delivery]\nrequest_timout = \"5s\"\n").unwrap();
+        let e = Config::load(Some(&path), &env_of(&[])).unwrap_err();
+        assert!(
+            e.to_string().starts_with("unknown config key `delivery.request_timout` (from ")
+                && e.to_string().ends_with("): did you mean `delivery.request_timeout`?"),
+            "{e}"
+        );
     }
 
     #[test]

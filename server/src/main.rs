@@ -88,6 +88,10 @@ fn main() -> anyhow::Result<()> {
                 Some((_, Some(value))) => Some(value.clone()),
                 _ => std::env::var(name).ok(),
             };
+            let names: Vec<String> = std::env::vars_os()
+                .filter_map(|(name, _)| name.into_string().ok())
+                .collect();
+            hookline::config::check_env_names(names.iter().map(String::as_str))?;
             let config = hookline::config::Config::load(config.as_deref(), &env)?;
             tracing_subscriber::fmt()
                 .with_env_filter(

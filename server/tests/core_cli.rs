@@ -1,4 +1,5 @@
-//! `hookline render WEBHOOK.json EVENT.json [--format curl|json]`, run as a user runs it.
+//! `hookline render WEBHOOK.json EVENT.json [--format curl|json]`, and `hookline serve`'s checks before
+//! it starts, run as a user runs them.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -216,4 +217,28 @@ fn a_template_over_the_render_budget_exits_2_naming_the_limit() {
         assert_eq!(text(&out.stdout), "", "{args:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `hookline serve` with a misspelt `HOOKLINE_*` variable does not start (and touches nothing: the
+/// database it would have created is not there).
+#[test]
+fn serve_refuses_a_misspelt_variable() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database = dir.path().join("hookline.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("serve")
+        .env("HOOKLINE_DATABASE", format!("sqlite://{}", database.display()))
+        .env("HOOKLINE_LISTEN", "127.0.0.1:0")
+        .env("HOOKLINE_DELIVERY_REQUEST_TIMOUT", "5s")
+        .output()
+        .expect("the hookline binary runs");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains(
+            "unknown environment variable `HOOKLINE_DELIVERY_REQUEST_TIMOUT`: it names no config key: did you mean `HOOKLINE_DELIVERY_REQUEST_TIMEOUT`?"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!database.exists());
 }
