@@ -431,7 +431,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -687,16 +689,23 @@ mod tests {
             .map(|(k, _)| env_name(&k))
             .collect();
         check_env_names(every.iter().map(String::as_str)).expect("every key's variable");
-        check_env_names(["HOOKLINE_CONFIG", "HOOKLINE_LOG", "HOOKLINE_BENCH_EVENTS", "HOME"])
-            .expect("not config keys, known");
+        check_env_names([
+            "HOOKLINE_CONFIG",
+            "HOOKLINE_LOG",
+            "HOOKLINE_BENCH_EVENTS",
+            "HOME",
+        ])
+        .expect("not config keys, known");
         // The file's typos name the closest key too.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hookline.toml");
         std::fs::write(&path, "[delivery]\nrequest_timout = \"5s\"\n").unwrap();
         let e = Config::load(Some(&path), &env_of(&[])).unwrap_err();
         assert!(
-            e.to_string().starts_with("unknown config key `delivery.request_timout` (from ")
-                && e.to_string().ends_with("): did you mean `delivery.request_timeout`?"),
+            e.to_string()
+                .starts_with("unknown config key `delivery.request_timout` (from ")
+                && e.to_string()
+                    .ends_with("): did you mean `delivery.request_timeout`?"),
             "{e}"
         );
     }

@@ -95,7 +95,10 @@ pub async fn serve(
     ));
     let mut app = api::router(state).layer(DefaultBodyLimit::max(config.max_body_bytes));
     if let Some(site) = &config.site {
-        app = app.fallback_service(tower_http::services::ServeDir::new(site));
+        // A file the site does not have is the API's JSON 404.
+        let missing = axum::handler::HandlerWithoutStateExt::into_service(api::no_route);
+        app = app
+            .fallback_service(tower_http::services::ServeDir::new(site).not_found_service(missing));
     }
     tracing::info!(listen = %listener.local_addr()?, database = ?config.database, "hookline serving");
     let served = crate::http::serve(listener, app, &config.limits, shutdown).await;

@@ -227,7 +227,10 @@ fn serve_refuses_a_misspelt_variable() {
     let database = dir.path().join("hookline.db");
     let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
         .arg("serve")
-        .env("HOOKLINE_DATABASE", format!("sqlite://{}", database.display()))
+        .env(
+            "HOOKLINE_DATABASE",
+            format!("sqlite://{}", database.display()),
+        )
         .env("HOOKLINE_LISTEN", "127.0.0.1:0")
         .env("HOOKLINE_DELIVERY_REQUEST_TIMOUT", "5s")
         .output()

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use super::Path;
 use axum::Json;
 use axum::Router;
-use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};

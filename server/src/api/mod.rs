@@ -11,8 +11,9 @@ pub mod webhooks;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use axum::extract::FromRequest;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -102,6 +103,70 @@ impl From<StoreError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Path parameters, refused as a JSON error (`400 invalid_path`) when they cannot be read (axum's
+/// own extractor answers in plain text).
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Path<T>, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) => Err(ApiError::bad_request("invalid_path", e.body_text())),
+        }
+    }
+}
+
+/// A query string, refused as a JSON error (`400 invalid_query`, naming the parameter) when it
+/// does not fit.
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Query<T>, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(e) => Err(ApiError::bad_request(
+                "invalid_query",
+                e.body_text()
+                    .replace("Failed to deserialize query string: ", "the query string: "),
+            )),
+        }
+    }
+}
+
+/// A whole-number query parameter's value within `range`, or `400 invalid_query` naming it.
+pub fn in_range(
+    name: &str,
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> ApiResult<i64> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "{name}: must be from {} to {} (got {value})",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
 /// A JSON request body, refused with a JSON error that says what is wrong (too large, not
 /// JSON and where).
 pub struct JsonBody(pub Value);
@@ -154,7 +219,8 @@ async fn read_body<S: Send + Sync>(
     }
 }
 
-/// Like [`JsonBody`], but an empty body is `null`.
+/// An optional JSON object: an empty body is `null`; anything but an object is refused (`400
+/// invalid_body`).
 pub struct OptionalJsonBody(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
@@ -168,7 +234,16 @@ impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(Value::Null));
         }
-        parse_json(&bytes).map(OptionalJsonBody)
+        match parse_json(&bytes)? {
+            body @ (Value::Object(_) | Value::Null) => Ok(OptionalJsonBody(body)),
+            other => Err(ApiError::bad_request(
+                "invalid_body",
+                format!(
+                    "the body must be a JSON object (or empty), not {}",
+                    json_kind(&other)
+                ),
+            )),
+        }
     }
 }
 
@@ -176,6 +251,18 @@ pub fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
     })
+}
+
+/// "an array", "a string"…: what a JSON value is, for messages.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 pub fn body_rejection(e: BytesRejection) -> ApiError {
@@ -275,7 +362,8 @@ impl AppState {
     }
 }
 
-/// Every route of the API.
+/// Every route of the API; an unknown path is `404 not_found` and a known path with another
+/// method `405 method_not_allowed`, in the API's error shape.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(system::router())
@@ -283,7 +371,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(webhooks::router())
         .merge(events::router())
         .merge(bridge::router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(state)
+}
+
+/// `404` for a path no route has.
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {}", uri.path()),
+    )
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not a method of {}", method, uri.path()),
+    )
 }
 
 #[cfg(test)]

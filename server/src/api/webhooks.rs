@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use super::{Path, Query};
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -528,6 +528,12 @@ async fn stats(
 ) -> ApiResult<Json<Value>> {
     let record = authorized(&state, &headers, &app_id, &id).await?;
     let now = now_ms() / 1000;
+    // Unix seconds from 1970 to the year 9999.
+    for (name, value) in [("from", q.from), ("to", q.to)] {
+        if value.is_some() {
+            super::in_range(name, value, 0, 0..=MAX_UNIX_SECONDS)?;
+        }
+    }
     let (from, to) = match (q.from, q.to) {
         (Some(f), Some(t)) if f < t => (f, t),
         (Some(_), Some(_)) => {
@@ -591,9 +597,14 @@ async fn stats(
     })))
 }
 
+/// 9999-12-31T23:59:59Z: the latest time a stats range may name.
+const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
+
 #[derive(Deserialize)]
 struct LogsQuery {
-    limit: Option<usize>,
+    /// 1 to 500; 50 when absent.
+    limit: Option<i64>,
+    /// A log id: only older ones.
     before: Option<i64>,
 }
 
@@ -605,17 +616,20 @@ async fn logs(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     authorized(&state, &headers, &app_id, &id).await?;
-    let logs = state
-        .store
-        .logs(&id, q.limit.unwrap_or(50).min(500), q.before)
-        .await?;
+    let limit = super::in_range("limit", q.limit, 50, 1..=500)? as usize;
+    if let Some(before) = q.before {
+        super::in_range("before", Some(before), 0, 0..=i64::MAX)?;
+    }
+    let logs = state.store.logs(&id, limit, q.before).await?;
     Ok(Json(json!({ "logs": logs })))
 }
 
 #[derive(Deserialize)]
 struct DeliveriesQuery {
+    /// `pending`, `succeeded`, `failed`, `skipped` or `all` (the default).
     state: Option<String>,
-    limit: Option<usize>,
+    /// 1 to 1000; 100 when absent.
+    limit: Option<i64>,
 }
 
 /// `GET …/{id}/deliveries?state=failed&limit=100` → `{"deliveries": [...]}`, newest first.
@@ -626,19 +640,17 @@ async fn deliveries(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     authorized(&state, &headers, &app_id, &id).await?;
+    let limit = super::in_range("limit", q.limit, 100, 1..=1000)? as usize;
     let filter = match q.state.as_deref() {
-        None | Some("") | Some("all") => None,
+        None | Some("all") => None,
         Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_state",
-                "state: one of pending, succeeded, failed, skipped",
+                "state: one of pending, succeeded, failed, skipped, all",
             )
         })?),
     };
-    let rows = state
-        .store
-        .deliveries(&app_id, &id, filter, q.limit.unwrap_or(100).min(1000))
-        .await?;
+    let rows = state.store.deliveries(&app_id, &id, filter, limit).await?;
     Ok(Json(json!({ "deliveries": rows })))
 }
 

@@ -435,10 +435,166 @@ async fn system_routes_and_static_site() {
     assert_eq!(r.headers()["content-type"], "text/javascript");
     let r = get("/m.wasm").await.unwrap();
     assert_eq!(r.headers()["content-type"], "application/wasm");
-    // The API still answers JSON errors under the site.
+    // The API still answers JSON errors under the site, and a missing file is the same 404.
     let (st, v) = s.call("GET", "/v1/apps", None, None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(v["error"]["code"], "unauthorized");
+    let r = get("/no-such-file.html").await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "not_found");
+}
+
+/// Every 4xx is `{"error": {"code", "message"}}` in `application/json`: the extractors' rejections
+/// (query, path), unknown paths, wrong methods, bodies of the wrong kind, values out of range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_has_the_one_json_shape() {
+    let s = TestServer::start().await;
+    let app = s.app("shape").await;
+    let w = s.webhook(&app, "http://127.0.0.1:9/x", &["a.b"]).await;
+    let base = format!("/v1/apps/{}/webhooks/{w}", app.0);
+    let cases: &[(&str, String, Option<Value>, u16, &str)] = &[
+        (
+            "GET",
+            format!("{base}/logs?limit=-1"),
+            None,
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            format!("{base}/logs?limit=0"),
+            None,
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            format!("{base}/logs?limit=501"),
+            None,
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            format!("{base}/logs?before=99999999999999999999"),
+            None,
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            format!("{base}/deliveries?limit=1001"),
+            None,
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            format!("{base}/deliveries?state=a&state=a"),
+            None,
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            format!("{base}/deliveries?state="),
+            None,
+            400,
+            "invalid_state",
+        ),
+        (
+            "GET",
+            format!("{base}/stats?from=abc"),
+            None,
+            400,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            format!("{base}/stats?from=-5&to=10"),
+            None,
+            400,
+            "invalid_query",
+        ),
+        ("GET", "/v1/nothing/here".to_owned(), None, 404, "not_found"),
+        (
+            "DELETE",
+            "/v1/apps".to_owned(),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "PUT",
+            "/healthz".to_owned(),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "POST",
+            format!("{base}/preview"),
+            Some(json!([null, null])),
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            format!("{base}/preview"),
+            Some(json!(5)),
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            format!("{base}/test"),
+            Some(json!("x")),
+            400,
+            "invalid_body",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (method, path, body, status, code) in cases {
+        let mut req = s
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", s.base),
+            )
+            .bearer_auth(&app.1);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await.unwrap();
+        let got_status = r.status().as_u16();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+            .unwrap_or_default();
+        let text = r.text().await.unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if got_status != *status
+            || content_type != "application/json"
+            || v["error"]["code"] != *code
+            || v["error"]["message"].as_str().is_none_or(str::is_empty)
+        {
+            failures.push(format!(
+                "{method} {path}: {got_status} {content_type} {text}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    // The message names what is wrong.
+    let (_, v) = s
+        .app_call("GET", &app, &format!("/webhooks/{w}/logs?limit=501"), None)
+        .await;
+    assert_eq!(
+        v["error"]["message"],
+        "limit: must be from 1 to 500 (got 501)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
