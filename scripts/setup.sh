@@ -144,6 +144,24 @@ ensure_shellcheck() {
   ensure_apt shellcheck
 }
 
+# The API contract test's tools (scripts/test-contract.sh): schemathesis, pinned, in a virtual
+# environment of the repository's own (.hookline/contract-venv), and `ip` for the network namespace.
+SCHEMATHESIS_VERSION=4.32.5
+contract_venv="$HOOKLINE_ROOT/.hookline/contract-venv"
+ensure_schemathesis() {
+  ensure_apt python3 python3-venv iproute2
+  local stamp="$contract_venv/.hookline-schemathesis-$SCHEMATHESIS_VERSION"
+  [ -f "$stamp" ] && return 0
+  say "installing schemathesis $SCHEMATHESIS_VERSION into .hookline/contract-venv (a download, about a minute)"
+  rm -rf "$contract_venv"
+  run_install "a Python virtual environment" "python3 -m venv $contract_venv" \
+    python3 -m venv "$contract_venv"
+  run_install "schemathesis $SCHEMATHESIS_VERSION" \
+    "$contract_venv/bin/pip install schemathesis==$SCHEMATHESIS_VERSION" \
+    "$contract_venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  touch "$stamp"
+}
+
 # Node packages for the end-to-end tests and benchmarks (devDependencies of package.json).
 ensure_node_modules() {
   # Debian's npm conflicts with a nodejs that bundles its own npm: ask apt only when npm is absent.

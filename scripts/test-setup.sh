@@ -92,6 +92,12 @@ for pkg in "$@"; do
   [ "$pkg" = npm ] && cp "'"$sandbox"'/npm-stub" "'"$sandbox"'/bin/npm"
 done
 exit 0'
+  # python3 -m venv DIR makes DIR/bin/pip, a stub that records its calls.
+  stub "$sandbox/bin" python3 '
+[ "$1 $2" = "-m venv" ] || exit 0
+mkdir -p "$3/bin"
+printf "#!%s\necho \"pip \$*\" >> \"%s/calls\"\n" "'"$bash_bin"'" "'"$sandbox"'" > "$3/bin/pip"
+chmod +x "$3/bin/pip"'
   # npm is on PATH only where a case says so (present_npm) or after apt-get installs it.
   stub "$sandbox/npm-bin" npm 'echo "npm ran in $PWD" >> "'"$sandbox"'/calls"; mkdir -p node_modules'
   mv "$sandbox/npm-bin/npm" "$sandbox/npm-stub"
@@ -229,6 +235,17 @@ step ensure_node_modules
 check "npm ci failing: the script stops, naming the node packages, and marks nothing installed" \
   eval 'stopped && said "installing the node packages of package.json failed" && said "npm ci" &&
     [ ! -e "$sandbox/root/node_modules/.hookline-installed" ]'
+
+schemathesis="$(sed -n 's/^SCHEMATHESIS_VERSION=//p' "$setup")"
+new_sandbox contract
+step ensure_schemathesis
+check "contract tools absent: apt installs python3-venv and iproute2, a venv gets schemathesis $schemathesis" \
+  eval 'ok && said "installing schemathesis $schemathesis" && calls_are "apt-get update -qq" \
+    "apt-get install -y -qq python3 python3-venv iproute2" \
+    "python3 -m venv $sandbox/root/.hookline/contract-venv" \
+    "pip install --quiet --disable-pip-version-check schemathesis==$schemathesis"'
+step ensure_schemathesis
+check "contract tools present: nothing installed, quiet" eval 'ok && quiet && calls_are'
 
 echo "setup: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -131,8 +131,8 @@ pub struct LimitsConfig {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_batch_events: usize,
-    pub max_id_bytes: usize,
-    pub max_kind_bytes: usize,
+    pub max_id_chars: usize,
+    pub max_kind_chars: usize,
     pub max_webhooks_per_app: usize,
     pub max_template_bytes: usize,
 }
@@ -300,8 +300,8 @@ impl Config {
                 header_timeout: r.duration("limits.header_timeout")?,
                 body_timeout: r.duration("limits.body_timeout")?,
                 max_batch_events: r.positive("limits.max_batch_events")?,
-                max_id_bytes: r.positive("limits.max_id_bytes")?,
-                max_kind_bytes: r.positive("limits.max_kind_bytes")?,
+                max_id_chars: r.positive("limits.max_id_chars")?,
+                max_kind_chars: r.positive("limits.max_kind_chars")?,
                 max_webhooks_per_app: r.positive("limits.max_webhooks_per_app")?,
                 max_template_bytes: r.positive("limits.max_template_bytes")?,
             },
@@ -455,15 +455,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like 5s, 250ms, 5m, 2h"))?;
-    let ms = match unit.trim() {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        "d" => n * 86_400_000,
+    let unit_ms: u64 = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(format!("{text:?} is not a duration like 5s, 250ms, 5m, 2h")),
     };
-    Ok(Duration::from_millis(ms))
+    // At most 100 years: more is a mistake, and would overflow the arithmetic done with it.
+    const MAX_MS: u64 = 100 * 365 * 86_400_000;
+    match n.checked_mul(unit_ms) {
+        Some(ms) if ms <= MAX_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("{text:?} is longer than 100 years")),
+    }
 }
 
 /// Parses `10.0.0.0/8`, `fd00::/8`, or one address (`10.0.0.5`, a network of one). A network
@@ -668,6 +673,19 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn durations_past_a_century_are_refused_not_overflowed() {
+        assert_eq!(
+            parse_duration("36500d"),
+            Ok(Duration::from_secs(36500 * 86_400))
+        );
+        assert_eq!(
+            parse_duration("48441451983843h"),
+            Err("\"48441451983843h\" is longer than 100 years".to_owned())
+        );
+        assert!(parse_duration("99999999999999999999d").is_err());
     }
 
     #[test]

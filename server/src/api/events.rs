@@ -62,21 +62,21 @@ pub fn check_limits(events: &[Event], limits: &LimitsConfig) -> ApiResult<()> {
     };
     for (i, e) in events.iter().enumerate() {
         for (field, value, max, key) in [
-            ("id", e.id(), limits.max_id_bytes, "limits.max_id_bytes"),
+            ("id", e.id(), limits.max_id_chars, "limits.max_id_chars"),
             (
                 "kind",
                 e.kind(),
-                limits.max_kind_bytes,
-                "limits.max_kind_bytes",
+                limits.max_kind_chars,
+                "limits.max_kind_chars",
             ),
         ] {
-            if value.len() > max {
+            let length = value.chars().count();
+            if length > max {
                 return Err(ApiError::bad_request(
                     "invalid_event",
                     format!(
-                        "{}{field}: {} bytes, longer than {max} ({key})",
-                        at(i),
-                        value.len()
+                        "{}{field}: {length} characters, longer than {max} ({key})",
+                        at(i)
                     ),
                 ));
             }

@@ -219,8 +219,8 @@ async fn read_body<S: Send + Sync>(
     }
 }
 
-/// An optional JSON object: an empty body is `null`; anything but an object is refused (`400
-/// invalid_body`).
+/// An optional JSON object: an empty body is `null`; anything but an object (`null` written out
+/// included) is refused (`400 invalid_body`).
 pub struct OptionalJsonBody(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
@@ -235,7 +235,7 @@ impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
             return Ok(OptionalJsonBody(Value::Null));
         }
         match parse_json(&bytes)? {
-            body @ (Value::Object(_) | Value::Null) => Ok(OptionalJsonBody(body)),
+            body @ Value::Object(_) => Ok(OptionalJsonBody(body)),
             other => Err(ApiError::bad_request(
                 "invalid_body",
                 format!(

@@ -357,7 +357,36 @@ async fn disable(
 
 /// The event of a preview or test: `{"event": {...}}`, or `{"kind": "..."}` for a sample, or the
 /// sample of the webhook's first trigger when nothing is given.
-fn chosen_event(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Event> {
+fn chosen_event(
+    app_id: &str,
+    body: &Value,
+    webhook: &Webhook,
+    limits: &LimitsConfig,
+) -> ApiResult<Event> {
+    let event = chosen_event_unchecked(app_id, body, webhook)?;
+    // The event must be one ingest would take: an id or kind over the limits is refused here too.
+    super::events::check_limits(std::slice::from_ref(&event), limits)?;
+    Ok(event)
+}
+
+fn chosen_event_unchecked(app_id: &str, body: &Value, webhook: &Webhook) -> ApiResult<Event> {
+    if let Some(unknown) = body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !matches!(k.as_str(), "event" | "kind")))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!("{unknown}: unknown field (expected event or kind)"),
+        ));
+    }
+    if let Some(kind) = body.get("kind")
+        && !kind.is_string()
+    {
+        return Err(ApiError::bad_request(
+            "invalid_event",
+            format!("kind: expected a string, found {}", super::json_kind(kind)),
+        ));
+    }
     if let Some(event) = body.get("event") {
         return super::events::parse_event(app_id, event.clone())
             .map_err(|m| ApiError::bad_request("invalid_event", format!("event.{m}")));
@@ -389,8 +418,9 @@ async fn render_for(
     app_id: &str,
     body: &Value,
     webhook: &Arc<Webhook>,
+    limits: &LimitsConfig,
 ) -> ApiResult<(Arc<Event>, RenderedRequest)> {
-    let event = Arc::new(chosen_event(app_id, body, webhook)?);
+    let event = Arc::new(chosen_event(app_id, body, webhook, limits)?);
     let request = webhook
         .clone()
         .render_async(event.clone())
@@ -405,8 +435,13 @@ async fn render_for(
     Ok((event, request))
 }
 
-async fn preview_of(app_id: &str, body: &Value, webhook: Arc<Webhook>) -> ApiResult<Json<Value>> {
-    let (event, request) = render_for(app_id, body, &webhook).await?;
+async fn preview_of(
+    app_id: &str,
+    body: &Value,
+    webhook: Arc<Webhook>,
+    limits: &LimitsConfig,
+) -> ApiResult<Json<Value>> {
+    let (event, request) = render_for(app_id, body, &webhook, limits).await?;
     let shown = request.masked(|n| webhook.is_secret_header(n));
     Ok(Json(json!({
         "event": event.to_json(),
@@ -427,7 +462,7 @@ async fn preview(
         .queue
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    preview_of(&app_id, &body, handle.webhook()).await
+    preview_of(&app_id, &body, handle.webhook(), &state.config.limits).await
 }
 
 #[derive(Deserialize)]
@@ -450,7 +485,7 @@ async fn preview_get(
         Some(k) => json!({"kind": k}),
         None => Value::Null,
     };
-    preview_of(&app_id, &body, handle.webhook()).await
+    preview_of(&app_id, &body, handle.webhook(), &state.config.limits).await
 }
 
 /// `POST …/webhooks/preview {"webhook": definition, "event"? | "kind"?}`: a definition not saved
@@ -466,7 +501,17 @@ async fn preview_unsaved(
         .get("webhook")
         .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
     let webhook = compile(&state, parse(&state.config.limits, definition)?).await?;
-    preview_of(&app_id, &body, Arc::new(webhook)).await
+    let mut event_part = body.clone();
+    if let Some(o) = event_part.as_object_mut() {
+        o.remove("webhook");
+    }
+    preview_of(
+        &app_id,
+        &event_part,
+        Arc::new(webhook),
+        &state.config.limits,
+    )
+    .await
 }
 
 /// `POST …/{id}/test [{"event"} | {"kind"}]`: sends the request now (outside the queue, not
@@ -483,7 +528,7 @@ async fn test_send(
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     let webhook = handle.webhook();
-    let (event, request) = render_for(&app_id, &body, &webhook).await?;
+    let (event, request) = render_for(&app_id, &body, &webhook, &state.config.limits).await?;
     let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
     let result = state.queue.sender.send(&request, &test_id).await;
     let response = result.response.as_ref().map(|r| {
@@ -534,7 +579,16 @@ async fn stats(
             super::in_range(name, value, 0, 0..=MAX_UNIX_SECONDS)?;
         }
     }
+    if q.range.is_some() && (q.from.is_some() || q.to.is_some()) {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            "range: give either range or from and to",
+        ));
+    }
     let (from, to) = match (q.from, q.to) {
+        // One end alone: until now, or the hour before `to`.
+        (Some(f), None) => (f, now.max(f + 60)),
+        (None, Some(t)) => ((t - 3600).max(0), t.max(60)),
         (Some(f), Some(t)) if f < t => (f, t),
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
@@ -553,12 +607,6 @@ async fn stats(
                 ));
             }
             (now - d.as_secs() as i64, now)
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_range",
-                "from and to: give both or neither",
-            ));
         }
     };
     let step = match q.step {

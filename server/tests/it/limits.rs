@@ -103,8 +103,8 @@ async fn a_batch_past_the_limit_is_refused_whole() {
 #[tokio::test]
 async fn ids_and_kinds_past_their_lengths_are_refused() {
     let s = TestServer::start_with(|c| {
-        c.limits.max_id_bytes = 10;
-        c.limits.max_kind_bytes = 12;
+        c.limits.max_id_chars = 10;
+        c.limits.max_kind_chars = 12;
     })
     .await;
     let app = s.app("a").await;
@@ -119,16 +119,19 @@ async fn ids_and_kinds_past_their_lengths_are_refused() {
     };
     refused(
         event("12345678901", "k"),
-        "id: 11 bytes, longer than 10 (limits.max_id_bytes)",
+        "id: 11 characters, longer than 10 (limits.max_id_chars)",
     )
     .await;
     refused(
         json!({"events": [event("ok", "k"), event("ok2", "message.push2")]}),
-        "events[1].kind: 13 bytes",
+        "events[1].kind: 13 characters",
     )
     .await;
-    refused(event("ok", "message.push.x"), "limits.max_kind_bytes").await;
+    refused(event("ok", "message.push.x"), "limits.max_kind_chars").await;
     s.ingest(&app, event("1234567890", "message.push")).await;
+    // Characters, not bytes: ten of them in 30 bytes fit.
+    s.ingest(&app, event("一二三四五六七八九十", "message.push"))
+        .await;
 }
 
 #[tokio::test]
