@@ -10,6 +10,7 @@ ensure_browsers
 ensure_geckodriver
 ensure_node_modules
 ensure_shellcheck
+ensure_schemathesis
 
 say "set-up: every install step on a machine that lacks its tool (installers stubbed)"
 "$HOOKLINE_ROOT/scripts/test-setup.sh"
@@ -21,6 +22,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 say "server: unit and integration tests (about 2 minutes the first time, 1 after)"
 cargo test -p hookline-server
+
+say "server: API contract, schemathesis against the served /openapi.json (about 2 minutes)"
+"$HOOKLINE_ROOT/scripts/test-contract.sh"
 
 say "browser: wasm tests in headless Chromium and Firefox, package, end-to-end (about 2 to 3 minutes)"
 "$HOOKLINE_ROOT/scripts/test-browser.sh"
