@@ -627,3 +627,162 @@ fn missing_values_inside_loops_assigns_and_counters() {
         );
     }
 }
+
+/// Found by reading the engine against Shopify's Liquid (Ruby 5.13): each case is what Ruby
+/// renders, or, where hookline refuses at save, the refusal.
+#[test]
+fn shopify_details_a_review_found() {
+    let event = Event::from_json(&json!({
+        "kind": "k",
+        "list": [1, 2, 3],
+        "name": "say \"hi\"",
+        "sp": "a b",
+        "nums": [9007199254740993_i64, 9007199254740992.0, 9007199254740992_i64, 1.5, 1, "x", null],
+        "ts": i64::MIN,
+        "when": 1708559115.5,
+    }))
+    .expect("valid");
+    let render = |source: &str, position: Position| match Template::parse(source, position) {
+        Ok(t) => t
+            .render(event.template_data())
+            .unwrap_or_else(|e| format!("render error: {e}")),
+        Err(e) => format!("refused: {e}"),
+    };
+    let text = |source: &str| render(source, Position::Text);
+    // `break` and `continue` inside a capture stop the loop too.
+    assert_eq!(
+        text(
+            "[{% for x in (1..3) %}{% capture c %}{{x}}{% break %}{% endcapture %}{{c}}{% endfor %}]"
+        ),
+        "[]"
+    );
+    // tablerow: nothing for a missing collection; without cols one row whose last cell is col_last.
+    assert_eq!(
+        text("{% tablerow x in event.nope %}{{ x }}{% endtablerow %}"),
+        ""
+    );
+    assert_eq!(
+        text("{% tablerow x in event.list %}{{ tablerowloop.col_last }}{% endtablerow %}"),
+        "<tr class=\"row1\">\n<td class=\"col1\">false</td><td class=\"col2\">false</td><td class=\"col3\">true</td></tr>\n"
+    );
+    // A negative offset counts in the limit.
+    assert_eq!(
+        text("{% for x in (1..5) offset: -2 limit: 3 %}{{ x }}{% endfor %}"),
+        "1"
+    );
+    // cycle: the same values share a turn however they are written; group names keep their kind.
+    assert_eq!(
+        text("{% cycle 'a', 'b' %}{% cycle 'a','b' %}{% cycle \"a\", \"b\" %}"),
+        "aba"
+    );
+    assert_eq!(text("{% cycle 1: 'a','b' %}{% cycle '1': 'a','b' %}"), "aa");
+    // A string's first and last characters (Shopify's Liquid 5.12 on).
+    assert_eq!(
+        text("{{ 'abc' | first }}{{ 'abc' | last }}{{ event.sp.first }}{{ event.sp.last }}"),
+        "acab"
+    );
+    // round with negative places keeps a float; strip_newlines leaves a lone \r.
+    assert_eq!(
+        text("{{ 1234.5 | round: -2 }} {{ 1234.5 | round }}"),
+        "1200.0 1235"
+    );
+    assert_eq!(text("{{ 'a\rb\nc' | strip_newlines }}"), "a\rbc");
+    // strip_html is case-sensitive and takes the block that starts first.
+    assert_eq!(text("{{ '<SCRIPT>x</SCRIPT>y' | strip_html }}"), "xy");
+    assert_eq!(
+        text("{{ '<!-- <script> -->x</script>' | strip_html }}"),
+        "x"
+    );
+    // Nothing contains false; a float is not a date.
+    assert_eq!(
+        text("{% if 'is false' contains false %}T{% else %}F{% endif %}"),
+        "F"
+    );
+    assert_eq!(text("{{ event.when | date: '%Y' }}"), "1708559115.5");
+    // Event data cannot panic `sort` or `date`.
+    assert_eq!(
+        text("{{ event.nums | sort | join: ',' }}"),
+        "1,1.5,9007199254740992.0,9007199254740992,9007199254740993,x,"
+    );
+    assert_eq!(text("{{ event.ts | date: '%Y' }}"), i64::MIN.to_string());
+    // uniq tells 1 from 1.0, like Ruby's.
+    assert_eq!(
+        text("{{ '1' | split: ',' | concat: event.list | uniq | size }}"),
+        "4"
+    );
+    // Escaping: a capture's text is escaped once, wherever the capture is written.
+    let json = |source: &str| render(source, Position::Json);
+    assert_eq!(
+        json("{\"a\": \"{% liquid capture x\necho event.name\nendcapture\necho x %}\"}"),
+        r#"{"a": "say \"hi\""}"#
+    );
+    assert_eq!(
+        render(
+            "https://h.example/{% echo event.sp | url_encode %}",
+            Position::Url
+        ),
+        "https://h.example/a%20b"
+    );
+    assert_eq!(
+        json("{\"a\": {% echo event.sp | json %}}"),
+        r#"{"a": "a b"}"#
+    );
+    // tablerow writes HTML: refused in a URL or a JSON body unless captured.
+    assert!(
+        json("{\"a\": \"{% tablerow x in event.list %}{% endtablerow %}\"}")
+            .starts_with("refused: ")
+    );
+    assert!(
+        render(
+            "https://h.example/{% tablerow x in event.list %}{% endtablerow %}",
+            Position::Url
+        )
+        .starts_with("refused: ")
+    );
+    assert_eq!(
+        json(
+            "{% capture t %}{% tablerow x in event.list cols: 9 limit: 1 %}{{ x }}{% endtablerow %}{% endcapture %}{\"t\": {{ t }}}"
+        ),
+        r#"{"t": "<tr class=\"row1\">\n<td class=\"col1\">1</td></tr>\n"}"#
+    );
+    // A break inside a liquid tag leaves its loop: it must not leave a JSON string open.
+    assert!(
+        json(r#"{"a": {% for x in event.list %}"{% liquid break %}"{% endfor %}1}"#)
+            .starts_with("refused: ")
+    );
+    assert!(text("a{% liquid break %}b").starts_with("refused: "));
+}
+
+/// Nesting is bounded as in Shopify's Liquid ("Nesting too deep", 100 levels): a saved template
+/// cannot make parsing or rendering recurse deep enough to overflow a thread's stack; a long
+/// `and` chain is not nesting.
+#[test]
+fn nesting_is_bounded() {
+    let deep_ifs = "{% if 1 %}".repeat(150) + &"{% endif %}".repeat(150);
+    let deep_parens = format!("{{{{ {} }}}}", "(".repeat(10_000));
+    let deep_brackets = format!("{{{{ a{} }}}}", "[".repeat(10_000));
+    let deep_liquid = format!("{{% {} echo 1 %}}", "liquid ".repeat(1_000));
+    for source in [&deep_ifs, &deep_parens, &deep_brackets, &deep_liquid] {
+        let e = Template::parse(source, Position::Text).expect_err("refused");
+        assert!(e.message.starts_with("nesting too deep"), "{}", e.message);
+    }
+    let fine = "{% if 1 %}".repeat(100) + "x" + &"{% endif %}".repeat(100);
+    assert_eq!(
+        Template::parse(&fine, Position::Text)
+            .unwrap()
+            .render(&hookline::template::Data::Nil)
+            .as_deref(),
+        Ok("x")
+    );
+    let long_chain = format!(
+        "{{% if {} true %}}yes{{% endif %}}",
+        "false or ".repeat(10_000)
+    );
+    assert_eq!(
+        Template::parse(&long_chain, Position::Text)
+            .unwrap()
+            .render(&hookline::template::Data::Nil)
+            .as_deref(),
+        Ok("yes")
+    );
+}

@@ -1,4 +1,4 @@
-//! The `date` filter: reads unix seconds (`event.timestamp`), `"now"`, and the date strings events
+//! The `date` filter: reads unix seconds (`event.timestamp`, whole numbers), `"now"`, and the date strings events
 //! carry (ISO 8601 like `2024-02-21T23:45:15.228Z`, `1990-05-01`, `2024-02-21 23:45:15 +0100`,
 //! RFC 2822, `March 14, 2016`), and writes them with Ruby's `strftime`. A time without a zone is
 //! UTC. An input it cannot read as a date is written unchanged, as in Shopify's Liquid.
@@ -43,7 +43,7 @@ const MAX_SECS: i64 = 10_000_000_000_000;
 const MAX_WIDTH: usize = 100;
 
 fn read(input: &Data) -> Option<Moment> {
-    read_any(input).filter(|m| m.secs.abs() <= MAX_SECS)
+    read_any(input).filter(|m| m.secs.unsigned_abs() <= MAX_SECS as u64)
 }
 
 fn read_any(input: &Data) -> Option<Moment> {
@@ -54,11 +54,8 @@ fn read_any(input: &Data) -> Option<Moment> {
         utc: true,
     };
     match input {
+        // A float is not a time to Ruby's Liquid: written unchanged.
         Data::Int(i) => Some(at(*i, 0)),
-        Data::Float(f) if f.is_finite() && f.abs() < 1e15 => {
-            let secs = f.floor();
-            Some(at(secs as i64, ((f - secs) * 1e9) as u32))
-        }
         Data::Str(s) => {
             let t = s.trim();
             match t.to_ascii_lowercase().as_str() {

@@ -369,12 +369,45 @@ pub fn compare(a: &Data, b: &Data) -> Option<Ordering> {
     }
 }
 
-/// `sort`'s order: Liquid's where it has one, nil last, and numbers before strings before the rest
-/// where Ruby would refuse to compare.
-fn sort_order(a: &Data, b: &Data) -> Ordering {
-    if let Some(o) = compare(a, b) {
-        return o;
+/// Two numbers in exact order (a whole number and a float compared without rounding), NaN last:
+/// a total order, as sorting needs.
+fn number_order(a: Num, b: Num) -> Ordering {
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => x.cmp(&y),
+        (Num::Float(x), Num::Float(y)) => match (x.is_nan(), y.is_nan()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        },
+        (Num::Int(x), Num::Float(y)) => int_float_order(x, y),
+        (Num::Float(x), Num::Int(y)) => int_float_order(y, x).reverse(),
     }
+}
+
+/// `i` against `f`, exactly.
+fn int_float_order(i: i64, f: f64) -> Ordering {
+    if f.is_nan() {
+        return Ordering::Less;
+    }
+    // 2^63: beyond it every i64 is smaller (and below -2^63, larger).
+    if f >= 9_223_372_036_854_775_808.0 {
+        return Ordering::Less;
+    }
+    if f < -9_223_372_036_854_775_808.0 {
+        return Ordering::Greater;
+    }
+    let floor = f.floor();
+    // Exact: |floor| < 2^63, and a float that large has no fraction.
+    match i.cmp(&(floor as i64)) {
+        Ordering::Equal if f > floor => Ordering::Less,
+        other => other,
+    }
+}
+
+/// `sort`'s order, total: numbers in exact order, then strings, booleans, arrays and objects,
+/// nil last (Ruby refuses to compare values of different kinds; a delivery must not fail on it).
+fn sort_order(a: &Data, b: &Data) -> Ordering {
     let rank = |v: &Data| match v {
         Data::Int(_) | Data::Float(_) => 0,
         Data::Str(_) => 1,
@@ -382,7 +415,14 @@ fn sort_order(a: &Data, b: &Data) -> Ordering {
         Data::Array(_) | Data::Object(_) => 3,
         Data::Nil => 4,
     };
-    rank(a).cmp(&rank(b))
+    match (a, b) {
+        (Data::Int(_) | Data::Float(_), Data::Int(_) | Data::Float(_)) => {
+            number_order(to_number(a), to_number(b))
+        }
+        (Data::Str(x), Data::Str(y)) => x.cmp(y),
+        (Data::Bool(x), Data::Bool(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
 }
 
 fn natural_order(a: &Data, b: &Data) -> Ordering {
@@ -452,7 +492,9 @@ fn html_escape(s: &str, once: bool) -> String {
 
 /// Whether text after `&` completes an entity (`amp;`, `#39;`).
 fn is_entity(rest: &str) -> bool {
-    let Some(end) = rest.find(';') else {
+    // Entity names are short: look no further than this for the `;`.
+    let window = &rest.as_bytes()[..rest.len().min(32)];
+    let Some(end) = window.iter().position(|&b| b == b';') else {
         return false;
     };
     let name = &rest[..end];
@@ -462,35 +504,39 @@ fn is_entity(rest: &str) -> bool {
     }
 }
 
-/// Removes `<script>`, `<style>` and comments with what they hold, then every other tag.
+/// Removes `<script…</script>`, `<!--…-->` and `<style…</style>` with what they hold (whichever
+/// starts first, as Ruby's one regular expression does; case-sensitive like it), then every other
+/// `<…>`.
 fn strip_html(s: &str) -> String {
-    let mut text = s.to_owned();
-    for (open, close) in [
+    const BLOCKS: [(&str, &str); 3] = [
         ("<script", "</script>"),
         ("<!--", "-->"),
         ("<style", "</style>"),
-    ] {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text.as_str();
-        loop {
-            let lower = rest.to_ascii_lowercase();
-            let Some(start) = lower.find(open) else {
-                out.push_str(rest);
-                break;
-            };
-            match lower[start..].find(close) {
-                Some(n) => {
-                    out.push_str(&rest[..start]);
-                    rest = &rest[start + n + close.len()..];
-                }
-                None => {
-                    out.push_str(rest);
-                    break;
-                }
+    ];
+    let mut text = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find('<') {
+        let tail = &rest[start..];
+        let block = BLOCKS
+            .iter()
+            .find(|(open, _)| tail.starts_with(open))
+            .and_then(|(open, close)| {
+                tail[open.len()..]
+                    .find(close)
+                    .map(|n| open.len() + n + close.len())
+            });
+        match block {
+            Some(len) => {
+                text.push_str(&rest[..start]);
+                rest = &tail[len..];
+            }
+            None => {
+                text.push_str(&rest[..start + 1]);
+                rest = &tail[1..];
             }
         }
-        text = out;
     }
+    text.push_str(rest);
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(start) = rest.find('<') {
@@ -632,7 +678,8 @@ pub fn apply<'a>(
             Cow::Owned(match input_num() {
                 Num::Int(i) if places >= 0 => Data::Int(i),
                 Num::Int(i) => Data::Int(round_float(i as f64, places) as i64),
-                Num::Float(f) if places <= 0 => {
+                // Ruby makes a whole number only for `round` without places (or 0).
+                Num::Float(f) if places == 0 => {
                     let r = round_float(f, places);
                     if r.abs() < 9.2e18 {
                         Data::Int(r as i64)
@@ -706,7 +753,7 @@ pub fn apply<'a>(
             replaced_size(&t, "\n", "<br />\n", max)?;
             string(t.replace("\r\n", "\n").replace('\n', "<br />\n"))
         }
-        Filter::StripNewlines => string(text(&input).replace(['\r', '\n'], "")),
+        Filter::StripNewlines => string(text(&input).replace("\r\n", "").replace('\n', "")),
         Filter::StripHtml => string(strip_html(&text(&input))),
         Filter::Remove => string(text(&input).replace(arg_text(0).as_ref(), "")),
         Filter::RemoveFirst => string(text(&input).replacen(arg_text(0).as_ref(), "", 1)),
@@ -860,7 +907,18 @@ pub fn apply<'a>(
                 }
                 .unwrap_or_default(),
             ),
-            _ => Cow::Owned(Data::Nil),
+            // Shopify's Liquid (5.12 on): a string's first and last characters.
+            other => Cow::Owned(match other.as_ref() {
+                Data::Str(s) => {
+                    let c = if filter == Filter::First {
+                        s.chars().next()
+                    } else {
+                        s.chars().last()
+                    };
+                    c.map_or(Data::Nil, |c| Data::Str(c.into()))
+                }
+                _ => Data::Nil,
+            }),
         },
         Filter::Join => {
             let glue = arg(0).map_or(Cow::Borrowed(" "), text);
@@ -923,16 +981,16 @@ pub fn apply<'a>(
             Cow::Owned(Data::Array(list))
         }
         Filter::Uniq => {
+            // Told apart by kind and value, as Ruby's `uniq` (`1` and `1.0` are two).
             let key = arg(0).map(text);
-            let mut seen: Vec<&Data> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             let mut out = Vec::new();
             for item in items(&input) {
                 let probe = match &key {
                     None => item,
                     Some(k) => property(item, k),
                 };
-                if !seen.contains(&probe) {
-                    seen.push(probe);
+                if seen.insert(format!("{probe:?}")) {
                     out.push(item.clone());
                 }
             }

@@ -112,7 +112,7 @@ struct Scope<'d> {
 /// What a render remembers besides variables.
 struct State<'b> {
     budget: &'b mut Budget,
-    cycles: Vec<(String, usize)>,
+    cycles: std::collections::HashMap<String, usize>,
     ifchanged: Option<String>,
     /// Where each loop stopped, for `offset: continue`.
     continues: Vec<(String, usize)>,
@@ -194,7 +194,7 @@ pub fn render(
     };
     let mut state = State {
         budget: &mut template_budget,
-        cycles: Vec::new(),
+        cycles: std::collections::HashMap::new(),
         ifchanged: None,
         continues: Vec::new(),
     };
@@ -261,7 +261,7 @@ fn render_node(
             for (values, body) in whens {
                 let mut hit = false;
                 for value in values {
-                    if scope.compare(&subject_expr(&subject), Op::Eq, value)? {
+                    if scope.equals(&subject, value)? {
                         hit = true;
                         break;
                     }
@@ -292,8 +292,11 @@ fn render_node(
                 end: state.budget.max_value_bytes(),
                 over: Exceeded::ValueBytes,
             };
-            render_nodes(body, scope, state, &mut text, inner)?;
+            // A `break` or `continue` inside stops the capture (what it holds so far is kept) and
+            // then the loop.
+            let flow = render_nodes(body, scope, state, &mut text, inner)?;
             scope.set(name, Data::Str(text), state.budget)?;
+            return Ok(flow);
         }
         Node::Increment(name) | Node::Decrement(name) => {
             let up = matches!(node, Node::Increment(_));
@@ -319,19 +322,22 @@ fn render_node(
             values,
             escape,
         } => {
+            // Groups are told apart by value and kind (`1` is not `'1'`); without a name, by
+            // the values. Each new group's name counts against what variables may hold.
             let key = match group {
-                Some(group) => scope.eval(group)?.to_text(),
+                Some(group) => format!("{:?}", scope.eval(group)?),
                 None => key.clone(),
             };
-            let at = match state.cycles.iter().position(|(k, _)| *k == key) {
-                Some(at) => at,
+            let n = match state.cycles.get_mut(&key) {
+                Some(n) => n,
                 None => {
-                    state.cycles.push((key, 0));
-                    state.cycles.len() - 1
+                    state.budget.hold(key.len(), 0)?;
+                    state.cycles.entry(key).or_insert(0)
                 }
             };
-            let n = state.cycles[at].1;
-            state.cycles[at].1 = n + 1;
+            let turn = *n;
+            *n += 1;
+            let n = turn;
             if let Some(value) = values.get(n % values.len().max(1)) {
                 let value = scope.eval(value)?;
                 escape.apply_into(out, &value);
@@ -352,11 +358,6 @@ fn render_node(
         }
     }
     Ok(Flow::Normal)
-}
-
-/// A `case` subject as an expression for [`Scope::compare`].
-fn subject_expr(subject: &Data) -> Expr {
-    Expr::Literal(subject.clone())
 }
 
 /// What a loop runs over: values, or a range of whole numbers (never built in memory).
@@ -393,6 +394,8 @@ fn render_loop(
     out: &mut String,
     sink: Sink,
 ) -> Result<(), String> {
+    // Nothing to loop over (nil, a number): a `tablerow` writes nothing at all.
+    let mut iterable = true;
     let mut items = match &l.collection {
         Expr::Range(a, b) => Items::Range(to_int(&*scope.eval(a)?), to_int(&*scope.eval(b)?)),
         other => Items::List(match scope.eval(other)?.into_owned() {
@@ -402,29 +405,37 @@ fn render_loop(
                 .map(|(k, v)| Data::Array(vec![Data::Str(k), v]))
                 .collect(),
             Data::Str(s) if !s.is_empty() => vec![Data::Str(s)],
-            _ => Vec::new(),
+            Data::Str(_) => Vec::new(),
+            _ => {
+                iterable = false;
+                Vec::new()
+            }
         }),
     };
-    let total = items.len();
-    let from = match &l.offset {
+    if table && !iterable {
+        return Ok(());
+    }
+    let total = items.len() as i64;
+    // Ruby's slice: the items from `offset` (which may be negative) up to `offset + limit`.
+    let offset = match &l.offset {
         None => 0,
-        Some(Offset::At(e)) => to_int(&*scope.eval(e)?).max(0) as usize,
+        Some(Offset::At(e)) => to_int(&*scope.eval(e)?),
         Some(Offset::Continue) => state
             .continues
             .iter()
             .find(|(k, _)| *k == l.key)
-            .map_or(0, |(_, n)| *n),
+            .map_or(0, |(_, n)| *n as i64),
     };
-    let from = from.min(total);
-    let to = match &l.limit {
-        Some(e) => from
-            .saturating_add(to_int(&*scope.eval(e)?).max(0) as usize)
-            .min(total),
+    let end = match &l.limit {
+        Some(e) => offset.saturating_add(to_int(&*scope.eval(e)?).max(0)),
         None => total,
     };
+    let from = offset.clamp(0, total) as usize;
+    let to = end.clamp(from as i64, total) as usize;
     let cols = match &l.cols {
         Some(e) => to_int(&*scope.eval(e)?).max(0) as usize,
-        None => 0,
+        // Without `cols`, one row of every cell.
+        None => to - from,
     };
     if !table {
         match state.continues.iter_mut().find(|(k, _)| *k == l.key) {
@@ -472,7 +483,7 @@ fn render_loop(
         if table {
             out.push_str("</td>");
             let col_last = cols != 0 && (i % cols) + 1 == cols;
-            if col_last && i + 1 < length {
+            if col_last && i + 1 < length && flow != Flow::Break {
                 out.push_str(&format!("</tr>\n<tr class=\"row{}\">", i / cols + 2));
             }
         }
@@ -652,9 +663,30 @@ impl<'d> Scope<'d> {
                 e => self.eval(e)?.is_truthy(),
             },
             Cond::Compare(a, op, b) => self.compare(a, *op, b)?,
-            Cond::And(a, b) => self.test(a)? && self.test(b)?,
-            Cond::Or(a, b) => self.test(a)? || self.test(b)?,
+            Cond::Chain(tests, joins) => {
+                let mut value = match tests.last() {
+                    Some(last) => self.test(last)?,
+                    None => false,
+                };
+                for (test, and) in tests.iter().rev().skip(1).zip(joins.iter().rev()) {
+                    value = if *and {
+                        value && self.test(test)?
+                    } else {
+                        value || self.test(test)?
+                    };
+                }
+                value
+            }
             Cond::Not(c) => !self.test(c)?,
+        })
+    }
+
+    /// A `when` value: `value == subject`.
+    fn equals(&self, subject: &Data, value: &Expr) -> Result<bool, String> {
+        Ok(match value {
+            Expr::Empty => subject.is_empty_value(),
+            Expr::Blank => subject.is_blank(),
+            value => filters::equal(subject, &*self.eval(value)?),
         })
     }
 
@@ -692,8 +724,8 @@ impl<'d> Scope<'d> {
     }
 }
 
-/// A dotted step (`.key`): an object's key, and the `size`, `first` and `last` that arrays (and
-/// `size` that strings and objects without such a key) answer.
+/// A dotted step (`.key`): an object's key, and the `size`, `first` and `last` that arrays and
+/// strings (and `size` that objects without such a key) answer.
 fn step_key<'a>(value: &'a Data, key: &str) -> Cow<'a, Data> {
     match value {
         Data::Object(entries) => match entries.iter().find(|(name, _)| name == key) {
@@ -707,7 +739,12 @@ fn step_key<'a>(value: &'a Data, key: &str) -> Cow<'a, Data> {
             "last" => Cow::Borrowed(items.last().unwrap_or(&NIL)),
             _ => Cow::Borrowed(&NIL),
         },
-        Data::Str(s) if key == "size" => Cow::Owned(Data::Int(s.chars().count() as i64)),
+        Data::Str(s) => match key {
+            "size" => Cow::Owned(Data::Int(s.chars().count() as i64)),
+            "first" => Cow::Owned(s.chars().next().map_or(Data::Nil, |c| Data::Str(c.into()))),
+            "last" => Cow::Owned(s.chars().last().map_or(Data::Nil, |c| Data::Str(c.into()))),
+            _ => Cow::Borrowed(&NIL),
+        },
         _ => Cow::Borrowed(&NIL),
     }
 }
@@ -752,9 +789,11 @@ fn order(a: &Data, b: &Data) -> Option<Ordering> {
     }
 }
 
-/// `contains`: a substring of a string, an item of an array, a key of an object; false for nil.
+/// `contains`: a substring of a string, an item of an array, a key of an object; false for nil
+/// and `false` on either side.
 fn contains(a: &Data, b: &Data) -> bool {
-    if b.is_nil() {
+    // Ruby's `left && right`: nothing contains nil or false.
+    if !b.is_truthy() {
         return false;
     }
     match a {

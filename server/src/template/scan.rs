@@ -346,6 +346,17 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                         // holds no literal text, so the string state is the same for every `echo`
                         // in it.
                         let escape = escape_here(state, in_capture(&blocks), span.start)?;
+                        // A `break` or `continue` in it leaves the loop here: the string state
+                        // must be the loop's, as for those tags written alone.
+                        if name == "liquid"
+                            && breaks_out(&src[args.clone()])
+                            && let Some(block) = blocks
+                                .iter()
+                                .rev()
+                                .find(|b| b.name == "for" || b.name == "tablerow")
+                        {
+                            check_state(block, state, span.start, "break")?;
+                        }
                         tokens.push(Token::Tag {
                             span: span.clone(),
                             name: lexed_name(&lexed[t]),
@@ -354,12 +365,21 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                         });
                     }
                     _ if BLOCKS.iter().any(|(open, _)| *open == name) => {
+                        // How a value written here would be escaped (`tablerow` writes HTML:
+                        // the parser refuses it where that is not plain text).
+                        let escape = escape_here(state, in_capture(&blocks), span.start)
+                            .unwrap_or(Escape::JsonString);
                         blocks.push(Block {
                             name: name.to_owned(),
                             opened_at: span.start,
                             state,
                         });
-                        tokens.push(lexed[t].clone());
+                        tokens.push(Token::Tag {
+                            span: span.clone(),
+                            name: lexed_name(&lexed[t]),
+                            args: args.clone(),
+                            escape,
+                        });
                     }
                     _ if BLOCKS.iter().any(|(_, close)| *close == name) => {
                         let Some(block) = blocks.pop() else {
@@ -431,6 +451,26 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
         return err(last_quote, "this JSON string is never closed");
     }
     Ok(Scanned { tokens })
+}
+
+/// Whether a `liquid` tag's lines hold a `break` or `continue` outside any loop they open.
+fn breaks_out(lines: &str) -> bool {
+    let mut depth = 0usize;
+    for line in lines.lines() {
+        let mut words = line.split_whitespace();
+        let mut word = words.next().unwrap_or("");
+        // `liquid break`: a `liquid` tag on a line of its own.
+        while word == "liquid" {
+            word = words.next().unwrap_or("");
+        }
+        match word {
+            "for" | "tablerow" => depth += 1,
+            "endfor" | "endtablerow" => depth = depth.saturating_sub(1),
+            "break" | "continue" if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 fn lexed_name(token: &Token) -> Range<usize> {

@@ -71,8 +71,9 @@ pub enum Op {
 pub enum Cond {
     Test(Expr),
     Compare(Expr, Op, Expr),
-    And(Box<Cond>, Box<Cond>),
-    Or(Box<Cond>, Box<Cond>),
+    /// `t1 and t2 or t3 …`: the tests, and whether each joint is `and` (else `or`); evaluated
+    /// right to left, `t1 and (t2 or t3)`, without recursion however long the chain.
+    Chain(Vec<Cond>, Vec<bool>),
     /// `unless`.
     Not(Box<Cond>),
 }
@@ -277,6 +278,19 @@ fn tokenize(src: &str, range: Range<usize>) -> Result<Vec<(Tk, usize)>, ScanErro
 struct Markup {
     tokens: Vec<(Tk, usize)>,
     at: usize,
+    /// Ranges and brackets open around the value being read.
+    depth: usize,
+}
+
+/// The deepest nesting of blocks, and of ranges and brackets in a value, a template may have (as
+/// Shopify's Liquid: "Nesting too deep"); parsing and rendering recurse that deep.
+pub const MAX_NESTING: usize = 100;
+
+fn too_deep<T>(at: usize) -> Result<T, ScanError> {
+    err(
+        at,
+        format!("nesting too deep: more than {MAX_NESTING} levels of blocks, ranges or brackets"),
+    )
 }
 
 impl Markup {
@@ -284,6 +298,7 @@ impl Markup {
         Ok(Markup {
             tokens: tokenize(src, range)?,
             at: 0,
+            depth: 0,
         })
     }
 
@@ -345,6 +360,17 @@ impl Markup {
 
     /// A value: a literal, a variable path or a range.
     fn expr(&mut self) -> Result<Expr, ScanError> {
+        let at = self.offset();
+        if self.depth >= MAX_NESTING {
+            return too_deep(at);
+        }
+        self.depth += 1;
+        let value = self.expr_within();
+        self.depth -= 1;
+        value
+    }
+
+    fn expr_within(&mut self) -> Result<Expr, ScanError> {
         let at = self.offset();
         Ok(match self.next() {
             Tk::Str(s) => Expr::Literal(Data::Str(s)),
@@ -450,8 +476,30 @@ impl Markup {
 
     /// `a == b and c or d`: Shopify binds right to left, `a and (c or d)`.
     fn condition(&mut self) -> Result<Cond, ScanError> {
+        let mut tests = vec![self.comparison()?];
+        let mut joins = Vec::new();
+        loop {
+            if self.is_word("and") || self.is_word("or") {
+                joins.push(self.is_word("and"));
+                self.next();
+                tests.push(self.comparison()?);
+            } else {
+                self.end("the condition")?;
+                break;
+            }
+        }
+        let cond = if joins.is_empty() {
+            tests.pop().expect("one test at least")
+        } else {
+            Cond::Chain(tests, joins)
+        };
+        Ok(cond)
+    }
+
+    /// `a`, `a == b`, `a contains b`.
+    fn comparison(&mut self) -> Result<Cond, ScanError> {
         let left = self.expr()?;
-        let test = match self.peek().clone() {
+        Ok(match self.peek().clone() {
             Tk::Compare(op) => {
                 self.next();
                 Cond::Compare(left, op, self.expr()?)
@@ -461,17 +509,7 @@ impl Markup {
                 Cond::Compare(left, Op::Contains, self.expr()?)
             }
             _ => Cond::Test(left),
-        };
-        if self.is_word("and") {
-            self.next();
-            return Ok(Cond::And(Box::new(test), Box::new(self.condition()?)));
-        }
-        if self.is_word("or") {
-            self.next();
-            return Ok(Cond::Or(Box::new(test), Box::new(self.condition()?)));
-        }
-        self.end("the condition")?;
-        Ok(test)
+        })
     }
 }
 
@@ -489,11 +527,24 @@ pub struct Parser<'s> {
     src: &'s str,
     tokens: Vec<Token>,
     at: usize,
+    /// Blocks open around the tag being parsed.
+    depth: usize,
+    /// `for` and `tablerow` loops open (for `break` and `continue`).
+    loops: usize,
+    /// `capture` blocks open: what is written there is text, escaped where the variable lands.
+    captures: usize,
 }
 
 /// Parses a scanned template into nodes.
 pub fn parse(src: &str, tokens: Vec<Token>) -> Result<Vec<Node>, ScanError> {
-    let mut parser = Parser { src, tokens, at: 0 };
+    let mut parser = Parser {
+        src,
+        tokens,
+        at: 0,
+        depth: 0,
+        loops: 0,
+        captures: 0,
+    };
     let (nodes, stop) = parser.body(&[])?;
     if let Some(stop) = stop {
         return err(
@@ -558,7 +609,20 @@ impl Parser<'_> {
         at: usize,
         stops: &[&str],
     ) -> Result<(Vec<Node>, Stop), ScanError> {
-        match self.body(stops)? {
+        if self.depth >= MAX_NESTING {
+            return too_deep(at);
+        }
+        self.depth += 1;
+        let (loops, captures) = (self.loops, self.captures);
+        match open {
+            "for" | "tablerow" => self.loops += 1,
+            "capture" => self.captures += 1,
+            _ => {}
+        }
+        let body = self.body(stops);
+        self.depth -= 1;
+        (self.loops, self.captures) = (loops, captures);
+        match body? {
             (nodes, Some(stop)) => Ok((nodes, stop)),
             (_, None) => err(at, format!("`{{% {open} %}}` is not closed")),
         }
@@ -575,12 +639,28 @@ impl Parser<'_> {
         at: usize,
         escape: Escape,
     ) -> Result<Vec<Node>, ScanError> {
+        // Inside a capture a value is text: it is escaped where the captured variable lands.
+        let escape = if self.captures > 0 {
+            Escape::Text
+        } else {
+            escape
+        };
         let node = match name {
             "#" | "comment" => return Ok(Vec::new()),
             "echo" => {
                 let mut m = self.markup(args)?;
-                let chain = m.chain()?;
+                let mut chain = m.chain()?;
                 m.end("the value")?;
+                // As for `{{ }}`: a last `url_encode` in a URL, or `json` outside a JSON string,
+                // is what the escape does already.
+                let last = chain.filters.last().map(|f| f.filter);
+                if matches!(
+                    (escape, last),
+                    (Escape::Url, Some(Filter::UrlEncode))
+                        | (Escape::JsonLiteral, Some(Filter::Json))
+                ) {
+                    chain.filters.pop();
+                }
                 Node::Output { chain, escape }
             }
             "liquid" => return self.liquid(args, escape),
@@ -624,15 +704,22 @@ impl Parser<'_> {
                     values.push(m.expr()?);
                 }
                 m.end("the values")?;
+                // Without a name, cycles over the same values share their turn.
                 Node::Cycle {
                     group,
-                    key: self.src[args].trim().to_owned(),
+                    key: format!("{values:?}"),
                     values,
                     escape,
                 }
             }
             "break" | "continue" => {
                 self.markup(args)?.end(name)?;
+                if self.loops == 0 {
+                    return err(
+                        at,
+                        format!("`{{% {name} %}}` is outside a `{{% for %}}` loop"),
+                    );
+                }
                 if name == "break" {
                     Node::Break
                 } else {
@@ -692,6 +779,13 @@ impl Parser<'_> {
                     whens,
                     otherwise,
                 }
+            }
+            "tablerow" if escape != Escape::Text => {
+                return err(
+                    at,
+                    "`tablerow` writes HTML: use it in a text field, or in a `capture` whose variable \
+                     is then written where it lands",
+                );
             }
             "for" | "tablerow" => {
                 let end = if name == "for" {
@@ -837,6 +931,16 @@ impl Parser<'_> {
 
     /// `{% liquid %}`: one tag per line, parsed like the tags of a template.
     fn liquid(&mut self, args: Range<usize>, escape: Escape) -> Result<Vec<Node>, ScanError> {
+        if self.depth >= MAX_NESTING {
+            return too_deep(args.start);
+        }
+        self.depth += 1;
+        let nodes = self.liquid_lines(args, escape);
+        self.depth -= 1;
+        nodes
+    }
+
+    fn liquid_lines(&mut self, args: Range<usize>, escape: Escape) -> Result<Vec<Node>, ScanError> {
         let mut lines = Vec::new();
         let mut start = args.start;
         let text = &self.src[args.clone()];
