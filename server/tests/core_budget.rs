@@ -432,3 +432,44 @@ fn a_long_render_leaves_the_async_runtime_free() {
     assert_eq!(rendered.map(|r| r.body), Ok(Some("{}".to_owned())));
     assert!(ticks >= 3, "the runtime was blocked: {ticks} ticks");
 }
+
+/// Filters in a loop body count their work (bytes read and written): a body of many filters over
+/// a large value stops at 2 × `max_loop_iterations` × `max_value_bytes`, however few iterations
+/// it runs.
+#[test]
+fn many_filters_in_a_loop_stop_at_the_work_limit() {
+    let limits = Limits {
+        max_loop_iterations: 100,
+        max_output_bytes: 65_536,
+        max_value_bytes: 65_536,
+    };
+    let appends = "| append: '' ".repeat(20);
+    let source = format!(
+        "{{% assign t = 'x' %}}{{% for i in (1..15) %}}{{% assign t = t | append: t %}}{{% endfor %}}\
+         {{% for i in (1..80) %}}{{% assign u = t {appends}%}}{{% endfor %}}{{{{ u.size }}}}"
+    );
+    let template = Template::parse(&source, Position::Text).expect("parses");
+    let data = event(json!({}));
+    let render = |limits: Limits| {
+        let mut out = String::new();
+        template
+            .render_within(&mut out, data.template_data(), &mut Budget::new(limits))
+            .map(|()| out)
+    };
+    assert_eq!(
+        render(limits),
+        Err(format!(
+            "the template's filters read and wrote more than {} bytes (the render budget: 2 × max_loop_iterations × max_value_bytes)",
+            limits.max_filter_work()
+        ))
+    );
+    // Fewer filters an iteration fit: 95 iterations, each reading and writing 32 KiB once.
+    let fine = "{% assign t = 'x' %}{% for i in (1..15) %}{% assign t = t | append: t %}{% endfor %}\
+                {% for i in (1..80) %}{% assign u = t | append: '' %}{% endfor %}{{ u.size }}";
+    let mut out = String::new();
+    Template::parse(fine, Position::Text)
+        .expect("parses")
+        .render_within(&mut out, data.template_data(), &mut Budget::new(limits))
+        .expect("within the budget");
+    assert_eq!(out, "32768");
+}

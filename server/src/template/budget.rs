@@ -24,6 +24,14 @@ pub struct Limits {
     pub max_value_bytes: usize,
 }
 
+impl Limits {
+    /// The most bytes the filters of one render may read and write together.
+    pub fn max_filter_work(&self) -> u64 {
+        2u64.saturating_mul(self.max_loop_iterations)
+            .saturating_mul(self.max_value_bytes as u64)
+    }
+}
+
 impl Default for Limits {
     /// A loop over an event's array of a few hundred items, even nested once, fits; so does a body
     /// a hundred times larger than a usual one of a few kB.
@@ -45,6 +53,10 @@ pub enum Exceeded {
     OutputBytes,
     /// `max_value_bytes`.
     ValueBytes,
+    /// The work of the filters: the bytes they read and wrote, at most twice
+    /// `max_loop_iterations` × `max_value_bytes` (each iteration reading and writing the largest
+    /// value once).
+    FilterWork,
 }
 
 impl Exceeded {
@@ -63,6 +75,10 @@ impl Exceeded {
                 "the template's variables and filter results took more than {} bytes (the render budget)",
                 limits.max_value_bytes
             ),
+            Exceeded::FilterWork => format!(
+                "the template's filters read and wrote more than {} bytes (the render budget: 2 × max_loop_iterations × max_value_bytes)",
+                limits.max_filter_work()
+            ),
         }
     }
 }
@@ -73,6 +89,8 @@ impl Exceeded {
 pub struct Budget {
     limits: Limits,
     iterations: u64,
+    /// Bytes the filters read and wrote.
+    work: u64,
     output: usize,
     /// Held by the variables of the template being rendered (each template has its own).
     values: usize,
@@ -139,16 +157,26 @@ impl Budget {
         Ok(())
     }
 
-    /// A filter's result: no larger than a variable may hold or, for `json` (text for the
-    /// output), than the output may be.
-    pub(super) fn computed(&mut self, value: &Data, for_output: bool) -> Result<(), String> {
+    /// A filter that read `read` bytes and wrote a result of `wrote`: the result no larger than a
+    /// variable may hold or, for `json` (text for the output), than the output may be; the work
+    /// within the render's.
+    pub(super) fn filtered(
+        &mut self,
+        read: usize,
+        wrote: usize,
+        for_output: bool,
+    ) -> Result<(), String> {
         let (max, limit) = if for_output {
             (self.limits.max_output_bytes, Exceeded::OutputBytes)
         } else {
             (self.limits.max_value_bytes, Exceeded::ValueBytes)
         };
-        if value_size(value) > max {
+        if wrote > max {
             return Err(self.fail(limit));
+        }
+        self.work = self.work.saturating_add((read + wrote) as u64);
+        if self.work > self.limits.max_filter_work() {
+            return Err(self.fail(Exceeded::FilterWork));
         }
         Ok(())
     }

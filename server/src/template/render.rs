@@ -637,6 +637,11 @@ impl<'d> Scope<'d> {
 
     fn chain<'a>(&'a self, chain: &'a Chain, budget: &mut Budget) -> Result<Cow<'a, Data>, String> {
         let mut value = self.eval(&chain.value)?;
+        let mut size = if chain.filters.is_empty() {
+            0
+        } else {
+            value_size(&value)
+        };
         for call in &chain.filters {
             let mut args = Vec::with_capacity(call.args.len());
             for arg in &call.args {
@@ -651,7 +656,9 @@ impl<'d> Scope<'d> {
                 Ok(v) => v,
                 Err(TooLarge) => return Err(budget.fail(Exceeded::ValueBytes)),
             };
-            budget.computed(&value, call.filter == filters::Filter::Json)?;
+            let wrote = value_size(&value);
+            budget.filtered(size, wrote, call.filter == filters::Filter::Json)?;
+            size = wrote;
         }
         Ok(value)
     }
