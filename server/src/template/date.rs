@@ -340,6 +340,28 @@ impl Reader<'_> {
 
 // ---- formatting ----
 
+/// The ISO 8601 week-numbering year and week of a day (`yday` from 1, `weekday` 0 for Sunday).
+fn iso_week(year: i64, yday: i64, weekday: usize) -> (i64, i64) {
+    let iso_weekday = if weekday == 0 { 7 } else { weekday as i64 };
+    let week = (yday - iso_weekday + 10) / 7;
+    let weeks_in = |y: i64| {
+        // 53 weeks when the year starts on a Thursday, or a leap year starts on a Wednesday.
+        let jan1 = (days_from_civil(y, 1, 1) + 4).rem_euclid(7);
+        if jan1 == 4 || (is_leap(y) && jan1 == 3) {
+            53
+        } else {
+            52
+        }
+    };
+    if week < 1 {
+        (year - 1, weeks_in(year - 1))
+    } else if week > weeks_in(year) {
+        (year + 1, 1)
+    } else {
+        (year, week)
+    }
+}
+
 /// Ruby's `Time#strftime`, with its flags (`-` no padding, `_` spaces, `0` zeros, `^` upper case)
 /// and widths.
 fn strftime(m: &Moment, format: &str) -> String {
@@ -433,6 +455,9 @@ fn strftime(m: &Moment, format: &str) -> String {
             'a' => DAYS[weekday][..3].to_owned(),
             'u' => num(if weekday == 0 { 7 } else { weekday as i64 }, 1, '0'),
             'w' => num(weekday as i64, 1, '0'),
+            'V' => num(iso_week(year, yday, weekday).1, 2, '0'),
+            'G' => num(iso_week(year, yday, weekday).0, 1, '0'),
+            'g' => num(iso_week(year, yday, weekday).0.rem_euclid(100), 2, '0'),
             'U' => num((yday + 6 - weekday as i64) / 7, 2, '0'),
             'W' => num((yday + 6 - ((weekday as i64 + 6) % 7)) / 7, 2, '0'),
             's' => m.secs.to_string(),
@@ -505,6 +530,11 @@ mod tests {
             "3/5  7 07 AM am 24 MAR  5|000"
         );
         assert_eq!(strftime(&m, "%U %W %u %w %%"), "09 10 2 2 %");
+        // ISO weeks: 2021-01-01 is in week 53 of 2020; 2024-12-30 in week 1 of 2025.
+        let iso = |t: &str| strftime(&parse(t).unwrap(), "%G-%V %g");
+        assert_eq!(iso("2021-01-01"), "2020-53 20");
+        assert_eq!(iso("2024-12-30"), "2025-01 25");
+        assert_eq!(iso("2024-03-05"), "2024-10 24");
         assert_eq!(civil_from_days(days_from_civil(1600, 2, 29)), (1600, 2, 29));
     }
 }

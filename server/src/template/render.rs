@@ -251,31 +251,30 @@ fn render_node(
             }
             return render_nodes(otherwise, scope, state, out, sink);
         }
-        Node::Case {
-            subject,
-            whens,
-            otherwise,
-        } => {
+        Node::Case { subject, clauses } => {
             let subject = scope.eval(subject)?.into_owned();
             let mut matched = false;
-            for (values, body) in whens {
-                let mut hit = false;
-                for value in values {
-                    if scope.equals(&subject, value)? {
-                        hit = true;
-                        break;
+            for (values, body) in clauses {
+                let hit = match values {
+                    Some(values) => {
+                        let mut hit = false;
+                        for value in values {
+                            if scope.equals(&subject, value)? {
+                                hit = true;
+                                break;
+                            }
+                        }
+                        matched |= hit;
+                        hit
                     }
-                }
+                    None => !matched,
+                };
                 if hit {
-                    matched = true;
                     let flow = render_nodes(body, scope, state, out, sink)?;
                     if flow != Flow::Normal {
                         return Ok(flow);
                     }
                 }
-            }
-            if !matched {
-                return render_nodes(otherwise, scope, state, out, sink);
             }
         }
         Node::For(l) => render_loop(l, false, scope, state, out, sink)?,

@@ -116,10 +116,10 @@ pub enum Node {
         branches: Branches,
         otherwise: Vec<Node>,
     },
+    /// `when` clauses (`Some` values) and `else` clauses (`None`), in order.
     Case {
         subject: Expr,
-        whens: Vec<(Vec<Expr>, Vec<Node>)>,
-        otherwise: Vec<Node>,
+        clauses: Vec<(Option<Vec<Expr>>, Vec<Node>)>,
     },
     For(Box<Loop>),
     Tablerow(Box<Loop>),
@@ -745,10 +745,11 @@ impl Parser<'_> {
                 let subject = m.expr()?;
                 m.end("the value")?;
                 let (_, mut stop) = self.block("case", at, &["when", "else", "endcase"])?;
-                let mut whens = Vec::new();
-                let mut otherwise = Vec::new();
+                // In order: a `when` renders when it matches, an `else` when nothing before it
+                // did (Ruby accepts a `when` after the `else`).
+                let mut clauses = Vec::new();
                 loop {
-                    match stop.name.as_str() {
+                    let values = match stop.name.as_str() {
                         "when" => {
                             let mut m = self.markup(stop.args.clone())?;
                             let mut values = vec![m.expr()?];
@@ -761,24 +762,16 @@ impl Parser<'_> {
                                 values.push(m.expr()?);
                             }
                             m.end("the values")?;
-                            let (body, next) =
-                                self.block("case", at, &["when", "else", "endcase"])?;
-                            whens.push((values, body));
-                            stop = next;
+                            Some(values)
                         }
-                        "else" => {
-                            let (body, next) = self.block("case", at, &["endcase"])?;
-                            otherwise = body;
-                            stop = next;
-                        }
+                        "else" => None,
                         _ => break,
-                    }
+                    };
+                    let (body, next) = self.block("case", at, &["when", "else", "endcase"])?;
+                    clauses.push((values, body));
+                    stop = next;
                 }
-                Node::Case {
-                    subject,
-                    whens,
-                    otherwise,
-                }
+                Node::Case { subject, clauses }
             }
             "tablerow" if escape != Escape::Text => {
                 return err(
@@ -833,7 +826,7 @@ impl Parser<'_> {
                 );
             }
         };
-        Ok(vec![node])
+        Ok(vec![strip_blank(node)])
     }
 
     /// The `elsif` and `else` branches after an `if` body, up to its end tag.
@@ -849,8 +842,10 @@ impl Parser<'_> {
                     stop = next;
                 }
                 "else" => {
-                    let (body, _) = self.block(open, stop.at, &[end])?;
-                    return Ok((branches, body));
+                    // Branches after an `else` are accepted, as in Ruby, and never reached.
+                    let (body, next) = self.block(open, stop.at, &["elsif", "else", end])?;
+                    branches.push((Cond::Test(Expr::Literal(Data::Bool(true))), body));
+                    stop = next;
                 }
                 _ => return Ok((branches, Vec::new())),
             }
@@ -995,4 +990,48 @@ impl Parser<'_> {
             ),
         }
     }
+}
+
+/// Whether a node renders nothing but whitespace whatever the data, as Ruby's `blank?` says:
+/// whitespace, `assign`, `capture`, and blocks made only of those.
+fn is_blank(node: &Node) -> bool {
+    let all = |nodes: &[Node]| nodes.iter().all(is_blank);
+    match node {
+        Node::Text(text) => text
+            .bytes()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)),
+        Node::Assign { .. } | Node::Capture { .. } => true,
+        Node::If {
+            branches,
+            otherwise,
+        } => branches.iter().all(|(_, body)| all(body)) && all(otherwise),
+        Node::Case { clauses, .. } => clauses.iter().all(|(_, body)| all(body)),
+        Node::For(l) => all(&l.body) && all(&l.otherwise),
+        _ => false,
+    }
+}
+
+/// Shopify's Liquid drops the whitespace of an `if`, `unless`, `case` or `for` whose bodies are
+/// all blank (only whitespace, `assign` and `capture`): such a block writes nothing.
+fn strip_blank(mut node: Node) -> Node {
+    if !matches!(node, Node::If { .. } | Node::Case { .. } | Node::For(_)) || !is_blank(&node) {
+        return node;
+    }
+    let strip = |body: &mut Vec<Node>| body.retain(|n| !matches!(n, Node::Text(_)));
+    match &mut node {
+        Node::If {
+            branches,
+            otherwise,
+        } => {
+            branches.iter_mut().for_each(|(_, body)| strip(body));
+            strip(otherwise);
+        }
+        Node::Case { clauses, .. } => clauses.iter_mut().for_each(|(_, body)| strip(body)),
+        Node::For(l) => {
+            strip(&mut l.body);
+            strip(&mut l.otherwise);
+        }
+        _ => {}
+    }
+    node
 }
