@@ -1,21 +1,19 @@
 //! `/v1/apps`: apps (created and listed with the admin key; read, changed and given new keys
 //! with their own key too), deleted and erased.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::Path;
 use axum::Json;
-use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State, hash_key, new_key};
+use super::{ApiError, ApiResult, JsonBody, OptionalJsonBody, State, hash_key, new_key};
 use crate::store::{AppKey, AppRecord, now_ms};
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
+pub fn router() -> super::Routes {
+    super::Routes::new()
         .route("/v1/apps", post(create).get(list))
         .route("/v1/apps/{app_id}", get(read).patch(update).delete(remove))
         .route("/v1/apps/{app_id}/keys", post(rotate_key))

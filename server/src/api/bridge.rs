@@ -11,11 +11,10 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::Path;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -37,13 +36,13 @@ const MAX_DATA_BYTES: usize = 8 * 1024;
 /// use, all: a flood from that many addresses meets the per-app limit still).
 const MAX_BUCKETS: usize = 100_000;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
+pub fn router() -> super::Routes {
+    super::Routes::new()
         .route(
             "/v1/apps/{app_id}/browser-events",
             post(receive).options(preflight),
         )
-        .layer(DefaultBodyLimit::max(MAX_BROWSER_EVENT_BYTES))
+        .layer_with(|r| r.layer(DefaultBodyLimit::max(MAX_BROWSER_EVENT_BYTES)))
 }
 
 /// The bridge's own state: each app's allowed origins, and the rate limits.

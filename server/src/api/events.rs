@@ -1,20 +1,17 @@
 //! `/v1/apps/{app_id}/events`: ingesting events, one or a batch; `202` only once they are stored.
 
-use std::sync::Arc;
-
 use super::Path;
 use axum::Json;
-use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, RawBody, State, parse_json};
+use super::{ApiError, ApiResult, RawBody, State, parse_json};
 use crate::config::LimitsConfig;
 use crate::event::Event;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/v1/apps/{app_id}/events", post(ingest))
+pub fn router() -> super::Routes {
+    super::Routes::new().route("/v1/apps/{app_id}/events", post(ingest))
 }
 
 /// `POST /v1/apps/{app_id}/events` with one event or `{"events": [...]}` →

@@ -362,15 +362,72 @@ impl AppState {
     }
 }
 
-/// Every route of the API; an unknown path is `404 not_found` and a known path with another
-/// method `405 method_not_allowed`, in the API's error shape.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+/// A resource's routes, and the path of each, so that a test can hold them against the
+/// documentation (`/openapi.json`): a route can only be added through [`Routes::route`].
+pub struct Routes {
+    router: Router<Arc<AppState>>,
+    paths: Vec<String>,
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    pub fn route(
+        mut self,
+        path: &str,
+        methods: axum::routing::MethodRouter<Arc<AppState>>,
+    ) -> Routes {
+        self.paths.push(path.to_owned());
+        self.router = self.router.route(path, methods);
+        self
+    }
+
+    /// Applies a layer (a body limit) to the routes so far.
+    pub fn layer_with(
+        mut self,
+        f: impl FnOnce(Router<Arc<AppState>>) -> Router<Arc<AppState>>,
+    ) -> Routes {
+        self.router = f(self.router);
+        self
+    }
+
+    fn merge(mut self, other: Routes) -> Routes {
+        self.paths.extend(other.paths);
+        self.router = self.router.merge(other.router);
+        self
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Routes {
+        Routes::new()
+    }
+}
+
+fn all_routes() -> Routes {
+    Routes::new()
         .merge(system::router())
         .merge(apps::router())
         .merge(webhooks::router())
         .merge(events::router())
         .merge(bridge::router())
+}
+
+/// The path of every route, as routed (`/v1/apps/{app_id}`).
+pub fn route_paths() -> Vec<String> {
+    all_routes().paths
+}
+
+/// Every route of the API; an unknown path is `404 not_found` and a known path with another
+/// method `405 method_not_allowed`, in the API's error shape.
+pub fn router(state: Arc<AppState>) -> Router {
+    all_routes()
+        .router
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)
@@ -395,6 +452,27 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiEr
 
 #[cfg(test)]
 mod tests {
+    /// A route without its documentation, or documentation of a path no route has, fails here
+    /// (`tests/it/api.rs` checks the methods of each path against the served server).
+    #[test]
+    fn every_route_is_documented_and_every_documented_path_routed() {
+        let doc: serde_json::Value =
+            serde_json::from_str(super::system::OPENAPI).expect("the document is JSON");
+        let documented: std::collections::BTreeSet<String> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .keys()
+            .cloned()
+            .collect();
+        let routed: std::collections::BTreeSet<String> = super::route_paths().into_iter().collect();
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty() && unrouted.is_empty(),
+            "routes without documentation: {undocumented:?}; documented paths without a route: {unrouted:?}"
+        );
+    }
+
     #[test]
     fn hash_key_is_lower_case_hex_sha256() {
         // FIPS 180-2's example: SHA-256("abc").

@@ -1,19 +1,16 @@
 //! `/healthz`, `/metrics` (Prometheus) and `/openapi.json` (the API described).
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::{AppState, State};
+use super::State;
 
 /// The OpenAPI 3.1 document of the API.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
+pub fn router() -> super::Routes {
+    super::Routes::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::{Path, Query};
 use axum::Json;
-use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -19,9 +18,9 @@ use crate::request::RenderedRequest;
 use crate::store::{DeliveryIds, DeliveryState, Leftovers, WebhookRecord, now_ms};
 use crate::webhook::{BodySpec, Webhook, WebhookSpec};
 
-pub fn router() -> Router<Arc<AppState>> {
+pub fn router() -> super::Routes {
     let base = "/v1/apps/{app_id}/webhooks";
-    Router::new()
+    super::Routes::new()
         .route(base, post(create).get(list))
         .route(&format!("{base}/preview"), post(preview_unsaved))
         .route(
