@@ -254,16 +254,7 @@ pub fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
 }
 
 /// "an array", "a string"…: what a JSON value is, for messages.
-pub fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub use crate::event::kind_of as json_kind;
 
 pub fn body_rejection(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
