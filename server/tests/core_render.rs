@@ -1,5 +1,5 @@
 //! Rendering: the seed's example webhook, escaping by position with hostile values, missing values,
-//! the `json` filter, the cURL preview, and the fast renderer agreeing with the Liquid runtime.
+//! the `json` filter, the cURL preview, and Shopify details of the Liquid engine.
 
 use hookline::event::Event;
 use hookline::request::{Method, RenderedRequest};
