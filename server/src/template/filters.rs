@@ -590,16 +590,39 @@ fn base64_engine(url_safe: bool) -> base64::engine::GeneralPurpose {
     }
 }
 
-/// Ruby's `capitalize`: the first character upper case, the rest lower case.
+/// Ruby's `capitalize`: the first character in title case, the rest lower case.
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first
-            .to_uppercase()
-            .chain(chars.as_str().to_lowercase().chars())
-            .collect(),
-        None => String::new(),
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut out = String::with_capacity(s.len());
+    match title_case(first) {
+        Some(title) => out.push_str(title),
+        None => out.extend(first.to_uppercase()),
     }
+    out.push_str(&chars.as_str().to_lowercase());
+    out
+}
+
+/// The characters whose title case is not their upper case (Unicode's SpecialCasing and the
+/// digraphs): `ß` is `Ss`, `ǆ` is `ǅ`, `ﬁ` is `Fi`.
+fn title_case(c: char) -> Option<&'static str> {
+    Some(match c {
+        'ß' => "Ss",
+        'Ǆ' | 'ǅ' | 'ǆ' => "ǅ",
+        'Ǉ' | 'ǈ' | 'ǉ' => "ǈ",
+        'Ǌ' | 'ǋ' | 'ǌ' => "ǋ",
+        'Ǳ' | 'ǲ' | 'ǳ' => "ǲ",
+        'ﬀ' => "Ff",
+        'ﬁ' => "Fi",
+        'ﬂ' => "Fl",
+        'ﬃ' => "Ffi",
+        'ﬄ' => "Ffl",
+        'ﬅ' | 'ﬆ' => "St",
+        'և' => "Եւ",
+        _ => return None,
+    })
 }
 
 /// A string filter's text: nil is `""`.
@@ -1079,6 +1102,14 @@ mod tests {
         assert_eq!(floor_mod(-7, 3), Some(2));
         assert_eq!(floor_mod(7, -3), Some(-2));
         assert_eq!(floor_div(i64::MIN, -1), None);
+    }
+
+    #[test]
+    fn capitalize_title_cases_the_first_letter() {
+        assert_eq!(capitalize("ǆemo"), "ǅemo");
+        assert_eq!(capitalize("ßa"), "Ssa");
+        assert_eq!(capitalize("éLAN"), "Élan");
+        assert_eq!(capitalize(""), "");
     }
 
     #[test]
