@@ -103,47 +103,42 @@ impl From<StoreError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Path parameters, refused as a JSON error (`400 invalid_path`) when they cannot be read (axum's
-/// own extractor answers in plain text).
-pub struct Path<T>(pub T);
+/// An extractor of axum's whose rejection answers in the API's JSON error shape, with `code` and
+/// the rejection's text (axum's own answer is plain text).
+macro_rules! json_rejection {
+    ($(#[$doc:meta])* $name:ident, $code:literal, $message:expr) => {
+        $(#[$doc])*
+        pub struct $name<T>(pub T);
 
-impl<T, S> FromRequestParts<S> for Path<T>
-where
-    T: serde::de::DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
+        impl<T, S> FromRequestParts<S> for $name<T>
+        where
+            T: serde::de::DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Path<T>, ApiError> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(Path(value)),
-            Err(e) => Err(ApiError::bad_request("invalid_path", e.body_text())),
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<$name<T>, ApiError> {
+                match axum::extract::$name::<T>::from_request_parts(parts, state).await {
+                    Ok(axum::extract::$name(value)) => Ok($name(value)),
+                    Err(e) => Err(ApiError::bad_request($code, $message(e.body_text()))),
+                }
+            }
         }
-    }
+    };
 }
 
-/// A query string, refused as a JSON error (`400 invalid_query`, naming the parameter) when it
-/// does not fit.
-pub struct Query<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for Query<T>
-where
-    T: serde::de::DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Query<T>, ApiError> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Query(value)),
-            Err(e) => Err(ApiError::bad_request(
-                "invalid_query",
-                e.body_text()
-                    .replace("Failed to deserialize query string: ", "the query string: "),
-            )),
-        }
-    }
-}
+json_rejection!(
+    /// Path parameters; `400 invalid_path` when they cannot be read.
+    Path,
+    "invalid_path",
+    |text: String| text
+);
+json_rejection!(
+    /// A query string; `400 invalid_query`, naming the parameter, when it does not fit.
+    Query,
+    "invalid_query",
+    |text: String| text.replace("Failed to deserialize query string: ", "the query string: ")
+);
 
 /// A whole-number query parameter's value within `range`, or `400 invalid_query` naming it.
 pub fn in_range(

@@ -378,35 +378,30 @@ fn chosen_event_unchecked(app_id: &str, body: &Value, webhook: &Webhook) -> ApiR
             format!("{unknown}: unknown field (expected event or kind)"),
         ));
     }
-    if let Some(kind) = body.get("kind")
-        && !kind.is_string()
-    {
-        return Err(ApiError::bad_request(
-            "invalid_event",
-            format!("kind: expected a string, found {}", super::json_kind(kind)),
-        ));
-    }
+    let kind = match body.get("kind") {
+        None => None,
+        Some(Value::String(k)) => Some(k.as_str()),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                format!("kind: expected a string, found {}", super::json_kind(other)),
+            ));
+        }
+    };
     if let Some(event) = body.get("event") {
         return super::events::parse_event(app_id, event.clone())
             .map_err(|m| ApiError::bad_request("invalid_event", format!("event.{m}")));
     }
-    let kind = match body.get("kind") {
-        Some(Value::String(k)) => k.clone(),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_event",
-                "kind: expected a string",
-            ));
-        }
-        None => {
-            let spec = serde_json::to_value(webhook.spec()).unwrap_or_default();
-            spec.get("events")
-                .and_then(|e| e.get(0))
-                .and_then(Value::as_str)
-                .map(|k| k.trim_end_matches('*').trim_end_matches('.').to_string())
-                .filter(|k| !k.is_empty())
-                .unwrap_or_else(|| "message.push.sent".to_string())
-        }
+    // No kind given: a sample of the webhook's first trigger (`message.push.*` → `message.push`).
+    let kind = match kind {
+        Some(k) => k.to_owned(),
+        None => webhook
+            .spec()
+            .events
+            .first()
+            .map(|k| k.trim_end_matches('*').trim_end_matches('.').to_owned())
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "message.push.sent".to_owned()),
     };
     Ok(crate::samples::sample_event(&kind))
 }
@@ -493,24 +488,16 @@ async fn preview_unsaved(
     state: State,
     Path(app_id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(mut body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     state.authorize_app(&headers, &app_id)?;
+    // The definition comes out of the body; what is left chooses the event.
     let definition = body
-        .get("webhook")
+        .as_object_mut()
+        .and_then(|o| o.remove("webhook"))
         .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
-    let webhook = compile(&state, parse(&state.config.limits, definition)?).await?;
-    let mut event_part = body.clone();
-    if let Some(o) = event_part.as_object_mut() {
-        o.remove("webhook");
-    }
-    preview_of(
-        &app_id,
-        &event_part,
-        Arc::new(webhook),
-        &state.config.limits,
-    )
-    .await
+    let webhook = compile(&state, parse(&state.config.limits, &definition)?).await?;
+    preview_of(&app_id, &body, Arc::new(webhook), &state.config.limits).await
 }
 
 /// `POST …/{id}/test [{"event"} | {"kind"}]`: sends the request now (outside the queue, not

@@ -131,6 +131,15 @@ impl Escape {
         }
     }
 
+    /// Whether a last filter named `filter` is what this escape does already, so it is not applied
+    /// twice: `url_encode` in a URL, `json` outside a JSON string.
+    pub fn covers(self, filter: &str) -> bool {
+        matches!(
+            (self, filter),
+            (Escape::Url, "url_encode") | (Escape::JsonLiteral, "json")
+        )
+    }
+
     /// Appends the escaped form of `value` to `out`.
     pub fn apply_into(self, out: &mut String, value: &Data) {
         match self {

@@ -234,7 +234,7 @@ pub fn numeric_string(s: &str) -> Option<Num> {
 
 /// A whole-number argument (a length, an offset): fractions are cut, anything else is read as
 /// [`to_number`] reads it.
-fn to_int(value: &Data) -> i64 {
+pub fn to_int(value: &Data) -> i64 {
     match to_number(value) {
         Num::Int(i) => i,
         Num::Float(f) => f as i64,

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use super::Data;
 use super::budget::{Budget, Exceeded, Limits, value_size};
 use super::data::NIL;
-use super::filters::{self, Num, TooLarge};
+use super::filters::{self, Num, TooLarge, to_int};
 use super::syntax::{Chain, Cond, Expr, Loop, Node, Offset, Op, Step};
 
 /// How a block ended: normally, or at a `break` or `continue` on its way to the loop.
@@ -502,13 +502,6 @@ fn render_loop(
     result
 }
 
-fn to_int(value: &Data) -> i64 {
-    match filters::to_number(value) {
-        Num::Int(i) => i,
-        Num::Float(f) => f as i64,
-    }
-}
-
 impl<'d> Scope<'d> {
     /// Sets an `assign` or `capture` variable, counting what it holds against the budget.
     fn set(&mut self, name: &str, value: Data, budget: &mut Budget) -> Result<(), String> {
@@ -701,11 +694,7 @@ impl<'d> Scope<'d> {
         let special = |e: &Expr| matches!(e, Expr::Empty | Expr::Blank);
         if special(a) || special(b) {
             let (literal, other) = if special(a) { (a, b) } else { (b, a) };
-            let value = self.eval(other)?;
-            let is = match literal {
-                Expr::Empty => value.is_empty_value(),
-                _ => value.is_blank(),
-            };
+            let is = self.equals(&*self.eval(other)?, literal)?;
             return Ok(match op {
                 Op::Eq => is,
                 Op::Ne => !is,

@@ -60,6 +60,17 @@ pub enum Token {
     },
 }
 
+impl Token {
+    /// The same tag, with `escape` for what it writes.
+    fn escaped(&self, escape: Escape) -> Token {
+        let mut token = self.clone();
+        if let Token::Tag { escape: e, .. } = &mut token {
+            *e = escape;
+        }
+        token
+    }
+}
+
 /// Whitespace as Liquid trims it around `{%-` and `-%}`: Ruby's `strip` set.
 pub fn is_liquid_space(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c)
@@ -284,18 +295,11 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                     ""
                 };
                 let escape = escape_here(state, in_capture(&blocks), span.start)?;
-                // `url_encode` last in a URL is the URL escape itself (not applied twice); `json`
-                // last outside a JSON string writes the JSON literal the escape would write.
-                let drop_last = match escape {
-                    Escape::Url => last_name == "url_encode",
-                    Escape::JsonLiteral => last_name == "json",
-                    _ => false,
-                };
                 tokens.push(Token::Output {
                     span: span.clone(),
                     inner: inner.clone(),
                     escape,
-                    drop_last,
+                    drop_last: escape.covers(last_name),
                 });
             }
             Token::Tag {
@@ -357,12 +361,7 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                         {
                             check_state(block, state, span.start, "break")?;
                         }
-                        tokens.push(Token::Tag {
-                            span: span.clone(),
-                            name: lexed_name(&lexed[t]),
-                            args: args.clone(),
-                            escape,
-                        });
+                        tokens.push(lexed[t].escaped(escape));
                     }
                     _ if BLOCKS.iter().any(|(open, _)| *open == name) => {
                         // How a value written here would be escaped (`tablerow` writes HTML:
@@ -374,12 +373,7 @@ pub fn scan(src: &str, position: Position) -> Result<Scanned, ScanError> {
                             opened_at: span.start,
                             state,
                         });
-                        tokens.push(Token::Tag {
-                            span: span.clone(),
-                            name: lexed_name(&lexed[t]),
-                            args: args.clone(),
-                            escape,
-                        });
+                        tokens.push(lexed[t].escaped(escape));
                     }
                     _ if BLOCKS.iter().any(|(_, close)| *close == name) => {
                         let Some(block) = blocks.pop() else {
@@ -471,13 +465,6 @@ fn breaks_out(lines: &str) -> bool {
         }
     }
     false
-}
-
-fn lexed_name(token: &Token) -> Range<usize> {
-    match token {
-        Token::Tag { name, .. } => name.clone(),
-        _ => 0..0,
-    }
 }
 
 fn in_capture(blocks: &[Block]) -> bool {

@@ -651,14 +651,12 @@ impl Parser<'_> {
                 let mut m = self.markup(args)?;
                 let mut chain = m.chain()?;
                 m.end("the value")?;
-                // As for `{{ }}`: a last `url_encode` in a URL, or `json` outside a JSON string,
-                // is what the escape does already.
-                let last = chain.filters.last().map(|f| f.filter);
-                if matches!(
-                    (escape, last),
-                    (Escape::Url, Some(Filter::UrlEncode))
-                        | (Escape::JsonLiteral, Some(Filter::Json))
-                ) {
+                // As for `{{ }}`: a last filter the escape does already is not applied twice.
+                if chain
+                    .filters
+                    .last()
+                    .is_some_and(|f| escape.covers(f.filter.name()))
+                {
                     chain.filters.pop();
                 }
                 Node::Output { chain, escape }

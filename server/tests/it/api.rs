@@ -626,15 +626,7 @@ async fn every_documented_path_serves_exactly_its_documented_methods() {
     let s = TestServer::start().await;
     let app = s.app("methods").await;
     let w = s.webhook(&app, "http://127.0.0.1:9/x", &["a.b"]).await;
-    let doc: Value = s
-        .client
-        .get(format!("{}/openapi.json", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, doc) = s.call("GET", "/openapi.json", None, None).await;
     let mut failures = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         let url = path
@@ -643,17 +635,7 @@ async fn every_documented_path_serves_exactly_its_documented_methods() {
             .replace("{delivery_id}", "no-such-delivery");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
             let documented = item.get(method.to_lowercase()).is_some();
-            let status = s
-                .client
-                .request(
-                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-                    format!("{}{url}", s.base),
-                )
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .unwrap()
-                .status();
+            let (status, _) = s.call(method, &url, Some(ADMIN_KEY), None).await;
             if documented == (status == StatusCode::METHOD_NOT_ALLOWED) {
                 failures.push(format!(
                     "{method} {path}: {status}, documented: {documented}"
