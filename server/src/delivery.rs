@@ -12,7 +12,6 @@ use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::{Value, json};
 
 pub mod guard;
 mod pool;
@@ -447,22 +446,14 @@ pub fn is_secret_header(name: &str) -> bool {
 }
 
 /// Headers as `[[name, value], ...]` with secret values replaced.
-pub fn redact_headers(headers: &[(String, String)]) -> Value {
-    Value::Array(
-        headers
-            .iter()
-            .map(|(n, v)| {
-                json!([
-                    n,
-                    if is_secret_header(n) {
-                        MASK
-                    } else {
-                        v.as_str()
-                    }
-                ])
-            })
-            .collect(),
-    )
+pub fn redact_headers(headers: &[(String, String)]) -> Vec<[String; 2]> {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            let value = if is_secret_header(n) { MASK } else { v };
+            [n.clone(), value.to_owned()]
+        })
+        .collect()
 }
 
 /// `text` cut at `max` bytes on a character boundary, and whether it was cut.
@@ -501,39 +492,79 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// A request as logs and test sends show it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LoggedRequest {
+    pub method: &'static str,
+    /// Secret-looking query parameters (`?api_key=`, `token=`...) shown as `********`
+    pub url: String,
+    /// `[name, value]` pairs in order, `webhook-id` last; secret values (Authorization,
+    /// *token*, *key*, *secret*, *signature*, *cookie*...) shown as `********`
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub headers: Vec<[String; 2]>,
+    /// Cut at `logs.max_body_bytes`
+    pub body: Option<String>,
+    pub body_truncated: bool,
+}
+
+/// A receiver's answer as logs and test sends show it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LoggedAnswer {
+    pub status: u16,
+    /// `[name, value]` pairs; secret values shown as `********`
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub headers: Vec<[String; 2]>,
+    /// Cut at `logs.max_body_bytes` (or at `delivery.max_response_body_bytes` when read)
+    pub body: String,
+    pub body_truncated: bool,
+}
+
+/// What came back from an attempt: the answer, or why there was none.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoggedResponse {
+    Answer(LoggedAnswer),
+    Failure {
+        /// Why no answer came (timeout, connection refused, blocked address...)
+        error: Option<String>,
+    },
+}
+
 /// The request as logs keep it: secret headers and query parameters redacted, body truncated.
-pub fn request_log(request: &RenderedRequest, webhook_id: &str, max_body: usize) -> Value {
+pub fn request_log(request: &RenderedRequest, webhook_id: &str, max_body: usize) -> LoggedRequest {
     let mut headers = request.headers.clone();
     headers.push(("webhook-id".into(), webhook_id.into()));
-    let (body, cut) = match &request.body {
+    let (body, body_truncated) = match &request.body {
         Some(b) => {
             let (t, cut) = truncate(b, max_body);
-            (Value::String(t.to_string()), cut)
+            (Some(t.to_string()), cut)
         }
-        None => (Value::Null, false),
+        None => (None, false),
     };
-    json!({
-        "method": request.method.as_str(),
-        "url": redact_url(&request.url),
-        "headers": redact_headers(&headers),
-        "body": body,
-        "body_truncated": cut,
-    })
+    LoggedRequest {
+        method: request.method.as_str(),
+        url: redact_url(&request.url),
+        headers: redact_headers(&headers),
+        body,
+        body_truncated,
+    }
 }
 
 /// The response (or the failure) as logs keep it.
-pub fn response_log(result: &SendResult, max_body: usize) -> Value {
+pub fn response_log(result: &SendResult, max_body: usize) -> LoggedResponse {
     match &result.response {
         Some(r) => {
             let (body, cut) = truncate(&r.body, max_body);
-            json!({
-                "status": r.status,
-                "headers": redact_headers(&r.header_pairs()),
-                "body": body,
-                "body_truncated": cut || r.body_truncated,
+            LoggedResponse::Answer(LoggedAnswer {
+                status: r.status,
+                headers: redact_headers(&r.header_pairs()),
+                body: body.to_string(),
+                body_truncated: cut || r.body_truncated,
             })
         }
-        None => json!({ "error": result.message }),
+        None => LoggedResponse::Failure {
+            error: result.message.clone(),
+        },
     }
 }
 

@@ -48,11 +48,17 @@ enum Command {
         #[arg(long, default_value = "curl")]
         format: hookline::render_cmd::Format,
     },
+    /// Prints the API's OpenAPI document (what `hookline serve` serves at `/openapi.json`).
+    Openapi,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Openapi => {
+            println!("{}", hookline::api::openapi_json());
+            Ok(())
+        }
         Command::Render {
             webhook,
             event,

@@ -149,7 +149,9 @@ impl Spilled {
 }
 
 /// Counts from one ingest call.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+/// What an ingest did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = IngestResult)]
 pub struct IngestSummary {
     /// New events stored.
     pub accepted: usize,

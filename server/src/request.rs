@@ -1,7 +1,9 @@
 //! The exact HTTP request a webhook renders to, and its copy-pasteable cURL form.
 
 /// HTTP methods a webhook may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     Get,

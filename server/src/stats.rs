@@ -25,8 +25,9 @@ pub fn latency_bucket(us: u64) -> usize {
     i.min(LATENCY_BUCKETS - 1)
 }
 
-/// Latency percentiles in milliseconds (`null` when there were no timed attempts).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+/// Latency percentiles in milliseconds (`null` when there were no timed attempts); histogram
+/// buckets are 25% wide, so a percentile is at most 25% high.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Percentiles {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
@@ -57,8 +58,8 @@ pub fn percentiles(hist: &[u64]) -> Percentiles {
     }
 }
 
-/// Attempt counts by outcome.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+/// Attempts by outcome; `4xx` holds every non-2xx status below 500.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Counts {
     #[serde(rename = "2xx")]
     pub success: u64,
@@ -90,9 +91,10 @@ impl Counts {
     }
 }
 
-/// One point of the time series: `step` seconds starting at `t` (unix seconds).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One point of the time series: the attempts of `step` seconds from `t`.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Point {
+    /// Unix seconds
     pub t: i64,
     #[serde(flatten)]
     pub counts: Counts,

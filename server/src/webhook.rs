@@ -63,39 +63,110 @@ use crate::event::{Event, kind_of};
 use crate::request::{Method, RenderedRequest};
 use crate::template::{Budget, Data, Limits, Position, Template, TemplateError, json_quoted_into};
 
-/// The body of a webhook's JSON form.
+/// A webhook's body: key/value pairs, or a custom JSON template.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BodySpec {
-    /// `{"pairs": {key: template}}`: a JSON object of rendered strings.
+    /// `{"pairs": {key: template}}`: key: Liquid template (text); sent as a JSON object of strings
     Pairs(IndexMap<String, String>),
-    /// `{"custom": "template"}`: a JSON document template.
+    /// `{"custom": "template"}`: a Liquid template of a JSON body
     Custom(String),
+}
+
+impl utoipa::ToSchema for BodySpec {}
+
+/// `{"pairs": {..}}` or `{"custom": ".."}`, each with that one key.
+impl utoipa::PartialSchema for BodySpec {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+        let variant = |key: &str, value: ObjectBuilder, description: &str| {
+            ObjectBuilder::new()
+                .property(key, value)
+                .required(key)
+                .additional_properties(Some(
+                    utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                ))
+                .description(Some(description))
+        };
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        OneOfBuilder::new()
+            .item(variant(
+                "pairs",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .additional_properties(Some(string())),
+                "key: Liquid template (text); sent as a JSON object of strings",
+            ))
+            .item(variant(
+                "custom",
+                string(),
+                "A Liquid template of a JSON body",
+            ))
+            .description(Some("Key/value pairs, or a custom JSON template"))
+            .into()
+    }
 }
 
 /// The JSON form of a webhook, as the API and the CLI read and write it:
 /// `{"name", "events", "method", "url", "headers", "body": {"pairs": {..}} | {"custom": ".."}, "enabled"}`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookSpec {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub name: String,
     /// Triggers: event kinds, `prefix.*`, or `*`.
+    #[schema(min_items = 1, value_type = Vec<Trigger>)]
     pub events: Vec<String>,
+    /// `POST` when absent or null
+    #[schema(required = false, nullable)]
     pub method: Method,
+    /// A Liquid template of an http(s) URL whose scheme and host are literal
+    #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     pub url: String,
-    /// Header name → value template, in order.
+    /// Header name (an HTTP token) → Liquid template of the value, in order. Secret values are
+    /// shown as `********`.
     #[serde(default)]
+    #[schema(schema_with = header_templates)]
     pub headers: IndexMap<String, String>,
-    /// `None` sends no body.
+    /// No body when null or absent.
     #[serde(default)]
     pub body: Option<BodySpec>,
+    /// `true` when absent or null (on an update: the current state)
     #[serde(default = "enabled_default")]
+    #[schema(required = false, nullable)]
     pub enabled: bool,
-    /// Headers whose values are secrets besides those named like credentials (see
-    /// [`crate::delivery::is_secret_header`]): write-only in the API, sealed at rest, masked in
-    /// logs and previews.
+    /// Headers (of `headers`) whose values are secrets besides those named like credentials
+    /// (Authorization, Cookie, *token*, *key*, ...). Secret values are write-only: answers show
+    /// them as `********`, and a definition sent back with `********` keeps the stored value;
+    /// they are sealed at rest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(nullable)]
     pub secret_headers: Vec<String>,
 }
+
+/// The schema of `headers`: names are HTTP tokens, values templates; null is none.
+fn header_templates() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, Type, schema::SchemaType};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")),
+        ))
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(
+            "Header name (an HTTP token) → Liquid template of the value, in order. Secret \
+             values are shown as `********`.",
+        ))
+        .build()
+}
+
+/// A trigger: an exact event kind, `prefix.*`, or `*`.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^(\*|[^\s*\u0000-\u001f\u007f-\u009f]+(\.\*)?)$")]
+#[allow(dead_code)]
+pub struct Trigger(String);
 
 fn enabled_default() -> bool {
     true

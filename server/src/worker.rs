@@ -160,15 +160,14 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     let log = keep_log.then(|| LogDetail {
         delivery_id: delivery_id.to_string(),
         event_id: event_id.to_string(),
-        request: match &request {
-            Some(r) => request_log(
+        request: request.as_ref().map_or(serde_json::Value::Null, |r| {
+            json_of(&request_log(
                 &r.masked(|n| webhook.is_secret_header(n)),
                 delivery_id,
                 config.logs.max_body_bytes,
-            ),
-            None => serde_json::Value::Null,
-        },
-        response: response_log(&result, config.logs.max_body_bytes),
+            ))
+        }),
+        response: json_of(&response_log(&result, config.logs.max_body_bytes)),
     });
     let status = result.response.as_ref().map(|r| r.status);
     crate::metrics::record_attempt(result.outcome, result.duration);
@@ -416,4 +415,9 @@ impl Recorder {
         }
         true
     }
+}
+
+/// `value` as JSON, as the store keeps a log's request and response.
+fn json_of(value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }

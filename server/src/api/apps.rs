@@ -6,18 +6,97 @@ use std::time::Duration;
 use super::Path;
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
+use super::doc::{AppErrors, AppPath, BodyErrors};
 use super::{ApiError, ApiResult, JsonBody, OptionalJsonBody, State, hash_key, new_key};
-use crate::store::{AppKey, AppRecord, now_ms};
+use crate::store::{AppKey, AppRecord, PurgeStep, now_ms};
 
 pub fn router() -> super::Routes {
     super::Routes::new()
-        .route("/v1/apps", post(create).get(list))
-        .route("/v1/apps/{app_id}", get(read).patch(update).delete(remove))
-        .route("/v1/apps/{app_id}/keys", post(rotate_key))
-        .route("/v1/apps/{app_id}/erase", post(erase))
+        .routes(routes!(create, list))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(rotate_key))
+        .routes(routes!(erase))
+}
+
+/// `POST /v1/apps`'s body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct NewAppInput {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    name: String,
+    #[schema(max_items = 50)]
+    bridge_origins: Option<Vec<Origin>>,
+}
+
+/// `PATCH /v1/apps/{app_id}`'s body: what it names changes.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AppChanges {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    name: Option<String>,
+    #[schema(max_items = 50)]
+    bridge_origins: Option<Vec<Origin>>,
+}
+
+/// An origin as browsers send it in `Origin`: `scheme://host[:port]`, http or https, nothing
+/// after.
+#[derive(Deserialize, ToSchema)]
+#[schema(value_type = String, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+/?$")]
+#[allow(dead_code)]
+struct Origin(String);
+
+/// An app, with its key: shown only when it is created.
+#[derive(Serialize, ToSchema)]
+struct NewApp {
+    #[serde(flatten)]
+    app: AppRecord,
+    /// Shown once; only its SHA-256 is stored
+    api_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AppList {
+    apps: Vec<AppRecord>,
+}
+
+/// `POST /v1/apps/{app_id}/keys`'s body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct KeyRotation {
+    /// How long the replaced key keeps working: a duration (250ms, 5s, 5m, 2h, 1d); `0s` revokes
+    /// it at once. 24h when absent.
+    grace: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct NewKey {
+    /// Shown once; only its SHA-256 is stored
+    api_key: String,
+    /// Unix milliseconds; null when the replaced key was revoked at once
+    previous_key_expires_at: Option<i64>,
+}
+
+/// `POST /v1/apps/{app_id}/erase`'s body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct EraseInput {
+    /// The user whose events go
+    #[schema(min_length = 1)]
+    external_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Erased {
+    erased: PurgeStep,
 }
 
 /// How long a replaced key keeps working unless the request says (`grace`).
@@ -85,20 +164,17 @@ fn parse_origins(value: &Value) -> ApiResult<Vec<String>> {
     Ok(out)
 }
 
-fn view(app: &AppRecord) -> Value {
-    json!({
-        "id": app.id, "name": app.name, "created_at": app.created_at,
-        "bridge_origins": app.bridge_origins,
-    })
-}
-
-/// `POST /v1/apps {"name", "bridge_origins"?}` → `201 {id, name, created_at, bridge_origins,
-/// api_key}`; the key is shown only here.
+/// Create an app
+///
+/// With the admin key. The answer holds the app's key, shown only here.
+#[utoipa::path(post, path = "/v1/apps", tag = "apps", security(("adminKey" = [])),
+    request_body = NewAppInput,
+    responses((status = 201, description = "The app, with its key", body = NewApp), AppErrors, BodyErrors))]
 async fn create(
     state: State,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NewApp>)> {
     state.authorize_admin(&headers)?;
     known_fields(&body, &["name", "bridge_origins"])?;
     let name = parse_name(body.get("name").ok_or_else(|| invalid("name: missing"))?)?;
@@ -124,43 +200,52 @@ async fn create(
         .bridge
         .set_origins(&app.id, app.bridge_origins.clone());
     tracing::info!(app = %app.id, "app created");
-    let mut out = view(&app);
-    out["api_key"] = key.into();
-    Ok((StatusCode::CREATED, Json(out)))
+    Ok((StatusCode::CREATED, Json(NewApp { app, api_key: key })))
 }
 
-/// `GET /v1/apps` (admin key) → `{"apps": [{id, name, created_at, bridge_origins}]}`.
-async fn list(state: State, headers: HeaderMap) -> ApiResult<Json<Value>> {
+/// List the apps
+///
+/// With the admin key.
+#[utoipa::path(get, path = "/v1/apps", tag = "apps", security(("adminKey" = [])),
+    responses((status = 200, description = "Every app", body = AppList), AppErrors))]
+async fn list(state: State, headers: HeaderMap) -> ApiResult<Json<AppList>> {
     state.authorize_admin(&headers)?;
     let apps = state.store.list_apps().await?;
-    Ok(Json(
-        json!({ "apps": apps.iter().map(view).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(AppList { apps }))
 }
 
-/// `GET /v1/apps/{app}` (its key or the admin key).
+/// Read an app
+///
+/// With its key or the admin key.
+#[utoipa::path(get, path = "/v1/apps/{app_id}", tag = "apps", params(AppPath),
+    security(("appKey" = []), ("adminKey" = [])),
+    responses((status = 200, description = "The app", body = AppRecord), AppErrors))]
 async fn read(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AppRecord>> {
     state.authorize_app(&headers, &app_id)?;
     let app = state
         .store
         .get_app(&app_id)
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;
-    Ok(Json(view(&app)))
+    Ok(Json(app))
 }
 
-/// `PATCH /v1/apps/{app} {"name"?, "bridge_origins"?}` (its key or the admin key): sets what is
-/// given.
+/// Change an app's name or bridge origins
+///
+/// With its key or the admin key; sets what the body names.
+#[utoipa::path(patch, path = "/v1/apps/{app_id}", tag = "apps", params(AppPath),
+    security(("appKey" = []), ("adminKey" = [])), request_body = AppChanges,
+    responses((status = 200, description = "The app", body = AppRecord), AppErrors, BodyErrors))]
 async fn update(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AppRecord>> {
     state.authorize_app(&headers, &app_id)?;
     known_fields(&body, &["name", "bridge_origins"])?;
     let name = body.get("name").map(parse_name).transpose()?;
@@ -173,18 +258,23 @@ async fn update(
     state
         .bridge
         .set_origins(&app.id, app.bridge_origins.clone());
-    Ok(Json(view(&app)))
+    Ok(Json(app))
 }
 
-/// `POST /v1/apps/{app}/keys {"grace"?: "24h"}` (its key or the admin key) → `201 {api_key,
-/// previous_key_expires_at}`: a new key, shown only here; the one it replaces keeps working for
-/// `grace` (24 h by default; `"0s"` revokes it at once).
+/// Give an app a new key
+///
+/// With its key or the admin key. The new key is shown only here; the one it replaces keeps
+/// working for `grace` (24 h by default; `"0s"` revokes it at once).
+#[utoipa::path(post, path = "/v1/apps/{app_id}/keys", tag = "apps", params(AppPath),
+    security(("appKey" = []), ("adminKey" = [])),
+    request_body(content = Option<KeyRotation>, description = "Optional: an empty body keeps the default grace"),
+    responses((status = 201, description = "The new key", body = NewKey), AppErrors, BodyErrors))]
 async fn rotate_key(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NewKey>)> {
     state.authorize_app(&headers, &app_id)?;
     let grace = match &body {
         Value::Null => DEFAULT_KEY_GRACE,
@@ -217,19 +307,27 @@ async fn rotate_key(
     }
     state.keys_mut().rotate(&app_id, hash, old_until, now);
     tracing::info!(app = %app_id, grace_s = grace.as_secs(), "app key rotated");
-    let expires = (old_until > now).then_some(old_until);
+    let previous_key_expires_at = (old_until > now).then_some(old_until);
     Ok((
         StatusCode::CREATED,
-        Json(json!({"api_key": key, "previous_key_expires_at": expires})),
+        Json(NewKey {
+            api_key: key,
+            previous_key_expires_at,
+        }),
     ))
 }
 
-/// `DELETE /v1/apps/{app}` (admin key) → `204`: the app, its key, its webhooks (their deliveries
-/// in flight abandoned), events, deliveries, stats and logs. The key stops working and nothing is
-/// sent for the app once the first step is stored; the rest goes in chunks before the answer.
+/// Delete an app and everything it holds
+///
+/// With the admin key: the app, its key, its webhooks (their deliveries in flight abandoned),
+/// events, deliveries, stats and logs. The key stops working and nothing is sent for the app once
+/// the first step is stored; the rest goes in chunks before the answer.
+#[utoipa::path(delete, path = "/v1/apps/{app_id}", tag = "apps", params(AppPath),
+    security(("adminKey" = [])),
+    responses((status = 204, description = "Deleted"), AppErrors))]
 async fn remove(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     state.authorize_admin(&headers)?;
@@ -246,15 +344,19 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/apps/{app}/erase {"external_id"}` → `200 {"erased": {events, deliveries, logs}}`:
-/// that user's stored events, their deliveries and the logs that show them are deleted (a
-/// data-protection request). Attempts already under way may still be sent.
+/// Erase one user's events
+///
+/// That user's stored events (by `external_id`), their deliveries and the logs that show them are
+/// deleted: a data-protection request. Attempts already under way may still be sent.
+#[utoipa::path(post, path = "/v1/apps/{app_id}/erase", tag = "apps", params(AppPath),
+    security(("appKey" = [])), request_body = EraseInput,
+    responses((status = 200, description = "What was deleted", body = Erased), AppErrors, BodyErrors))]
 async fn erase(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Erased>> {
     state.authorize_app(&headers, &app_id)?;
     let external_id = match body.get("external_id") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -288,5 +390,5 @@ async fn erase(
     }
     let erased = crate::retention::erase(state.store.as_ref(), &app_id, &external_id).await?;
     tracing::info!(app = %app_id, events = erased.events, logs = erased.logs, "erased one user's events");
-    Ok(Json(json!({ "erased": erased })))
+    Ok(Json(Erased { erased }))
 }

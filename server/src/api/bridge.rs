@@ -15,15 +15,17 @@ use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::Path;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use utoipa::{IntoResponses, ToSchema};
+use utoipa_axum::routes;
 
+use super::doc::{AppPath, ErrorBody};
 use super::{ApiError, AppState, RawBody, State, parse_json};
 use crate::config::BridgeConfig;
 use crate::http::Peer;
+use crate::queue::IngestSummary;
 
 /// The largest browser payload accepted: a body is not read past it. Room for every field at its
 /// bound (about 23 kB, as the browser half keeps them) and their JSON escapes.
@@ -38,11 +40,78 @@ const MAX_BUCKETS: usize = 100_000;
 
 pub fn router() -> super::Routes {
     super::Routes::new()
-        .route(
-            "/v1/apps/{app_id}/browser-events",
-            post(receive).options(preflight),
-        )
-        .layer_with(|r| r.layer(DefaultBodyLimit::max(MAX_BROWSER_EVENT_BYTES)))
+        .routes(routes!(receive, preflight))
+        .body_limit(MAX_BROWSER_EVENT_BYTES)
+}
+
+/// A notification webhook of the browser half, as it posts it.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BrowserEvent)]
+#[allow(dead_code, non_snake_case)]
+struct BrowserEventShape {
+    #[schema(inline)]
+    event: BrowserKind,
+    /// The notification's id
+    #[schema(max_length = 256)]
+    id: Option<String>,
+    #[schema(max_length = 256)]
+    userId: Option<String>,
+    #[schema(max_length = 2048)]
+    heading: Option<String>,
+    #[schema(max_length = 4096)]
+    content: Option<String>,
+    #[schema(max_length = 4096)]
+    url: Option<String>,
+    #[schema(max_length = 4096)]
+    icon: Option<String>,
+    /// Any JSON, at most 8 kB as JSON
+    data: Option<serde_json::Value>,
+    /// The button clicked
+    #[schema(max_length = 256)]
+    action: Option<String>,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+enum BrowserKind {
+    #[serde(rename = "notification.displayed")]
+    Displayed,
+    #[serde(rename = "notification.clicked")]
+    Clicked,
+    #[serde(rename = "notification.dismissed")]
+    Dismissed,
+}
+
+/// What the bridge refuses.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum BridgeErrors {
+    /// Not JSON, or not a browser event: the message names what is wrong
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// The app has `bridge_origins` and the request's `Origin` is not one of them
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such app
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The body did not arrive within `limits.body_timeout`
+    #[response(status = 408)]
+    Timeout(ErrorBody),
+    /// Over 64 kB
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// Neither text/plain nor application/json
+    #[response(status = 415)]
+    UnsupportedType(ErrorBody),
+    /// Too many browser events from this address or for this app (`bridge.rate_*`);
+    /// `Retry-After` says when to try again
+    #[response(status = 429)]
+    TooMany(ErrorBody),
+    /// The store failed; try again
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 /// The bridge's own state: each app's allowed origins, and the rate limits.
@@ -213,7 +282,18 @@ fn origin_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
 }
 
-async fn preflight(state: State, Path(app_id): Path<String>, headers: HeaderMap) -> Response {
+/// CORS preflight
+///
+/// Allows the app's origins (`*` when it lists none), `POST`, and the headers `Content-Type`
+/// and `X-OneSignal-Event`.
+#[utoipa::path(options, path = "/v1/apps/{app_id}/browser-events", tag = "bridge",
+    params(AppPath),
+    responses((status = 204, description = "Allowed"), BridgeErrors))]
+async fn preflight(
+    state: State,
+    Path(AppPath { app_id }): Path<AppPath>,
+    headers: HeaderMap,
+) -> Response {
     match state.bridge.allow_origin(&app_id, origin_of(&headers)) {
         Ok(origin) => cors(StatusCode::NO_CONTENT.into_response(), origin),
         // No CORS headers: the browser does not send the post.
@@ -221,9 +301,21 @@ async fn preflight(state: State, Path(app_id): Path<String>, headers: HeaderMap)
     }
 }
 
+/// Receive a browser-half webhook (the bridge)
+///
+/// No key: called by browsers. `notification.displayed|clicked|dismissed` become
+/// `message.push.displayed|clicked|dismissed` with external_id = userId, message.id = id,
+/// message.title = heading, message.contents = content; url, icon, data and action are kept as
+/// extra properties. The same (event, id, userId, action) makes the same event id, so a browser's
+/// resend is a duplicate. CORS: the app's `bridge_origins`, or any origin when it lists none.
+#[utoipa::path(post, path = "/v1/apps/{app_id}/browser-events", tag = "bridge",
+    params(AppPath),
+    request_body(content((BrowserEventShape = "text/plain"), (BrowserEventShape = "application/json"))),
+    responses((status = 202, description = "Turned into an event", body = IngestSummary),
+        BridgeErrors))]
 async fn receive(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
     Peer(client): Peer,
     body: Result<RawBody, ApiError>,
@@ -265,7 +357,7 @@ async fn handle(
     app_id: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<IngestSummary, ApiError> {
     // text/plain (a "simple" request, `cors: false`) and application/json carry the same JSON.
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -290,8 +382,7 @@ async fn handle(
     let event = super::events::parse_event(app_id, event)
         .map_err(|m| ApiError::bad_request("invalid_browser_event", m))?;
     crate::metrics::BROWSER_EVENTS.add(1);
-    let summary = state.queue.ingest(app_id, vec![event]).await?;
-    Ok(json!(summary))
+    Ok(state.queue.ingest(app_id, vec![event]).await?)
 }
 
 /// The browser payload `{event, id, userId, heading, content, url, icon, data, action}` as an
@@ -406,6 +497,7 @@ fn stable_uuid(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn maps_the_browser_payload() {

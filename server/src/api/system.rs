@@ -2,34 +2,47 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use super::State;
 
-/// The OpenAPI 3.1 document of the API.
-pub const OPENAPI: &str = include_str!("../openapi.json");
-
 pub fn router() -> super::Routes {
     super::Routes::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi))
 }
 
-/// `200 {"status": "ok"}` while the store answers; `503` otherwise.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok`, or `store unavailable`
+    status: &'static str,
+}
+
+/// Whether the server and its store answer
+#[utoipa::path(get, path = "/healthz", tag = "system", responses(
+    (status = 200, description = "The store answers", body = Health),
+    (status = 503, description = "The store does not answer", body = Health),
+))]
 async fn healthz(state: State) -> impl IntoResponse {
     match state.store.get_meta("schema").await {
-        Ok(_) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok"})),
-        ),
+        Ok(_) => (StatusCode::OK, axum::Json(Health { status: "ok" })),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "store unavailable"})),
+            axum::Json(Health {
+                status: "store unavailable",
+            }),
         ),
     }
 }
 
+/// Prometheus metrics
+#[utoipa::path(get, path = "/metrics", tag = "system", responses(
+    (status = 200, description = "The metrics, in Prometheus' text format", body = String,
+        content_type = "text/plain"),
+))]
 async fn metrics() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -37,6 +50,13 @@ async fn metrics() -> impl IntoResponse {
     )
 }
 
+/// This document
+#[utoipa::path(get, path = "/openapi.json", tag = "system", responses(
+    (status = 200, description = "The OpenAPI 3.1 document of the API", body = Object),
+))]
 async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi_json(),
+    )
 }

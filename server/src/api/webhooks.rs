@@ -6,45 +6,219 @@ use std::sync::Arc;
 use super::{Path, Query};
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 
+use super::doc::{AppErrors, AppPath, BodyErrors, DeliveryPath, ErrorBody, WebhookPath};
+use super::events::EventShape;
 use super::{ApiError, ApiResult, AppState, JsonBody, OptionalJsonBody, State};
 use crate::config::LimitsConfig;
-use crate::delivery::{redact_headers, request_log};
+use crate::delivery::{LoggedAnswer, LoggedRequest, redact_headers, request_log};
 use crate::event::Event;
 use crate::request::RenderedRequest;
-use crate::store::{DeliveryIds, DeliveryState, Leftovers, WebhookRecord, now_ms};
+use crate::stats::{Counts, Percentiles, Point};
+use crate::store::{
+    DeliveryCounts, DeliveryIds, DeliveryRecord, DeliveryState, Leftovers, LogRecord,
+    WebhookRecord, now_ms,
+};
 use crate::webhook::{BodySpec, Webhook, WebhookSpec};
 
 pub fn router() -> super::Routes {
-    let base = "/v1/apps/{app_id}/webhooks";
     super::Routes::new()
-        .route(base, post(create).get(list))
-        .route(&format!("{base}/preview"), post(preview_unsaved))
-        .route(
-            &format!("{base}/{{id}}"),
-            get(read).put(update).patch(update).delete(remove),
-        )
-        .route(&format!("{base}/{{id}}/enable"), post(enable))
-        .route(&format!("{base}/{{id}}/disable"), post(disable))
-        .route(
-            &format!("{base}/{{id}}/preview"),
-            post(preview).get(preview_get),
-        )
-        .route(&format!("{base}/{{id}}/test"), post(test_send))
-        .route(&format!("{base}/{{id}}/stats"), get(stats))
-        .route(&format!("{base}/{{id}}/logs"), get(logs))
-        .route(&format!("{base}/{{id}}/deliveries"), get(deliveries))
-        .route(
-            &format!("{base}/{{id}}/deliveries/replay"),
-            post(replay_all),
-        )
-        .route(
-            &format!("{base}/{{id}}/deliveries/{{delivery_id}}/replay"),
-            post(replay_one),
-        )
+        .routes(routes!(create, list))
+        .routes(routes!(preview_unsaved))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(preview, preview_get))
+        .routes(routes!(test_send))
+        .routes(routes!(stats))
+        .routes(routes!(logs))
+        .routes(routes!(deliveries))
+        .routes(routes!(replay_all))
+        .routes(routes!(replay_one))
+}
+
+/// A webhook as the API shows it: its definition (secret values shown as `********`), id,
+/// status and times. Sent back to `PUT`, it keeps every value as it was.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Webhook)]
+pub struct WebhookView {
+    id: String,
+    app_id: String,
+    name: String,
+    events: Vec<String>,
+    method: crate::request::Method,
+    url: String,
+    headers: indexmap::IndexMap<String, String>,
+    body: Option<BodySpec>,
+    enabled: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    secret_headers: Vec<String>,
+    status: Status,
+    /// Unix milliseconds
+    created_at: i64,
+    /// Unix milliseconds
+    updated_at: i64,
+}
+
+/// Whether a webhook sends, and if not, why and since when.
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    #[schema(inline)]
+    state: StatusState,
+    /// Why it was disabled (`disabled by a user`, or the failures that disabled it)
+    reason: Option<String>,
+    /// Unix milliseconds
+    disabled_at: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum StatusState {
+    Enabled,
+    Disabled,
+}
+
+#[derive(Serialize, ToSchema)]
+struct WebhookList {
+    webhooks: Vec<WebhookView>,
+}
+
+/// The event of a preview or a test send: a given one, a sample of a kind, or (empty body) a
+/// sample of the webhook's first trigger.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct EventChoice {
+    event: Option<EventShape>,
+    /// A sample event of this kind
+    kind: Option<String>,
+}
+
+/// An unsaved definition and the event to preview it with.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct UnsavedPreview {
+    webhook: WebhookSpec,
+    event: Option<EventShape>,
+    /// A sample event of this kind
+    kind: Option<String>,
+}
+
+/// A request as a preview shows it (secrets masked).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Request)]
+struct ShownRequest {
+    method: &'static str,
+    url: String,
+    /// `[name, value]` pairs, in order
+    #[schema(value_type = Vec<Vec<String>>)]
+    headers: Vec<[String; 2]>,
+    body: Option<String>,
+}
+
+impl From<&RenderedRequest> for ShownRequest {
+    fn from(r: &RenderedRequest) -> ShownRequest {
+        ShownRequest {
+            method: r.method.as_str(),
+            url: r.url.clone(),
+            headers: r
+                .headers
+                .iter()
+                .map(|(n, v)| [n.clone(), v.clone()])
+                .collect(),
+            body: r.body.clone(),
+        }
+    }
+}
+
+/// The exact request a webhook makes for an event, and its cURL form.
+#[derive(Serialize, ToSchema)]
+struct Preview {
+    #[schema(value_type = EventShape)]
+    event: Value,
+    request: ShownRequest,
+    /// The request as a cURL command (secret values masked, with a note saying so)
+    curl: String,
+}
+
+/// What a test send did (also when the receiver failed).
+#[derive(Serialize, ToSchema)]
+struct TestResult {
+    #[schema(value_type = EventShape)]
+    event: Value,
+    request: TestRequest,
+    /// Null when nothing came back
+    response: Option<LoggedAnswer>,
+    /// `2xx`, `4xx`, `5xx`, `timeout`, `network_error`, `render_error`
+    outcome: &'static str,
+    success: bool,
+    /// As in logs: ok, http_status, timeout, connect_error, blocked_address...
+    error_code: &'static str,
+    error: Option<String>,
+    duration_ms: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TestRequest {
+    #[serde(flatten)]
+    request: LoggedRequest,
+    curl: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Stats {
+    webhook_id: String,
+    status: Status,
+    all_time: AllTime,
+    deliveries: DeliveryCounts,
+    series: Series,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AllTime {
+    attempts: u64,
+    counts: Counts,
+    latency_ms: Percentiles,
+}
+
+/// Points `step` seconds apart over `[from, to)` (unix seconds), empty steps included.
+#[derive(Serialize, ToSchema)]
+struct Series {
+    from: i64,
+    to: i64,
+    step: i64,
+    points: Vec<Point>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct LogList {
+    logs: Vec<LogRecord>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DeliveryList {
+    deliveries: Vec<DeliveryRecord>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Replayed {
+    /// Deliveries pending again
+    replayed: u64,
+}
+
+/// A definition the server will not save: `422` (too many webhooks, a blocked address, a
+/// template that does not render).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum Unprocessable {
+    /// `too_many_webhooks`, `blocked_address` or `render_error`
+    #[response(status = 422)]
+    Refused(ErrorBody),
 }
 
 fn invalid(e: crate::webhook::ValidationError) -> ApiError {
@@ -69,21 +243,24 @@ async fn compile(state: &AppState, spec: WebhookSpec) -> ApiResult<Webhook> {
         .map_err(invalid)
 }
 
+/// `500`: the stored definition of `record` cannot be read (and why, in the server's log).
+fn unreadable(record: &WebhookRecord, why: String) -> ApiError {
+    tracing::error!(webhook = %record.id, error = %why, "a stored webhook cannot be read");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "stored_webhook_unreadable",
+        "the stored definition of this webhook cannot be read; save it again",
+    )
+}
+
 /// The stored definition of `record`, its secrets opened.
 fn stored_spec(state: &AppState, record: &WebhookRecord) -> ApiResult<WebhookSpec> {
-    let fail = |e: String| {
-        tracing::error!(webhook = %record.id, error = %e, "a stored webhook cannot be read");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "stored_webhook_unreadable",
-            "the stored definition of this webhook cannot be read; save it again",
-        )
-    };
-    let spec = WebhookSpec::from_json(&record.spec).map_err(|e| fail(e.to_string()))?;
+    let spec =
+        WebhookSpec::from_json(&record.spec).map_err(|e| unreadable(record, e.to_string()))?;
     state
         .sealer
         .open_spec(&spec)
-        .map_err(|e| fail(e.to_string()))
+        .map_err(|e| unreadable(record, e.to_string()))
 }
 
 /// Refuses a template (the URL, a header's value, the body) larger than `max` bytes, naming it.
@@ -147,29 +324,40 @@ fn check_target(state: &AppState, webhook: &Webhook) -> ApiResult<()> {
 }
 
 /// A webhook as the API shows it: its secrets masked (see `secrets`).
-fn view(record: &WebhookRecord) -> Value {
-    let mut out = json!({"id": record.id, "app_id": record.app_id});
-    let shown = WebhookSpec::from_json(&record.spec)
-        .ok()
-        .and_then(|spec| serde_json::to_value(crate::secrets::masked_spec(&spec)).ok())
-        .unwrap_or(Value::Null);
-    if let (Some(o), Some(spec)) = (out.as_object_mut(), shown.as_object()) {
-        for (k, v) in spec {
-            o.insert(k.clone(), v.clone());
-        }
-        o.insert("enabled".into(), record.enabled.into());
-        o.insert("status".into(), status(record));
-        o.insert("created_at".into(), record.created_at.into());
-        o.insert("updated_at".into(), record.updated_at.into());
-    }
-    out
+fn view(record: &WebhookRecord) -> ApiResult<WebhookView> {
+    let spec = crate::secrets::masked_spec(
+        &WebhookSpec::from_json(&record.spec).map_err(|e| unreadable(record, e.to_string()))?,
+    );
+    Ok(WebhookView {
+        id: record.id.clone(),
+        app_id: record.app_id.clone(),
+        name: spec.name,
+        events: spec.events,
+        method: spec.method,
+        url: spec.url,
+        headers: spec.headers,
+        body: spec.body,
+        enabled: record.enabled,
+        secret_headers: spec.secret_headers,
+        status: status(record),
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+    })
 }
 
-fn status(record: &WebhookRecord) -> Value {
+fn status(record: &WebhookRecord) -> Status {
     if record.enabled {
-        json!({"state": "enabled", "reason": null, "disabled_at": null})
+        Status {
+            state: StatusState::Enabled,
+            reason: None,
+            disabled_at: None,
+        }
     } else {
-        json!({"state": "disabled", "reason": record.disabled_reason, "disabled_at": record.disabled_at})
+        Status {
+            state: StatusState::Disabled,
+            reason: record.disabled_reason.clone(),
+            disabled_at: record.disabled_at,
+        }
     }
 }
 
@@ -192,12 +380,19 @@ async fn authorized(
     find(state, app_id, id).await
 }
 
+/// Create a webhook
+///
+/// Every template is parsed and checked; an error names the field (and line and column).
+#[utoipa::path(post, path = "/v1/apps/{app_id}/webhooks", tag = "webhooks", params(AppPath),
+    security(("appKey" = [])), request_body = WebhookSpec,
+    responses((status = 201, description = "The webhook", body = WebhookView), AppErrors,
+        BodyErrors, Unprocessable))]
 async fn create(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     state.authorize_app(&headers, &app_id)?;
     let spec = parse(&state.config.limits, &body)?;
     if let Some((name, _)) = spec
@@ -241,38 +436,52 @@ async fn create(
     };
     record.seq = state.store.create_webhook(record.clone()).await?;
     state.queue.upsert(&record, webhook);
-    Ok((StatusCode::CREATED, Json(view(&record))))
+    Ok((StatusCode::CREATED, Json(view(&record)?)))
 }
 
+/// List the app's webhooks
+#[utoipa::path(get, path = "/v1/apps/{app_id}/webhooks", tag = "webhooks", params(AppPath),
+    security(("appKey" = [])),
+    responses((status = 200, description = "Every webhook of the app", body = WebhookList), AppErrors))]
 async fn list(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookList>> {
     state.authorize_app(&headers, &app_id)?;
     let records = state.store.list_webhooks(&app_id).await?;
-    Ok(Json(
-        json!({"webhooks": records.iter().map(view).collect::<Vec<_>>()}),
-    ))
+    let webhooks = records.iter().map(view).collect::<ApiResult<_>>()?;
+    Ok(Json(WebhookList { webhooks }))
 }
 
+/// Read a webhook
+#[utoipa::path(get, path = "/v1/apps/{app_id}/webhooks/{id}", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])),
+    responses((status = 200, description = "The webhook", body = WebhookView), AppErrors))]
 async fn read(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     Ok(Json(view(
         &authorized(&state, &headers, &app_id, &id).await?,
-    )))
+    )?))
 }
 
-/// `PUT`/`PATCH`: the whole definition again (a missing `enabled` keeps the current state).
+/// Replace a webhook's definition
+///
+/// The whole definition again; a missing `enabled` keeps the current state, and a secret value
+/// sent back as `********` keeps the stored one. `PATCH` does the same as `PUT`.
+#[utoipa::path(method(put, patch), path = "/v1/apps/{app_id}/webhooks/{id}", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])), request_body = WebhookSpec,
+    responses((status = 200, description = "The webhook", body = WebhookView), AppErrors,
+        BodyErrors, Unprocessable))]
 async fn update(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
     JsonBody(mut body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let current = authorized(&state, &headers, &app_id, &id).await?;
     if let Some(o) = body.as_object_mut() {
         o.entry("enabled").or_insert(current.enabled.into());
@@ -294,12 +503,18 @@ async fn update(
     }
     let record = find(&state, &app_id, &id).await?;
     state.queue.upsert(&record, webhook);
-    Ok(Json(view(&record)))
+    Ok(Json(view(&record)?))
 }
 
+/// Delete a webhook with its deliveries, stats and logs
+///
+/// Its attempts under way are abandoned.
+#[utoipa::path(delete, path = "/v1/apps/{app_id}/webhooks/{id}", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])),
+    responses((status = 204, description = "Deleted"), AppErrors))]
 async fn remove(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     state.authorize_app(&headers, &app_id)?;
@@ -321,7 +536,7 @@ async fn set_enabled(
     app_id: &str,
     id: &str,
     enabled: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let reason = (!enabled).then(|| "disabled by a user".to_string());
     if !state
         .store
@@ -331,25 +546,35 @@ async fn set_enabled(
         return Err(ApiError::not_found("webhook"));
     }
     state.queue.set_enabled(id, enabled);
-    Ok(Json(view(&find(state, app_id, id).await?)))
+    Ok(Json(view(&find(state, app_id, id).await?)?))
 }
 
-/// Enables the webhook: held deliveries resume.
+/// Enable a webhook
+///
+/// Held deliveries resume.
+#[utoipa::path(post, path = "/v1/apps/{app_id}/webhooks/{id}/enable", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])),
+    responses((status = 200, description = "The webhook", body = WebhookView), AppErrors))]
 async fn enable(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     state.authorize_app(&headers, &app_id)?;
     set_enabled(&state, &app_id, &id, true).await
 }
 
-/// Disables the webhook: pending deliveries are held, new events are recorded as skipped.
+/// Disable a webhook
+///
+/// Pending deliveries are held; new events are recorded as skipped (they can be replayed).
+#[utoipa::path(post, path = "/v1/apps/{app_id}/webhooks/{id}/disable", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])),
+    responses((status = 200, description = "The webhook", body = WebhookView), AppErrors))]
 async fn disable(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     state.authorize_app(&headers, &app_id)?;
     set_enabled(&state, &app_id, &id, false).await
 }
@@ -434,23 +659,31 @@ async fn preview_of(
     body: &Value,
     webhook: Arc<Webhook>,
     limits: &LimitsConfig,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Preview>> {
     let (event, request) = render_for(app_id, body, &webhook, limits).await?;
     let shown = request.masked(|n| webhook.is_secret_header(n));
-    Ok(Json(json!({
-        "event": event.to_json(),
-        "request": shown.to_json(),
-        "curl": shown_curl(&request, &shown),
-    })))
+    Ok(Json(Preview {
+        event: event.to_json(),
+        request: ShownRequest::from(&shown),
+        curl: shown_curl(&request, &shown),
+    }))
 }
 
-/// `POST …/{id}/preview [{"event"} | {"kind"}]` → `{event, request, curl}`.
+/// Preview the exact request and its cURL form
+///
+/// For a given event, a sample of a kind, or (empty body) a sample of the webhook's first
+/// trigger. Secret values are masked.
+#[utoipa::path(post, path = "/v1/apps/{app_id}/webhooks/{id}/preview", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])),
+    request_body(content = Option<EventChoice>, description = "Optional"),
+    responses((status = 200, description = "The exact request", body = Preview), AppErrors,
+        BodyErrors, Unprocessable))]
 async fn preview(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Preview>> {
     authorized(&state, &headers, &app_id, &id).await?;
     let handle = state
         .queue
@@ -459,17 +692,24 @@ async fn preview(
     preview_of(&app_id, &body, handle.webhook(), &state.config.limits).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KindQuery {
+    /// A sample event of this kind (the webhook's first trigger when absent)
     kind: Option<String>,
 }
 
+/// Preview the request for a sample event
+#[utoipa::path(get, path = "/v1/apps/{app_id}/webhooks/{id}/preview", tag = "webhooks",
+    params(WebhookPath, KindQuery), security(("appKey" = [])),
+    responses((status = 200, description = "The exact request", body = Preview), AppErrors,
+        Unprocessable))]
 async fn preview_get(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     Query(q): Query<KindQuery>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Preview>> {
     authorized(&state, &headers, &app_id, &id).await?;
     let handle = state
         .queue
@@ -482,14 +722,19 @@ async fn preview_get(
     preview_of(&app_id, &body, handle.webhook(), &state.config.limits).await
 }
 
-/// `POST …/webhooks/preview {"webhook": definition, "event"? | "kind"?}`: a definition not saved
-/// yet (the dashboard's live preview).
+/// Preview an unsaved definition
+///
+/// The request a definition not saved yet makes (the dashboard's live preview).
+#[utoipa::path(post, path = "/v1/apps/{app_id}/webhooks/preview", tag = "webhooks",
+    params(AppPath), security(("appKey" = [])), request_body = UnsavedPreview,
+    responses((status = 200, description = "The exact request", body = Preview), AppErrors,
+        BodyErrors, Unprocessable))]
 async fn preview_unsaved(
     state: State,
-    Path(app_id): Path<String>,
+    Path(AppPath { app_id }): Path<AppPath>,
     headers: HeaderMap,
     JsonBody(mut body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Preview>> {
     state.authorize_app(&headers, &app_id)?;
     // The definition comes out of the body; what is left chooses the event.
     let definition = body
@@ -500,14 +745,21 @@ async fn preview_unsaved(
     preview_of(&app_id, &body, Arc::new(webhook), &state.config.limits).await
 }
 
-/// `POST …/{id}/test [{"event"} | {"kind"}]`: sends the request now (outside the queue, not
-/// counted in stats) → `{event, request, response | null, outcome, error_code, error, duration_ms}`.
+/// Send the request now and return request and response
+///
+/// Outside the queue: no retry, not counted in stats or logs. The request carries
+/// `webhook-id: test_...`.
+#[utoipa::path(post, path = "/v1/apps/{app_id}/webhooks/{id}/test", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])),
+    request_body(content = Option<EventChoice>, description = "Optional"),
+    responses((status = 200, description = "What happened (also when the receiver failed)",
+        body = TestResult), AppErrors, BodyErrors, Unprocessable))]
 async fn test_send(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TestResult>> {
     authorized(&state, &headers, &app_id, &id).await?;
     let handle = state
         .queue
@@ -517,46 +769,58 @@ async fn test_send(
     let (event, request) = render_for(&app_id, &body, &webhook, &state.config.limits).await?;
     let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
     let result = state.queue.sender.send(&request, &test_id).await;
-    let response = result.response.as_ref().map(|r| {
-        json!({"status": r.status, "headers": redact_headers(&r.header_pairs()), "body": r.body, "body_truncated": r.body_truncated})
+    let response = result.response.as_ref().map(|r| LoggedAnswer {
+        status: r.status,
+        headers: redact_headers(&r.header_pairs()),
+        body: r.body.clone(),
+        body_truncated: r.body_truncated,
     });
     // Secrets are write-only: a test send shows them masked, like a preview.
     let shown = request.masked(|n| webhook.is_secret_header(n));
-    let mut shown_request = request_log(&shown, &test_id, usize::MAX);
-    if let Some(o) = shown_request.as_object_mut() {
-        o.insert("curl".into(), shown_curl(&request, &shown).into());
-    }
-    Ok(Json(json!({
-        "event": event.to_json(),
-        "request": shown_request,
-        "response": response,
-        "outcome": result.outcome.as_str(),
-        "success": result.is_success(),
-        "error_code": result.error_code,
-        "error": result.message,
-        "duration_ms": result.duration.as_secs_f64() * 1000.0,
-    })))
+    Ok(Json(TestResult {
+        event: event.to_json(),
+        request: TestRequest {
+            request: request_log(&shown, &test_id, usize::MAX),
+            curl: shown_curl(&request, &shown),
+        },
+        response,
+        outcome: result.outcome.as_str(),
+        success: result.is_success(),
+        error_code: result.error_code,
+        error: result.message.clone(),
+        duration_ms: result.duration.as_secs_f64() * 1000.0,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatsQuery {
-    /// `15m`, `1h`, `6h`, `24h`, `7d`, `30d`… (any duration): the range ending now.
+    /// The range ending now, like 15m, 1h, 24h, 7d (1m to 400d; 1h when nothing is given); not
+    /// with `from` or `to`
+    #[param(pattern = "^[0-9]+(ms|s|m|h|d)$")]
     range: Option<String>,
-    /// Unix seconds; with `to`, an explicit range.
+    /// Unix seconds; the range's start (with `to`; alone, until now)
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     from: Option<i64>,
+    /// Unix seconds; the range's end (with `from`; alone, the hour before it)
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     to: Option<i64>,
-    /// Seconds per point, a multiple of 60.
+    /// Seconds per point, a multiple of 60 (default: 1 minute up to 6 h, coarser beyond, at most
+    /// 360 points)
+    #[param(minimum = 60, multiple_of = 60)]
     step: Option<i64>,
 }
 
-/// `GET …/{id}/stats?range=1h` (or `from`, `to`, `step`) → all-time counts, status with reason,
-/// deliveries by state, and the series.
+/// Stats: all-time counts, status with reason, deliveries by state, time series
+#[utoipa::path(get, path = "/v1/apps/{app_id}/webhooks/{id}/stats", tag = "webhooks",
+    params(WebhookPath, StatsQuery), security(("appKey" = [])),
+    responses((status = 200, description = "The webhook's stats", body = Stats), AppErrors))]
 async fn stats(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     Query(q): Query<StatsQuery>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Stats>> {
     let record = authorized(&state, &headers, &app_id, &id).await?;
     let now = now_ms() / 1000;
     // Unix seconds from 1970 to the year 9999.
@@ -622,91 +886,134 @@ async fn stats(
         .await?;
     let points = crate::stats::series(&in_range, from, to, step);
     let deliveries = state.store.delivery_counts(&app_id, &id).await?;
-    Ok(Json(json!({
-        "webhook_id": id,
-        "status": status(&record),
-        "all_time": {"attempts": totals.total(), "counts": totals, "latency_ms": latency},
-        "deliveries": deliveries,
-        "series": {"from": from, "to": to, "step": step, "points": points},
-    })))
+    Ok(Json(Stats {
+        webhook_id: id,
+        status: status(&record),
+        all_time: AllTime {
+            attempts: totals.total(),
+            counts: totals,
+            latency_ms: latency,
+        },
+        deliveries,
+        series: Series {
+            from,
+            to,
+            step,
+            points,
+        },
+    }))
 }
 
 /// 9999-12-31T23:59:59Z: the latest time a stats range may name.
 const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogsQuery {
-    /// 1 to 500; 50 when absent.
+    /// How many logs at most
+    #[param(minimum = 1, maximum = 500, default = 50)]
     limit: Option<i64>,
-    /// A log id: only older ones.
+    /// Only logs with a smaller id (paging)
+    #[param(minimum = 0)]
     before: Option<i64>,
 }
 
-/// `GET …/{id}/logs?limit=50&before=ID` → `{"logs": [...]}`, newest first.
+/// Sampled recent attempts, newest first
+#[utoipa::path(get, path = "/v1/apps/{app_id}/webhooks/{id}/logs", tag = "webhooks",
+    params(WebhookPath, LogsQuery), security(("appKey" = [])),
+    responses((status = 200, description = "Logs", body = LogList), AppErrors))]
 async fn logs(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     Query(q): Query<LogsQuery>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LogList>> {
     authorized(&state, &headers, &app_id, &id).await?;
     let limit = super::in_range("limit", q.limit, 50, 1..=500)? as usize;
     if let Some(before) = q.before {
         super::in_range("before", Some(before), 0, 0..=i64::MAX)?;
     }
     let logs = state.store.logs(&id, limit, q.before).await?;
-    Ok(Json(json!({ "logs": logs })))
+    Ok(Json(LogList { logs }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
-    /// `pending`, `succeeded`, `failed`, `skipped` or `all` (the default).
-    state: Option<String>,
-    /// 1 to 1000; 100 when absent.
+    /// Only deliveries in this state (`all` when absent)
+    #[param(inline)]
+    state: Option<StateFilter>,
+    /// How many deliveries at most
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
 }
 
-/// `GET …/{id}/deliveries?state=failed&limit=100` → `{"deliveries": [...]}`, newest first.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum StateFilter {
+    All,
+    Pending,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// Deliveries, newest first
+#[utoipa::path(get, path = "/v1/apps/{app_id}/webhooks/{id}/deliveries", tag = "webhooks",
+    params(WebhookPath, DeliveriesQuery), security(("appKey" = [])),
+    responses((status = 200, description = "Deliveries", body = DeliveryList), AppErrors))]
 async fn deliveries(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     Query(q): Query<DeliveriesQuery>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryList>> {
     authorized(&state, &headers, &app_id, &id).await?;
     let limit = super::in_range("limit", q.limit, 100, 1..=1000)? as usize;
-    let filter = match q.state.as_deref() {
-        None | Some("all") => None,
-        Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_state",
-                "state: one of pending, succeeded, failed, skipped, all",
-            )
-        })?),
+    let filter = match q.state {
+        None | Some(StateFilter::All) => None,
+        Some(StateFilter::Pending) => Some(DeliveryState::Pending),
+        Some(StateFilter::Succeeded) => Some(DeliveryState::Succeeded),
+        Some(StateFilter::Failed) => Some(DeliveryState::Failed),
+        Some(StateFilter::Skipped) => Some(DeliveryState::Skipped),
     };
-    let rows = state.store.deliveries(&app_id, &id, filter, limit).await?;
-    Ok(Json(json!({ "deliveries": rows })))
+    let deliveries = state.store.deliveries(&app_id, &id, filter, limit).await?;
+    Ok(Json(DeliveryList { deliveries }))
 }
 
-/// `POST …/{id}/deliveries/replay` → every failed and skipped delivery is pending again.
+/// Replay every failed and skipped delivery
+///
+/// Each is pending again, with a fresh retry schedule.
+#[utoipa::path(post, path = "/v1/apps/{app_id}/webhooks/{id}/deliveries/replay",
+    tag = "webhooks", params(WebhookPath), security(("appKey" = [])),
+    responses((status = 202, description = "Pending again", body = Replayed), AppErrors))]
 async fn replay_all(
     state: State,
-    Path((app_id, id)): Path<(String, String)>,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Replayed>)> {
     authorized(&state, &headers, &app_id, &id).await?;
-    let n = crate::retention::replay_all(state.store.as_ref(), &app_id, &id).await?;
+    let replayed = crate::retention::replay_all(state.store.as_ref(), &app_id, &id).await?;
     state.queue.mark_backlog(&id);
-    Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))
+    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })))
 }
 
-/// `POST …/{id}/deliveries/{delivery_id}/replay` → that delivery is pending again (404 unless
-/// it is failed or skipped).
+/// Replay one failed or skipped delivery
+///
+/// It is pending again, with a fresh retry schedule (`404` unless it is failed or skipped).
+#[utoipa::path(post,
+    path = "/v1/apps/{app_id}/webhooks/{id}/deliveries/{delivery_id}/replay",
+    tag = "webhooks", params(DeliveryPath), security(("appKey" = [])),
+    responses((status = 202, description = "Pending again", body = Replayed), AppErrors))]
 async fn replay_one(
     state: State,
-    Path((app_id, id, delivery_id)): Path<(String, String, String)>,
+    Path(DeliveryPath {
+        app_id,
+        id,
+        delivery_id,
+    }): Path<DeliveryPath>,
     headers: HeaderMap,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Replayed>)> {
     authorized(&state, &headers, &app_id, &id).await?;
     let event_seq = DeliveryIds::new(&id).event_seq(&delivery_id);
     let n = match event_seq {
@@ -726,5 +1033,5 @@ async fn replay_one(
         ));
     }
     state.queue.mark_backlog(&id);
-    Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))
+    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed: n })))
 }

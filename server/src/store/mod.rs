@@ -61,10 +61,14 @@ pub async fn open(url: &DatabaseUrl, sync_commits: bool) -> Result<Arc<dyn Store
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// An app.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = App)]
 pub struct AppRecord {
     pub id: String,
     pub name: String,
+    /// Unix milliseconds
+    #[schema(value_type = i64)]
     pub created_at: Millis,
     /// The origins (`https://example.com`) whose pages may post to the app's browser bridge;
     /// empty: any.
@@ -97,7 +101,7 @@ pub struct WebhookRecord {
 }
 
 /// A delivery's state in the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Waiting to be sent (or to be retried), or held while its webhook is disabled.
@@ -324,37 +328,55 @@ pub struct MinuteStats {
     pub latency: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A delivery: one event for one webhook, with its retries.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Delivery)]
 pub struct DeliveryRecord {
-    /// See [`DeliveryIds`].
+    /// Also the `webhook-id` header, the same on every retry (see [`DeliveryIds`]).
     pub id: String,
     pub event_id: String,
     pub state: DeliveryState,
     pub attempts: u32,
+    /// Unix milliseconds
+    #[schema(value_type = Option<i64>)]
     pub next_attempt_at: Option<Millis>,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
+    /// Unix milliseconds
+    #[schema(value_type = i64)]
     pub created_at: Millis,
+    /// Unix milliseconds
+    #[schema(value_type = i64)]
     pub updated_at: Millis,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A sampled attempt, as logs keep it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Log)]
 pub struct LogRecord {
     pub id: i64,
     pub delivery_id: String,
     pub event_id: String,
     pub attempt: u32,
+    /// Unix milliseconds
+    #[schema(value_type = i64)]
     pub at: Millis,
     pub duration_ms: f64,
     pub outcome: String,
     pub status: Option<u16>,
+    /// Stable: ok, http_status, timeout, connect_error, connection_reset, network_error,
+    /// blocked_address (the address guard refused the receiver's address; nothing was sent),
+    /// invalid_request, render_error
     pub error_code: String,
+    /// Null when nothing was rendered
+    #[schema(value_type = Option<crate::delivery::LoggedRequest>)]
     pub request: serde_json::Value,
+    #[schema(value_type = Option<crate::delivery::LoggedResponse>)]
     pub response: serde_json::Value,
 }
 
 /// Counts of one webhook's deliveries by state.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct DeliveryCounts {
     pub pending: u64,
     pub succeeded: u64,
@@ -372,7 +394,7 @@ pub struct Leftovers {
 }
 
 /// One chunk of a deletion done in chunks.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 pub struct PurgeStep {
     pub events: u64,
     pub deliveries: u64,

@@ -502,7 +502,7 @@ async fn every_error_has_the_one_json_shape() {
             format!("{base}/deliveries?state="),
             None,
             400,
-            "invalid_state",
+            "invalid_query",
         ),
         (
             "GET",
