@@ -43,6 +43,7 @@ pub mod retry;
 pub mod samples;
 pub mod secrets;
 pub mod server;
+pub mod signing;
 pub mod stats;
 pub mod store;
 pub mod template;

@@ -52,6 +52,8 @@ pub struct WebhookHandle {
     /// Its deliveries' ids.
     pub ids: DeliveryIds,
     compiled: RwLock<Arc<Webhook>>,
+    /// Its signing keys (`webhook-signature`).
+    signer: RwLock<Arc<crate::signing::Signer>>,
     enabled: AtomicBool,
     jobs: mpsc::Sender<Job>,
     /// Deliveries may wait in the store: the poller should look when room frees up.
@@ -76,6 +78,16 @@ impl WebhookHandle {
             .read()
             .map(|w| w.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
+    }
+    pub fn signer(&self) -> Arc<crate::signing::Signer> {
+        self.signer
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+    /// New signing keys, for the attempts from now on.
+    pub fn set_signer(&self, signer: crate::signing::Signer) {
+        *self.signer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(signer);
     }
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Acquire)
@@ -216,9 +228,14 @@ impl Queue {
         self.webhooks.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds or replaces a webhook (its compiled form and enabled flag); starts its workers when new.
-    /// A webhook deleted meanwhile stays deleted.
-    pub fn upsert(self: &Arc<Self>, record: &WebhookRecord, webhook: Webhook) {
+    /// Adds or replaces a webhook (its compiled form, signing keys and enabled flag); starts its
+    /// workers when new. A webhook deleted meanwhile stays deleted.
+    pub fn upsert(
+        self: &Arc<Self>,
+        record: &WebhookRecord,
+        webhook: Webhook,
+        signer: crate::signing::Signer,
+    ) {
         let mut webhooks = self.write();
         if self.deleted_ids().contains(&record.id) {
             return;
@@ -229,6 +246,7 @@ impl Queue {
             if let Ok(mut w) = handle.compiled.write() {
                 *w = Arc::new(webhook);
             }
+            handle.set_signer(signer);
             handle.enabled.store(record.enabled, Ordering::Release);
             if record.enabled {
                 handle.backlog.store(true, Ordering::Release);
@@ -243,6 +261,7 @@ impl Queue {
             app_id: record.app_id.clone(),
             ids: DeliveryIds::new(&record.id),
             compiled: RwLock::new(Arc::new(webhook)),
+            signer: RwLock::new(Arc::new(signer)),
             enabled: AtomicBool::new(record.enabled),
             jobs: tx,
             backlog: AtomicBool::new(true),

@@ -106,7 +106,7 @@ impl Sealer {
         Sealer::from_hex(&to_hex(&bytes)).expect("a random key is a key")
     }
 
-    fn seal(&self, name: &str, value: &str) -> String {
+    pub(crate) fn seal(&self, name: &str, value: &str) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng
             .fill(&mut nonce)
@@ -124,7 +124,7 @@ impl Sealer {
         format!("{SEALED}{}", to_hex(&out))
     }
 
-    fn open(&self, name: &str, stored: &str) -> Result<String, SecretsError> {
+    pub(crate) fn open(&self, name: &str, stored: &str) -> Result<String, SecretsError> {
         let Some(hex) = stored.strip_prefix(SEALED) else {
             // Stored before secrets were sealed: sealed again at the next save.
             return Ok(stored.to_string());

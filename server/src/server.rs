@@ -71,8 +71,11 @@ pub async fn serve(
             .map_err(|e| e.to_string())
             .and_then(|spec| sealer.open_spec(&spec).map_err(|e| e.to_string()))
             .and_then(|spec| Webhook::compile(spec).map_err(|e| e.to_string()));
-        match compiled {
-            Ok(webhook) => queue.upsert(&record, webhook.with_limits(config.templates)),
+        let signer = crate::signing::signer_of(store.as_ref(), &sealer, &record).await;
+        match compiled.and_then(|webhook| Ok((webhook, signer?))) {
+            Ok((webhook, signer)) => {
+                queue.upsert(&record, webhook.with_limits(config.templates), signer)
+            }
             Err(e) => {
                 tracing::error!(webhook = %record.id, error = %e, "a stored webhook no longer compiles; not delivering it")
             }

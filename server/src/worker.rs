@@ -118,7 +118,12 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         Err(message) => Err(message),
     };
     let (result, request) = match rendered {
-        Ok(request) => {
+        Ok(mut request) => {
+            // Signed as it leaves: the timestamp is this attempt's.
+            let now = crate::store::now_ms();
+            handle
+                .signer()
+                .sign_request(&mut request, delivery_id, now.div_euclid(1000));
             let sent = tokio::select! {
                 sent = queue.sender.send(&request, delivery_id) => sent,
                 // Deleted meanwhile: abandoned, and recorded nowhere.

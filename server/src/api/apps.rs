@@ -1,8 +1,6 @@
 //! `/v1/apps`: apps (created and listed with the admin key; read, changed and given new keys
 //! with their own key too), deleted and erased.
 
-use std::time::Duration;
-
 use super::Path;
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
@@ -98,9 +96,6 @@ struct EraseInput {
 struct Erased {
     erased: PurgeStep,
 }
-
-/// How long a replaced key keeps working unless the request says (`grace`).
-const DEFAULT_KEY_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// Origins an app's bridge may list, at most.
 const MAX_BRIDGE_ORIGINS: usize = 50;
@@ -276,26 +271,8 @@ async fn rotate_key(
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> ApiResult<(StatusCode, Json<NewKey>)> {
     state.authorize_app(&headers, &app_id)?;
-    let grace = match &body {
-        Value::Null => DEFAULT_KEY_GRACE,
-        body => {
-            known_fields(body, &["grace"])?;
-            match body.get("grace") {
-                None => DEFAULT_KEY_GRACE,
-                Some(Value::String(text)) => crate::config::parse_duration(text).map_err(|m| {
-                    ApiError::bad_request("invalid_key_rotation", format!("grace: {m}"))
-                })?,
-                Some(_) => {
-                    return Err(ApiError::bad_request(
-                        "invalid_key_rotation",
-                        "grace: expected a duration like \"24h\" or \"0s\"",
-                    ));
-                }
-            }
-        }
-    };
     let now = now_ms();
-    let old_until = now.saturating_add(grace.as_millis().min(i64::MAX as u128) as i64);
+    let old_until = super::grace_end(&body, now, "invalid_key_rotation")?;
     let key = new_key("hk_");
     let hash = hash_key(&key);
     if !state
@@ -306,7 +283,7 @@ async fn rotate_key(
         return Err(ApiError::not_found("app"));
     }
     state.keys_mut().rotate(&app_id, hash, old_until, now);
-    tracing::info!(app = %app_id, grace_s = grace.as_secs(), "app key rotated");
+    tracing::info!(app = %app_id, grace_s = (old_until - now) / 1000, "app key rotated");
     let previous_key_expires_at = (old_until > now).then_some(old_until);
     Ok((
         StatusCode::CREATED,

@@ -168,6 +168,34 @@ pub fn in_range(
     }
 }
 
+/// How long a replaced key keeps working unless a rotation says (`grace`).
+pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// When a key a rotation replaces stops working (unix milliseconds): `now` plus the body's
+/// `{"grace": "24h"}` ([`DEFAULT_GRACE`] when the body is empty or has none). Anything else in
+/// the body is refused as `400 code`.
+pub fn grace_end(body: &Value, now: i64, code: &'static str) -> ApiResult<i64> {
+    let refuse = |m: String| ApiError::bad_request(code, m);
+    if let Some(unknown) = body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "grace"))
+    {
+        return Err(refuse(format!("{unknown}: unknown field (only grace)")));
+    }
+    let grace = match body.get("grace") {
+        None => DEFAULT_GRACE,
+        Some(Value::String(text)) => {
+            crate::config::parse_duration(text).map_err(|m| refuse(format!("grace: {m}")))?
+        }
+        Some(_) => {
+            return Err(refuse(
+                "grace: expected a duration like \"24h\" or \"0s\"".into(),
+            ));
+        }
+    };
+    Ok(now.saturating_add(grace.as_millis().min(i64::MAX as u128) as i64))
+}
+
 /// A JSON request body, refused with a JSON error that says what is wrong (too large, not
 /// JSON and where).
 pub struct JsonBody(pub Value);

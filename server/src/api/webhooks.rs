@@ -18,6 +18,7 @@ use crate::config::LimitsConfig;
 use crate::delivery::{LoggedAnswer, LoggedRequest, redact_headers, request_log};
 use crate::event::Event;
 use crate::request::RenderedRequest;
+use crate::signing::Signer;
 use crate::stats::{Counts, Percentiles, Point};
 use crate::store::{
     DeliveryCounts, DeliveryIds, DeliveryRecord, DeliveryState, Leftovers, LogRecord,
@@ -34,6 +35,8 @@ pub fn router() -> super::Routes {
         .routes(routes!(disable))
         .routes(routes!(preview, preview_get))
         .routes(routes!(test_send))
+        .routes(routes!(secret))
+        .routes(routes!(rotate_secret))
         .routes(routes!(stats))
         .routes(routes!(logs))
         .routes(routes!(deliveries))
@@ -211,6 +214,25 @@ struct Replayed {
     replayed: u64,
 }
 
+/// The secret a receiver verifies signatures with.
+#[derive(Serialize, ToSchema)]
+struct SigningSecret {
+    /// `whsec_` and base64: the HMAC-SHA256 key is the base64-decoded part
+    key: String,
+    /// When the secret it replaced stops signing (unix milliseconds); null when none does
+    previous_key_expires_at: Option<i64>,
+}
+
+/// `POST …/secret/rotate`'s body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SecretRotation {
+    /// How long the replaced secret keeps signing too: a duration (250ms, 5s, 5m, 2h, 1d); `0s`
+    /// stops it at once. 24h when absent.
+    grace: Option<String>,
+}
+
 /// A definition the server will not save: `422` (too many webhooks, a blocked address, a
 /// template that does not render).
 #[derive(utoipa::IntoResponses)]
@@ -251,6 +273,13 @@ fn unreadable(record: &WebhookRecord, why: String) -> ApiError {
         "stored_webhook_unreadable",
         "the stored definition of this webhook cannot be read; save it again",
     )
+}
+
+/// The signing keys of `record`, opened (made when it has none).
+async fn stored_signer(state: &AppState, record: &WebhookRecord) -> ApiResult<Signer> {
+    crate::signing::signer_of(state.store.as_ref(), &state.sealer, record)
+        .await
+        .map_err(|e| unreadable(record, e))
 }
 
 /// The stored definition of `record`, its secrets opened.
@@ -423,6 +452,8 @@ async fn create(
     }
     let now = now_ms();
     let spec = serde_json::to_value(state.sealer.seal_spec(webhook.spec())).unwrap_or(body);
+    let signer = Signer::with_secret(&crate::signing::new_secret())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e))?;
     let mut record = WebhookRecord {
         id: format!("wh_{}", uuid::Uuid::new_v4().simple()),
         seq: 0,
@@ -433,9 +464,10 @@ async fn create(
         disabled_at: (!webhook.enabled()).then_some(now),
         created_at: now,
         updated_at: now,
+        signing: signer.to_stored(&state.sealer),
     };
     record.seq = state.store.create_webhook(record.clone()).await?;
-    state.queue.upsert(&record, webhook);
+    state.queue.upsert(&record, webhook, signer);
     Ok((StatusCode::CREATED, Json(view(&record)?)))
 }
 
@@ -502,7 +534,8 @@ async fn update(
         return Err(ApiError::not_found("webhook"));
     }
     let record = find(&state, &app_id, &id).await?;
-    state.queue.upsert(&record, webhook);
+    let signer = stored_signer(&state, &record).await?;
+    state.queue.upsert(&record, webhook, signer);
     Ok(Json(view(&record)?))
 }
 
@@ -654,14 +687,43 @@ async fn render_for(
     Ok((event, request))
 }
 
+/// `request` as previews and test sends show it: secret values masked. Its signature is no
+/// secret: it is shown.
+fn shown_of(webhook: &Webhook, request: &RenderedRequest) -> RenderedRequest {
+    request.masked(|n| webhook.is_secret_header(n) && !n.eq_ignore_ascii_case("webhook-signature"))
+}
+
+/// The headers a delivery adds, for a preview: `webhook-id`, and the signature headers computed
+/// with the webhook's keys (`signer`), or, for a definition not saved yet (no keys yet), what
+/// they will hold.
+fn preview_headers(request: &mut RenderedRequest, signer: Option<&Signer>) {
+    let id = format!("preview_{}", uuid::Uuid::new_v4().simple());
+    let now = now_ms().div_euclid(1000);
+    match signer {
+        Some(signer) => signer.sign_request(request, &id, now),
+        None => {
+            request
+                .headers
+                .push(("webhook-timestamp".into(), now.to_string()));
+            request.headers.push((
+                "webhook-signature".into(),
+                "v1,<computed with the webhook's secret once saved>".into(),
+            ));
+        }
+    }
+    request.headers.push(("webhook-id".into(), id));
+}
+
 async fn preview_of(
     app_id: &str,
     body: &Value,
     webhook: Arc<Webhook>,
+    signer: Option<&Signer>,
     limits: &LimitsConfig,
 ) -> ApiResult<Json<Preview>> {
-    let (event, request) = render_for(app_id, body, &webhook, limits).await?;
-    let shown = request.masked(|n| webhook.is_secret_header(n));
+    let (event, mut request) = render_for(app_id, body, &webhook, limits).await?;
+    preview_headers(&mut request, signer);
+    let shown = shown_of(&webhook, &request);
     Ok(Json(Preview {
         event: event.to_json(),
         request: ShownRequest::from(&shown),
@@ -689,7 +751,15 @@ async fn preview(
         .queue
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    preview_of(&app_id, &body, handle.webhook(), &state.config.limits).await
+    let signer = handle.signer();
+    preview_of(
+        &app_id,
+        &body,
+        handle.webhook(),
+        Some(&signer),
+        &state.config.limits,
+    )
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -719,7 +789,15 @@ async fn preview_get(
         Some(k) => json!({"kind": k}),
         None => Value::Null,
     };
-    preview_of(&app_id, &body, handle.webhook(), &state.config.limits).await
+    let signer = handle.signer();
+    preview_of(
+        &app_id,
+        &body,
+        handle.webhook(),
+        Some(&signer),
+        &state.config.limits,
+    )
+    .await
 }
 
 /// Preview an unsaved definition
@@ -742,7 +820,14 @@ async fn preview_unsaved(
         .and_then(|o| o.remove("webhook"))
         .ok_or_else(|| ApiError::bad_request("invalid_webhook", "webhook: missing"))?;
     let webhook = compile(&state, parse(&state.config.limits, &definition)?).await?;
-    preview_of(&app_id, &body, Arc::new(webhook), &state.config.limits).await
+    preview_of(
+        &app_id,
+        &body,
+        Arc::new(webhook),
+        None,
+        &state.config.limits,
+    )
+    .await
 }
 
 /// Send the request now and return request and response
@@ -766,8 +851,11 @@ async fn test_send(
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     let webhook = handle.webhook();
-    let (event, request) = render_for(&app_id, &body, &webhook, &state.config.limits).await?;
+    let (event, mut request) = render_for(&app_id, &body, &webhook, &state.config.limits).await?;
     let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
+    handle
+        .signer()
+        .sign_request(&mut request, &test_id, now_ms().div_euclid(1000));
     let result = state.queue.sender.send(&request, &test_id).await;
     let response = result.response.as_ref().map(|r| LoggedAnswer {
         status: r.status,
@@ -776,7 +864,7 @@ async fn test_send(
         body_truncated: r.body_truncated,
     });
     // Secrets are write-only: a test send shows them masked, like a preview.
-    let shown = request.masked(|n| webhook.is_secret_header(n));
+    let shown = shown_of(&webhook, &request);
     Ok(Json(TestResult {
         event: event.to_json(),
         request: TestRequest {
@@ -790,6 +878,74 @@ async fn test_send(
         error: result.message.clone(),
         duration_ms: result.duration.as_secs_f64() * 1000.0,
     }))
+}
+
+/// The webhook's signing secret
+///
+/// Every request carries `webhook-id`, `webhook-timestamp` and `webhook-signature` (Standard
+/// Webhooks): `v1,` and the base64 HMAC-SHA256, keyed with this secret's decoded bytes, of
+/// `{webhook-id}.{webhook-timestamp}.{body}`. During a rotation's grace period the header holds
+/// a signature by each secret, space-separated.
+#[utoipa::path(get, path = "/v1/apps/{app_id}/webhooks/{id}/secret", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])),
+    responses((status = 200, description = "The current secret", body = SigningSecret), AppErrors))]
+async fn secret(
+    state: State,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
+    headers: HeaderMap,
+) -> ApiResult<Json<SigningSecret>> {
+    authorized(&state, &headers, &app_id, &id).await?;
+    let handle = state
+        .queue
+        .handle(&id)
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let signer = handle.signer();
+    Ok(Json(SigningSecret {
+        key: signer.current().unwrap_or_default().to_owned(),
+        previous_key_expires_at: signer.previous_expires_at(now_ms()),
+    }))
+}
+
+/// Give the webhook a new signing secret
+///
+/// The secret it replaces keeps signing too, beside the new one, for `grace` (24 h by default;
+/// `"0s"` stops it at once), so a receiver can switch without refusing a request.
+#[utoipa::path(post, path = "/v1/apps/{app_id}/webhooks/{id}/secret/rotate", tag = "webhooks",
+    params(WebhookPath), security(("appKey" = [])),
+    request_body(content = Option<SecretRotation>, description = "Optional"),
+    responses((status = 200, description = "The new secret", body = SigningSecret), AppErrors,
+        BodyErrors))]
+async fn rotate_secret(
+    state: State,
+    Path(WebhookPath { app_id, id }): Path<WebhookPath>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody,
+) -> ApiResult<Json<SigningSecret>> {
+    let record = authorized(&state, &headers, &app_id, &id).await?;
+    let now = now_ms();
+    let old_until = super::grace_end(&body, now, "invalid_rotation")?;
+    let handle = state
+        .queue
+        .handle(&id)
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let signer = handle
+        .signer()
+        .rotated(&crate::signing::new_secret(), old_until, now)
+        .map_err(|e| unreadable(&record, e))?;
+    if !state
+        .store
+        .set_webhook_signing(&app_id, &id, signer.to_stored(&state.sealer))
+        .await?
+    {
+        return Err(ApiError::not_found("webhook"));
+    }
+    tracing::info!(webhook = %id, grace_s = (old_until - now).max(0) / 1000, "signing secret rotated");
+    let answer = SigningSecret {
+        key: signer.current().unwrap_or_default().to_owned(),
+        previous_key_expires_at: signer.previous_expires_at(now),
+    };
+    handle.set_signer(signer);
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize, IntoParams)]

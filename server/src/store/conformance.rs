@@ -20,6 +20,7 @@ pub fn webhook(id: &str, app: &str) -> WebhookRecord {
         disabled_at: None,
         created_at: 1,
         updated_at: 1,
+        signing: "[]".into(),
     }
 }
 

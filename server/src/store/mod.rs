@@ -98,6 +98,8 @@ pub struct WebhookRecord {
     pub disabled_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Its signing keys as [`crate::signing::Signer::to_stored`] writes them (`[]`: none yet).
+    pub signing: String,
 }
 
 /// A delivery's state in the queue.
@@ -509,6 +511,14 @@ pub trait Store: Send + Sync {
         spec: serde_json::Value,
         enabled: bool,
         at: Millis,
+    ) -> Result<bool, StoreError>;
+    /// Replaces the webhook's signing keys (see [`WebhookRecord::signing`]); false when there is
+    /// no such webhook in the app.
+    async fn set_webhook_signing(
+        &self,
+        app_id: &str,
+        id: &str,
+        signing: String,
     ) -> Result<bool, StoreError>;
     /// Enables or disables (with a reason); false when there is no such webhook in the app.
     async fn set_webhook_enabled(

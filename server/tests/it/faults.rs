@@ -89,6 +89,14 @@ impl Store for FaultyStore {
             .update_webhook(app_id, id, spec, enabled, at)
             .await
     }
+    async fn set_webhook_signing(
+        &self,
+        app_id: &str,
+        id: &str,
+        signing: String,
+    ) -> Result<bool, StoreError> {
+        self.inner.set_webhook_signing(app_id, id, signing).await
+    }
     async fn set_webhook_enabled(
         &self,
         app_id: &str,

@@ -16,4 +16,5 @@ mod limits;
 mod process;
 mod retention;
 mod secrets;
+mod signatures;
 mod templates;

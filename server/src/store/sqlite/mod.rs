@@ -304,7 +304,7 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Every table and index of the current schema.
 const SCHEMA: &str = r#"
@@ -321,7 +321,7 @@ CREATE TABLE IF NOT EXISTS webhooks (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, app_id TEXT NOT NULL, spec TEXT NOT NULL,
     enabled INTEGER NOT NULL, disabled_reason TEXT, disabled_at INTEGER,
     consecutive_failures INTEGER NOT NULL DEFAULT 0, cursor INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, signing TEXT NOT NULL DEFAULT '[]');
 CREATE INDEX IF NOT EXISTS webhooks_app ON webhooks (app_id);
 -- The event log, in arrival order (seq, given by the queue). Producers' ids are often random, so
 -- only the small unique index is written at random places, not the bodies. The id leads in it:
@@ -414,6 +414,12 @@ const MIGRATE_TO_4_AFTER: &str = r#"
 ALTER TABLE apps ADD COLUMN bridge_origins TEXT NOT NULL DEFAULT '[]';
 "#;
 
+/// From schema 3 or 4 to 5: webhooks get their signing keys (none yet: the server makes one for
+/// each at start). Schemas 1 and 2 get the column when their webhooks table is made anew.
+const MIGRATE_TO_5_AFTER: &str = r#"
+ALTER TABLE webhooks ADD COLUMN signing TEXT NOT NULL DEFAULT '[]';
+"#;
+
 /// Creates the schema, or brings an older one up to date, in one transaction.
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn
@@ -440,7 +446,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     // Each older schema is taken to the current one in one step: its own "before" statements,
     // the current schema, then its "after" statements.
     let steps = match version {
-        3 => format!("{SCHEMA}{MIGRATE_TO_4_AFTER}"),
+        4 => format!("{SCHEMA}{MIGRATE_TO_5_AFTER}"),
+        3 => format!("{SCHEMA}{MIGRATE_TO_4_AFTER}{MIGRATE_TO_5_AFTER}"),
         2 => format!("{MIGRATE_2_TO_3_BEFORE}{SCHEMA}{MIGRATE_2_TO_3_AFTER}{MIGRATE_TO_4_AFTER}"),
         _ if v1 => {
             format!("{MIGRATE_1_TO_2_BEFORE}{SCHEMA}{MIGRATE_1_TO_2_AFTER}{MIGRATE_TO_4_AFTER}")
@@ -1043,11 +1050,12 @@ fn webhook_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> 
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
         seq: row.get(8)?,
+        signing: row.get(9)?,
     })
 }
 
 const WEBHOOK_COLUMNS: &str =
-    "id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, seq";
+    "id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, seq, signing";
 
 fn parse_counts(text: &str, len: usize) -> Vec<u64> {
     let mut out: Vec<u64> = text.split(',').map(|n| n.parse().unwrap_or(0)).collect();
@@ -1207,8 +1215,8 @@ impl Store for SqliteStore {
         let (id, app_id, kinds) = (w.id.clone(), w.app_id.clone(), triggers(&w.spec));
         let seq = self.call(move |c| {
             c.execute(
-                "INSERT INTO webhooks (id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, cursor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO webhooks (id, app_id, spec, enabled, disabled_reason, disabled_at, created_at, updated_at, cursor, signing)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     w.id,
                     w.app_id,
@@ -1218,7 +1226,8 @@ impl Store for SqliteStore {
                     w.disabled_at,
                     w.created_at,
                     w.updated_at,
-                    cursor
+                    cursor,
+                    w.signing
                 ],
             )
             .map_err(db)?;
@@ -1260,6 +1269,25 @@ impl Store for SqliteStore {
             self.tracker.set_triggers(&app, &webhook, kinds);
         }
         Ok(updated)
+    }
+
+    async fn set_webhook_signing(
+        &self,
+        app_id: &str,
+        id: &str,
+        signing: String,
+    ) -> Result<bool, StoreError> {
+        let (app_id, id) = (app_id.to_string(), id.to_string());
+        self.call(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE webhooks SET signing = ?3 WHERE app_id = ?1 AND id = ?2",
+                    params![app_id, id, signing],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
     }
 
     async fn set_webhook_enabled(
@@ -2555,12 +2583,52 @@ INSERT INTO deliveries (webhook_seq, event_seq, state, attempts, next_at, create
 INSERT INTO stats_minute VALUES ('w3', 1, '0,0,1,0,0,0', '');
 "#;
 
+    /// Schema 4 is schema 5 without the webhooks' signing keys.
+    fn schema_4() -> String {
+        let v4 = SCHEMA.replace(", signing TEXT NOT NULL DEFAULT '[]')", ")");
+        assert_ne!(v4, SCHEMA);
+        v4
+    }
+
     /// Schema 3 is schema 4 without the bridge origins of apps (and the retired keys' table,
     /// which the migration creates anyway).
     fn schema_3() -> String {
-        let v3 = SCHEMA.replace(",\n    bridge_origins TEXT NOT NULL DEFAULT '[]')", ")");
-        assert_ne!(v3, SCHEMA);
+        let v4 = schema_4();
+        let v3 = v4.replace(",\n    bridge_origins TEXT NOT NULL DEFAULT '[]')", ")");
+        assert_ne!(v3, v4);
         v3
+    }
+
+    #[tokio::test]
+    async fn a_schema_4_database_is_migrated_and_its_webhooks_get_signing_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!(
+                "{}PRAGMA user_version = 4;
+                 INSERT INTO webhooks (id, app_id, spec, enabled, created_at, updated_at)
+                     VALUES ('w1', 'a', '{{\"name\":\"w1\"}}', 1, 1, 1);",
+                schema_4()
+            ))
+            .unwrap();
+        let s = SqliteStore::open(&path, true).await.unwrap();
+        let w = s.get_webhook("a", "w1").await.unwrap().unwrap();
+        assert_eq!(w.signing, "[]", "none yet: the server makes one at start");
+        assert!(
+            s.set_webhook_signing("a", "w1", "[1]".into())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.set_webhook_signing("b", "w1", "[2]".into())
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            s.get_webhook("a", "w1").await.unwrap().unwrap().signing,
+            "[1]"
+        );
     }
 
     #[tokio::test]
