@@ -71,7 +71,10 @@ pub async fn serve(
             .map_err(|e| e.to_string())
             .and_then(|spec| sealer.open_spec(&spec).map_err(|e| e.to_string()))
             .and_then(|spec| Webhook::compile(spec).map_err(|e| e.to_string()));
-        let signer = crate::signing::signer_of(store.as_ref(), &sealer, &record).await;
+        let scheme = compiled
+            .as_ref()
+            .map_or_else(|_| Default::default(), |w| w.spec().signing);
+        let signer = crate::signing::signer_of(store.as_ref(), &sealer, &record, scheme).await;
         match compiled.and_then(|webhook| Ok((webhook, signer?))) {
             Ok((webhook, signer)) => {
                 queue.upsert(&record, webhook.with_limits(config.templates), signer)

@@ -1,25 +1,69 @@
 //! Signatures on every request, in the Standard Webhooks scheme
 //! (<https://www.standardwebhooks.com>): `webhook-id` (the delivery's id), `webhook-timestamp`
-//! (unix seconds of the attempt) and `webhook-signature`, a space-separated list of
-//! `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per signing key.
+//! (unix seconds of the attempt) and `webhook-signature`, a space-separated list of signatures of
+//! `"id.timestamp.body"`, one per signing key: `v1,<base64 HMAC-SHA256>` for a symmetric
+//! `whsec_` secret, `v1a,<base64 ed25519 signature>` for an asymmetric `whsk_` key, whose
+//! receivers verify with its public `whpk_` key.
 //!
-//! Each webhook has a `whsec_` secret (32 random bytes, base64) made when it is created. A
-//! rotation makes a new one while the old one keeps signing too until its grace period ends, so a
-//! receiver can switch secrets without dropping a request. At rest the secrets are sealed like
-//! secret header values (see [`crate::secrets::Sealer`]).
+//! Each webhook has a key of its scheme (see [`Scheme`]) made when it is created. A rotation (or
+//! a change of scheme) makes a new one while the old one keeps signing too until its grace period
+//! ends, so a receiver can switch keys without dropping a request. At rest the keys are sealed
+//! like secret header values (see [`crate::secrets::Sealer`]).
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::hmac;
+use ring::signature::{Ed25519KeyPair, KeyPair};
 
 use crate::secrets::Sealer;
 use crate::store::Millis;
 
 /// The prefix of a symmetric secret.
 pub const SECRET_PREFIX: &str = "whsec_";
+/// The prefix of an asymmetric (ed25519) secret key: its 32-byte seed in base64.
+pub const SECRET_KEY_PREFIX: &str = "whsk_";
+/// The prefix of an ed25519 public key: its 32 bytes in base64.
+pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
 
-/// Random bytes of a new secret (the scheme allows 24 to 64).
+/// Random bytes of a new symmetric secret (the scheme allows 24 to 64), and of an ed25519 seed.
 const SECRET_BYTES: usize = 32;
+
+/// How a webhook signs: `symmetric` (HMAC-SHA256 with a secret the receiver shares, the
+/// default) or `ed25519` (a key pair: the receiver holds only the public key, so it cannot sign,
+/// and a leak of it lets nobody forge a request).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    #[default]
+    Symmetric,
+    Ed25519,
+}
+
+impl Scheme {
+    pub fn is_default(&self) -> bool {
+        *self == Scheme::default()
+    }
+
+    pub fn parse(text: &str) -> Option<Scheme> {
+        match text {
+            "symmetric" => Some(Scheme::Symmetric),
+            "ed25519" => Some(Scheme::Ed25519),
+            _ => None,
+        }
+    }
+}
 
 /// A webhook's signing secrets, newest first, each until it expires (`None`: never).
 #[derive(Clone, Default)]
@@ -33,45 +77,102 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-/// One secret: its text (`whsec_…`) and its HMAC key.
+/// One key: its text (`whsec_…` or `whsk_…`) and what signs with it.
 #[derive(Clone)]
 struct Secret {
     text: String,
-    key: hmac::Key,
+    key: Key,
+}
+
+#[derive(Clone)]
+enum Key {
+    Hmac(hmac::Key),
+    /// The key pair, and its public key as a receiver writes it (`whpk_…`).
+    Ed25519(Arc<Ed25519KeyPair>, String),
 }
 
 impl Secret {
     fn parse(text: &str) -> Result<Secret, String> {
-        let encoded = text
-            .strip_prefix(SECRET_PREFIX)
-            .ok_or_else(|| format!("a signing secret starts with {SECRET_PREFIX}"))?;
-        let bytes = STANDARD
-            .decode(encoded)
-            .map_err(|e| format!("a signing secret is base64 after {SECRET_PREFIX}: {e}"))?;
+        let decode = |prefix: &str, encoded: &str| {
+            STANDARD
+                .decode(encoded)
+                .map_err(|e| format!("a signing key is base64 after {prefix}: {e}"))
+        };
+        let key = if let Some(encoded) = text.strip_prefix(SECRET_PREFIX) {
+            Key::Hmac(hmac::Key::new(
+                hmac::HMAC_SHA256,
+                &decode(SECRET_PREFIX, encoded)?,
+            ))
+        } else if let Some(encoded) = text.strip_prefix(SECRET_KEY_PREFIX) {
+            let pair = Ed25519KeyPair::from_seed_unchecked(&decode(SECRET_KEY_PREFIX, encoded)?)
+                .map_err(|_| format!("a {SECRET_KEY_PREFIX} key is a 32-byte ed25519 seed"))?;
+            let public = format!(
+                "{PUBLIC_KEY_PREFIX}{}",
+                STANDARD.encode(pair.public_key().as_ref())
+            );
+            Key::Ed25519(Arc::new(pair), public)
+        } else {
+            return Err(format!(
+                "a signing key starts with {SECRET_PREFIX} or {SECRET_KEY_PREFIX}"
+            ));
+        };
         Ok(Secret {
             text: text.to_owned(),
-            key: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+            key,
         })
     }
 
+    /// What a receiver verifies with: the shared secret, or the public key.
+    fn verifying(&self) -> &str {
+        match &self.key {
+            Key::Hmac(_) => &self.text,
+            Key::Ed25519(_, public) => public,
+        }
+    }
+
+    fn scheme(&self) -> Scheme {
+        match self.key {
+            Key::Hmac(_) => Scheme::Symmetric,
+            Key::Ed25519(..) => Scheme::Ed25519,
+        }
+    }
+
     fn sign_into(&self, out: &mut String, id: &str, timestamp: i64, body: &[u8]) {
-        let mut context = hmac::Context::with_key(&self.key);
-        context.update(id.as_bytes());
-        context.update(b".");
-        context.update(timestamp.to_string().as_bytes());
-        context.update(b".");
-        context.update(body);
-        out.push_str("v1,");
-        STANDARD.encode_string(context.sign().as_ref(), out);
+        let timestamp = timestamp.to_string();
+        let parts = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
+        match &self.key {
+            Key::Hmac(key) => {
+                let mut context = hmac::Context::with_key(key);
+                for part in parts {
+                    context.update(part);
+                }
+                out.push_str("v1,");
+                STANDARD.encode_string(context.sign().as_ref(), out);
+            }
+            Key::Ed25519(pair, _) => {
+                out.push_str("v1a,");
+                STANDARD.encode_string(pair.sign(&parts.concat()).as_ref(), out);
+            }
+        }
     }
 }
 
-/// A new secret: `whsec_` and 32 bytes from the OS's random source, in base64.
-pub fn new_secret() -> String {
+/// A new key of `scheme`: `whsec_` or `whsk_` and 32 bytes from the OS's random source, in
+/// base64.
+pub fn new_key(scheme: Scheme) -> String {
     let mut bytes = [0u8; SECRET_BYTES];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .expect("the system's random source works");
-    format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes))
+    let prefix = match scheme {
+        Scheme::Symmetric => SECRET_PREFIX,
+        Scheme::Ed25519 => SECRET_KEY_PREFIX,
+    };
+    format!("{prefix}{}", STANDARD.encode(bytes))
+}
+
+/// A new symmetric secret (see [`new_key`]).
+pub fn new_secret() -> String {
+    new_key(Scheme::Symmetric)
 }
 
 /// A stored key: its secret sealed, and when it stops signing.
@@ -126,9 +227,15 @@ impl Signer {
         self.keys.is_empty()
     }
 
-    /// The newest secret (`whsec_…`), the one a receiver should verify with.
+    /// What a receiver verifies the newest key's signatures with: its `whsec_` secret, or the
+    /// `whpk_` public key of its `whsk_` key.
     pub fn current(&self) -> Option<&str> {
-        self.keys.first().map(|(s, _)| s.text.as_str())
+        self.keys.first().map(|(s, _)| s.verifying())
+    }
+
+    /// The scheme of the newest key.
+    pub fn scheme(&self) -> Option<Scheme> {
+        self.keys.first().map(|(s, _)| s.scheme())
     }
 
     /// When the secret the current one replaced stops signing, while it still does at `now`.
@@ -194,17 +301,18 @@ impl Signer {
 }
 
 /// The signer of a stored webhook: its keys opened, or, for a webhook stored before signatures
-/// had none, a new secret made and stored.
+/// had none, a new key of `scheme` made and stored.
 pub async fn signer_of(
     store: &dyn crate::store::Store,
     sealer: &Sealer,
     record: &crate::store::WebhookRecord,
+    scheme: Scheme,
 ) -> Result<Signer, String> {
     let signer = Signer::from_stored(&record.signing, sealer)?;
     if !signer.is_empty() {
         return Ok(signer);
     }
-    let signer = Signer::with_secret(&new_secret())?;
+    let signer = Signer::with_secret(&new_key(scheme))?;
     store
         .set_webhook_signing(&record.app_id, &record.id, signer.to_stored(sealer))
         .await
@@ -260,6 +368,29 @@ mod tests {
             .rotated(&new, 1_000, 1_000)
             .unwrap();
         assert_eq!(revoked.keys.len(), 1);
+    }
+
+    #[test]
+    fn an_ed25519_key_signs_v1a_and_shows_its_public_key() {
+        let key = new_key(Scheme::Ed25519);
+        assert!(key.starts_with(SECRET_KEY_PREFIX));
+        let signer = Signer::with_secret(&key).unwrap();
+        assert_eq!(signer.scheme(), Some(Scheme::Ed25519));
+        let public = signer.current().unwrap();
+        let public = STANDARD
+            .decode(public.strip_prefix(PUBLIC_KEY_PREFIX).unwrap())
+            .unwrap();
+        let header = signer.sign("msg_1", 7, b"{}", 0).unwrap();
+        let signature = STANDARD
+            .decode(header.strip_prefix("v1a,").unwrap())
+            .unwrap();
+        let verifier = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &public);
+        assert!(verifier.verify(b"msg_1.7.{}", &signature).is_ok());
+        assert!(verifier.verify(b"msg_1.8.{}", &signature).is_err());
+        assert!(
+            Signer::with_secret("whsk_AAAA").is_err(),
+            "a seed is 32 bytes"
+        );
     }
 
     #[test]

@@ -61,6 +61,7 @@ use serde_json::Value;
 
 use crate::event::{Event, kind_of};
 use crate::request::{Method, RenderedRequest};
+use crate::signing::Scheme;
 use crate::template::{Budget, Data, Limits, Position, Template, TemplateError, json_quoted_into};
 
 /// A webhook's body: key/value pairs, or a custom JSON template.
@@ -142,6 +143,11 @@ pub struct WebhookSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(nullable)]
     pub secret_headers: Vec<String>,
+    /// How requests are signed (`symmetric` when absent or null): see `GET …/secret`. A change
+    /// makes a key of the new scheme; the old key keeps signing too for 24 hours.
+    #[serde(default, skip_serializing_if = "Scheme::is_default")]
+    #[schema(required = false, nullable)]
+    pub signing: Scheme,
 }
 
 /// The schema of `headers`: names are HTTP tokens, values templates; null is none.
@@ -278,6 +284,7 @@ const SPEC_FIELDS: &[&str] = &[
     "body",
     "enabled",
     "secret_headers",
+    "signing",
 ];
 
 fn expected(field: &str, what: &str, found: &Value) -> ValidationError {
@@ -406,6 +413,16 @@ impl WebhookSpec {
             }
             Some(other) => return Err(expected("secret_headers", "a list of header names", other)),
         };
+        let signing = match obj.get("signing") {
+            None | Some(Value::Null) => Scheme::default(),
+            Some(Value::String(s)) => Scheme::parse(s).ok_or_else(|| {
+                ValidationError::new(
+                    "signing",
+                    format!("expected symmetric or ed25519, found {s:?}"),
+                )
+            })?,
+            Some(other) => return Err(expected("signing", "symmetric or ed25519", other)),
+        };
         let spec = WebhookSpec {
             name,
             events,
@@ -415,6 +432,7 @@ impl WebhookSpec {
             body,
             enabled,
             secret_headers,
+            signing,
         };
         spec.check_events()?;
         Ok(spec)

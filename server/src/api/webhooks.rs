@@ -60,6 +60,7 @@ pub struct WebhookView {
     enabled: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     secret_headers: Vec<String>,
+    signing: crate::signing::Scheme,
     status: Status,
     /// Unix milliseconds
     created_at: i64,
@@ -214,12 +215,13 @@ struct Replayed {
     replayed: u64,
 }
 
-/// The secret a receiver verifies signatures with.
+/// The key a receiver verifies signatures with.
 #[derive(Serialize, ToSchema)]
 struct SigningSecret {
-    /// `whsec_` and base64: the HMAC-SHA256 key is the base64-decoded part
+    /// `whsec_` and base64 (symmetric: the HMAC-SHA256 key is the base64-decoded part), or
+    /// `whpk_` and base64 (ed25519: the raw 32-byte public key)
     key: String,
-    /// When the secret it replaced stops signing (unix milliseconds); null when none does
+    /// When the key it replaced stops signing (unix milliseconds); null when none does
     previous_key_expires_at: Option<i64>,
 }
 
@@ -275,9 +277,13 @@ fn unreadable(record: &WebhookRecord, why: String) -> ApiError {
     )
 }
 
-/// The signing keys of `record`, opened (made when it has none).
-async fn stored_signer(state: &AppState, record: &WebhookRecord) -> ApiResult<Signer> {
-    crate::signing::signer_of(state.store.as_ref(), &state.sealer, record)
+/// The signing keys of `record`, opened (one of `scheme` made when it has none).
+async fn stored_signer(
+    state: &AppState,
+    record: &WebhookRecord,
+    scheme: crate::signing::Scheme,
+) -> ApiResult<Signer> {
+    crate::signing::signer_of(state.store.as_ref(), &state.sealer, record, scheme)
         .await
         .map_err(|e| unreadable(record, e))
 }
@@ -368,6 +374,7 @@ fn view(record: &WebhookRecord) -> ApiResult<WebhookView> {
         body: spec.body,
         enabled: record.enabled,
         secret_headers: spec.secret_headers,
+        signing: spec.signing,
         status: status(record),
         created_at: record.created_at,
         updated_at: record.updated_at,
@@ -452,7 +459,7 @@ async fn create(
     }
     let now = now_ms();
     let spec = serde_json::to_value(state.sealer.seal_spec(webhook.spec())).unwrap_or(body);
-    let signer = Signer::with_secret(&crate::signing::new_secret())
+    let signer = Signer::with_secret(&crate::signing::new_key(webhook.spec().signing))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", e))?;
     let mut record = WebhookRecord {
         id: format!("wh_{}", uuid::Uuid::new_v4().simple()),
@@ -534,7 +541,20 @@ async fn update(
         return Err(ApiError::not_found("webhook"));
     }
     let record = find(&state, &app_id, &id).await?;
-    let signer = stored_signer(&state, &record).await?;
+    let scheme = webhook.spec().signing;
+    let mut signer = stored_signer(&state, &record, scheme).await?;
+    if signer.scheme() != Some(scheme) {
+        // A new scheme: a key of it, the old key signing too for the usual grace.
+        let now = now_ms();
+        let until = now.saturating_add(super::DEFAULT_GRACE.as_millis() as i64);
+        signer = signer
+            .rotated(&crate::signing::new_key(scheme), until, now)
+            .map_err(|e| unreadable(&record, e))?;
+        state
+            .store
+            .set_webhook_signing(&app_id, &id, signer.to_stored(&state.sealer))
+            .await?;
+    }
     state.queue.upsert(&record, webhook, signer);
     Ok(Json(view(&record)?))
 }
@@ -696,7 +716,11 @@ fn shown_of(webhook: &Webhook, request: &RenderedRequest) -> RenderedRequest {
 /// The headers a delivery adds, for a preview: `webhook-id`, and the signature headers computed
 /// with the webhook's keys (`signer`), or, for a definition not saved yet (no keys yet), what
 /// they will hold.
-fn preview_headers(request: &mut RenderedRequest, signer: Option<&Signer>) {
+fn preview_headers(
+    request: &mut RenderedRequest,
+    scheme: crate::signing::Scheme,
+    signer: Option<&Signer>,
+) {
     let id = format!("preview_{}", uuid::Uuid::new_v4().simple());
     let now = now_ms().div_euclid(1000);
     match signer {
@@ -705,9 +729,13 @@ fn preview_headers(request: &mut RenderedRequest, signer: Option<&Signer>) {
             request
                 .headers
                 .push(("webhook-timestamp".into(), now.to_string()));
+            let version = match scheme {
+                crate::signing::Scheme::Symmetric => "v1",
+                crate::signing::Scheme::Ed25519 => "v1a",
+            };
             request.headers.push((
                 "webhook-signature".into(),
-                "v1,<computed with the webhook's secret once saved>".into(),
+                format!("{version},<computed with the webhook's key once saved>"),
             ));
         }
     }
@@ -722,7 +750,7 @@ async fn preview_of(
     limits: &LimitsConfig,
 ) -> ApiResult<Json<Preview>> {
     let (event, mut request) = render_for(app_id, body, &webhook, limits).await?;
-    preview_headers(&mut request, signer);
+    preview_headers(&mut request, webhook.spec().signing, signer);
     let shown = shown_of(&webhook, &request);
     Ok(Json(Preview {
         event: event.to_json(),
@@ -928,9 +956,10 @@ async fn rotate_secret(
         .queue
         .handle(&id)
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    let signer = handle
-        .signer()
-        .rotated(&crate::signing::new_secret(), old_until, now)
+    let current = handle.signer();
+    let scheme = current.scheme().unwrap_or_default();
+    let signer = current
+        .rotated(&crate::signing::new_key(scheme), old_until, now)
         .map_err(|e| unreadable(&record, e))?;
     if !state
         .store

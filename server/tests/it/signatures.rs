@@ -1,8 +1,8 @@
 //! Signatures as a receiver checks them: every request a webhook sends (deliveries and test
 //! sends) is verified by a Standard Webhooks verifier written here, apart from the server's
-//! (HMAC-SHA256 built from `sha2`, not `ring`), which also refuses a tampered body, a wrong secret
-//! and a stale timestamp. Rotation signs with both secrets through its grace period; the secret
-//! is the same after a restart.
+//! (HMAC-SHA256 built from `sha2`, ed25519 from `ed25519-dalek`, not `ring`), which also refuses a
+//! tampered body, a wrong key and a stale timestamp. Rotation signs with both keys through its
+//! grace period, and so does a change of scheme; the key is the same after a restart.
 
 use std::time::Duration;
 
@@ -37,9 +37,9 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
-/// What a receiver does with a request: `Ok` when one of `webhook-signature`'s `v1` entries is
-/// the HMAC of `id.timestamp.body` under `secret` and the timestamp is within the tolerance of
-/// `now` (unix seconds).
+/// What a receiver does with a request: `Ok` when the timestamp is within the tolerance of `now`
+/// (unix seconds) and one of `webhook-signature`'s entries signs `id.timestamp.body`: a `v1`
+/// entry the HMAC under a `whsec_` secret, a `v1a` entry an ed25519 signature by a `whpk_` key.
 fn verify(secret: &str, headers: &[(String, String)], body: &[u8], now: i64) -> Result<(), String> {
     let header = |name: &str| {
         headers
@@ -60,9 +60,6 @@ fn verify(secret: &str, headers: &[(String, String)], body: &[u8], now: i64) -> 
             now - timestamp
         ));
     }
-    let key = STANDARD
-        .decode(secret.strip_prefix("whsec_").ok_or("not a whsec_ secret")?)
-        .map_err(|e| e.to_string())?;
     let signed = [
         id.as_bytes(),
         b".",
@@ -71,11 +68,32 @@ fn verify(secret: &str, headers: &[(String, String)], body: &[u8], now: i64) -> 
         body,
     ]
     .concat();
-    let expected = STANDARD.encode(hmac_sha256(&key, &signed));
-    signatures
-        .split(' ')
-        .filter_map(|s| s.strip_prefix("v1,"))
-        .any(|s| s == expected)
+    let matches = if let Some(public) = secret.strip_prefix("whpk_") {
+        let public: [u8; 32] = STANDARD
+            .decode(public)
+            .map_err(|e| e.to_string())?
+            .try_into()
+            .map_err(|_| "a public key is 32 bytes")?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|e| e.to_string())?;
+        signatures
+            .split(' ')
+            .filter_map(|s| s.strip_prefix("v1a,"))
+            .filter_map(|s| STANDARD.decode(s).ok()?.try_into().ok())
+            .any(|s: [u8; 64]| {
+                key.verify_strict(&signed, &ed25519_dalek::Signature::from_bytes(&s))
+                    .is_ok()
+            })
+    } else {
+        let key = STANDARD
+            .decode(secret.strip_prefix("whsec_").ok_or("not a whsec_ secret")?)
+            .map_err(|e| e.to_string())?;
+        let expected = STANDARD.encode(hmac_sha256(&key, &signed));
+        signatures
+            .split(' ')
+            .filter_map(|s| s.strip_prefix("v1,"))
+            .any(|s| s == expected)
+    };
+    matches
         .then_some(())
         .ok_or_else(|| "no signature matches".to_owned())
 }
@@ -154,7 +172,11 @@ async fn every_delivery_is_signed_with_the_webhooks_secret() {
         .is_err()
     );
     // The delivery id signed is the one the receiver deduplicates on.
-    let deliveries = s.get(&app, &format!("/webhooks/{id}/deliveries")).await;
+    let deliveries = s
+        .eventually(&app, &format!("/webhooks/{id}/deliveries"), |v| {
+            v["deliveries"].as_array().is_some_and(|d| !d.is_empty())
+        })
+        .await;
     assert_eq!(
         req.header("webhook-id"),
         deliveries["deliveries"][0]["id"].as_str()
@@ -332,5 +354,89 @@ async fn a_webhook_stored_before_signatures_gets_a_secret_at_start() {
     s.ingest(&app, event("e1", "message.push.sent")).await;
     let got = r.wait_for(1, Duration::from_secs(5)).await;
     verify_received(&key, &got[0]).unwrap();
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_ed25519_webhook_signs_with_a_key_pair_and_a_change_of_scheme_keeps_both() {
+    let s = TestServer::start().await;
+    let r = TestReceiver::start().await;
+    let app = s.app("asymmetric").await;
+    let mut definition = crate::harness::webhook_body(&r.url("/hook"), &["message.push.sent"]);
+    definition["signing"] = json!("ed25519");
+    let (status, created) = s
+        .app_call("POST", &app, "/webhooks", Some(definition.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["signing"], "ed25519");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let public = secret(&s, &app, &id).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        public.starts_with("whpk_"),
+        "only the public key is shown: {public}"
+    );
+
+    s.ingest(&app, event("e1", "message.push.sent")).await;
+    let got = r.wait_for(1, Duration::from_secs(5)).await;
+    assert!(
+        got[0]
+            .header("webhook-signature")
+            .unwrap()
+            .starts_with("v1a,")
+    );
+    verify_received(&public, &got[0]).unwrap();
+    let tampered = format!("{} ", got[0].body);
+    assert!(verify(&public, &got[0].headers, tampered.as_bytes(), now()).is_err());
+    let other = {
+        let mut d = definition.clone();
+        d["url"] = json!(r.url("/other"));
+        let (_, w) = s.app_call("POST", &app, "/webhooks", Some(d)).await;
+        secret(&s, &app, w["id"].as_str().unwrap()).await["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(verify_received(&other, &got[0]).is_err());
+
+    // Back to symmetric: a whsec_ secret signs first, the ed25519 key beside it for the grace.
+    definition["signing"] = json!("symmetric");
+    let (status, updated) = s
+        .app_call("PUT", &app, &format!("/webhooks/{id}"), Some(definition))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let now_secret = secret(&s, &app, &id).await;
+    let symmetric = now_secret["key"].as_str().unwrap().to_owned();
+    assert!(symmetric.starts_with("whsec_"), "{now_secret}");
+    assert!(
+        now_secret["previous_key_expires_at"].is_i64(),
+        "{now_secret}"
+    );
+    s.ingest(&app, event("e2", "message.push.sent")).await;
+    // e2 goes to both webhooks: this one's request is the one to /hook.
+    let got = r.wait_for(3, Duration::from_secs(5)).await;
+    let e2 = got[1..].iter().find(|g| g.path == "/hook").unwrap();
+    verify_received(&symmetric, e2).unwrap();
+    verify_received(&public, e2).unwrap();
+
+    // A scheme that does not exist is refused, naming the field.
+    let (status, refused) = s
+        .app_call(
+            "POST",
+            &app,
+            "/webhooks",
+            Some(json!({"name": "x", "events": ["k"], "url": "http://127.0.0.1:9/", "signing": "rsa"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("signing:"),
+        "{refused}"
+    );
     s.stop().await;
 }
