@@ -6,11 +6,16 @@ export type HooklineEvent =
   | 'notification.clicked'
   | 'notification.dismissed';
 
-/** One URL per event; `https:`, or `http:` on loopback (localhost, 127.0.0.1, [::1]). */
+/** One URL per event; `https:`, or `http:` on loopback (localhost, 127.0.0.1, [::1]).
+ *  `notification.willDisplay` (OneSignal v16's name) is taken for `notification.displayed`. */
 export type HooklineWebhooks = {
   /** `false` (default): a simple `no-cors` POST, body as text/plain, no custom header.
    *  `true`: a CORS POST with `Content-Type: application/json` and `X-OneSignal-Event`. */
   cors?: boolean;
+  /** `"v16"`: bodies in the form of OneSignal's current Web SDK (`HooklineWebhookBodyV16`);
+   *  absent: the seed's (`HooklineWebhookBody`). */
+  format?: 'v16';
+  'notification.willDisplay'?: string;
 } & { [event in HooklineEvent]?: string };
 
 export interface HooklineInitOptions {
@@ -41,6 +46,21 @@ export interface HooklineWebhookBody {
   action?: string;
 }
 
+/** The body with `webhooks.format: "v16"` (fields the notification lacks are absent). */
+export interface HooklineWebhookBodyV16 {
+  event: 'notification.willDisplay' | 'notification.clicked' | 'notification.dismissed';
+  notificationId?: string;
+  heading?: string;
+  content?: string;
+  additionalData?: unknown;
+  /** For a click on a button with a URL of its own, that URL. */
+  url?: string;
+  /** hookline's `userId`: the id given to `init`, or the one generated once per browser. */
+  subscriptionId: string;
+  /** `notification.clicked` only: `""` for the body, else the button's id. */
+  actionId?: string;
+}
+
 /** hookline's push payload (OneSignal's minified form is read too). Each field is kept within a
  *  size bound (README); a payload over 65,536 characters gets a generic notification. */
 export interface HooklinePushPayload {
@@ -50,7 +70,8 @@ export interface HooklinePushPayload {
   url?: string;
   icon?: string;
   data?: unknown;
-  buttons?: { id: string; text?: string; icon?: string }[];
+  /** A button's `url` opens instead of the notification's when that button is clicked. */
+  buttons?: { id: string; text?: string; icon?: string; url?: string }[];
 }
 
 export type HooklineCommand = ['init', HooklineInitOptions];

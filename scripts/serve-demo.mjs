@@ -31,8 +31,12 @@ function close(server) {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Records every request it gets; answers CORS preflights and POSTs so `cors: true` works. */
-export async function startReceiver({ port = 0 } = {}) {
+/**
+ * Records every request it gets; answers CORS preflights and POSTs so `cors: true` works. For the
+ * failures a site's receiver can have: `hang` never answers a POST (the connection stays open);
+ * `postCors: false` answers the preflight but leaves the CORS headers off the POST's answer.
+ */
+export async function startReceiver({ port = 0, hang = false, postCors = true } = {}) {
   const requests = [];
   const waiters = [];
   const server = http.createServer((req, res) => {
@@ -42,14 +46,15 @@ export async function startReceiver({ port = 0 } = {}) {
     req.on('end', () => {
       const t = performance.timeOrigin + performance.now();
       requests.push({ method: req.method, url: req.url, headers: req.headers, body, t });
-      res.writeHead(req.method === 'OPTIONS' ? 204 : 200, {
+      for (const w of waiters.splice(0)) w();
+      if (hang && req.method === 'POST') return;
+      const cors = req.method !== 'POST' || postCors ? {
         'access-control-allow-origin': '*',
         'access-control-allow-methods': 'POST',
         'access-control-allow-headers': 'content-type, x-onesignal-event',
-        'content-type': 'text/plain',
-      });
+      } : {};
+      res.writeHead(req.method === 'OPTIONS' ? 204 : 200, { ...cors, 'content-type': 'text/plain' });
       res.end(req.method === 'OPTIONS' ? undefined : 'ok');
-      for (const w of waiters.splice(0)) w();
     });
   });
   const actualPort = await listen(server, port);
@@ -82,11 +87,18 @@ export async function startReceiver({ port = 0 } = {}) {
  * Serves www/ at / and the built package (dist/) at /dist/. With `hooks`, it also receives
  * webhooks at /hooks/<anything> and lists them, newest last, at GET /hooks/log (the demo's panel).
  * `extra` maps more paths to contents (the benchmark's worker); `cache` is the package's
- * Cache-Control (default no-store, so a rebuilt package is always the one served).
+ * Cache-Control (default no-store, so a rebuilt package is always the one served); `wasmDelay`
+ * holds every `.wasm` answer that many milliseconds (a slow network, for a worker's cold start).
  */
-export async function startSite({ port = 0, dist = path.join(root, 'dist'), hooks = false, extra = {}, cache = 'no-store' } = {}) {
+export async function startSite({ port = 0, dist = path.join(root, 'dist'), hooks = false, extra = {}, cache = 'no-store', wasmDelay = 0 } = {}) {
   const log = [];
   const server = http.createServer((req, res) => {
+    if (wasmDelay && req.url.split('?')[0].endsWith('.wasm')) {
+      return setTimeout(serve, wasmDelay, req, res);
+    }
+    serve(req, res);
+  });
+  function serve(req, res) {
     const url = new URL(req.url, 'http://127.0.0.1');
     if (Object.hasOwn(extra, url.pathname)) {
       res.writeHead(200, { 'content-type': types[path.extname(url.pathname)] || 'text/plain', 'cache-control': 'no-store' });
@@ -122,7 +134,7 @@ export async function startSite({ port = 0, dist = path.join(root, 'dist'), hook
       'cache-control': base === dist ? cache : 'no-store',
     });
     fs.createReadStream(file).pipe(res);
-  });
+  }
   const actualPort = await listen(server, port);
   return { port: actualPort, url: `http://127.0.0.1:${actualPort}`, log, close: () => close(server) };
 }

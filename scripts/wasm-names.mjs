@@ -97,10 +97,9 @@ for (const [, used] of js.matchAll(/\bwasm\.([\w$]+)/g)) {
   if (!actualExports.has(used)) throw new Error(`wasm-names: the glue uses wasm.${used}, which the module does not export`);
 }
 
-// The loader: wasm-bindgen's also takes bytes, a Module or deprecated arguments, guesses the
-// wasm's URL from `document.currentScript`, and has a synchronous form; the package only ever
-// loads its wasm from the URL js/sw.js gives. Streaming when the server sends the wasm MIME type,
-// from the bytes otherwise (as wasm-bindgen's does). js/sw.js keeps the one load in flight.
+// The loader: wasm-bindgen's also takes a URL, a Response, a Module or deprecated arguments,
+// guesses the wasm's URL from `document.currentScript`, and has a synchronous form; the package
+// only ever instantiates the bytes js/sw.js fetched (or kept) and checked as its build's.
 function cut(from, to, by, what) {
   const i = js.indexOf(from);
   const j = js.indexOf(to, i);
@@ -109,18 +108,10 @@ function cut(from, to, by, what) {
 }
 cut('    let script_src;', '    }\n', '', 'script_src');
 cut('    async function __wbg_load(', '    return Object.assign(__wbg_init, { initSync }, exports);', `\
-    async function __wbg_init({ module_or_path }) {
-        const imports = __wbg_get_imports();
-        const response = await fetch(module_or_path);
-        if (!response.ok) {
-            throw new Error(\`failed to fetch Wasm: \${response.status} \${response.statusText} fetching '\${response.url}'\`);
-        }
-        const { instance, module } = response.headers.get('Content-Type') === 'application/wasm'
-            ? await WebAssembly.instantiateStreaming(response, imports)
-            : await WebAssembly.instantiate(await response.arrayBuffer(), imports);
+    async function __wbg_init(bytes) {
+        const { instance, module } = await WebAssembly.instantiate(bytes, __wbg_get_imports());
         return __wbg_finalize_init(instance, module);
     }
-
     return Object.assign(__wbg_init, exports);`, 'the loader');
 if (/script_src|initSync|__wbg_load/.test(js)) throw new Error('wasm-names: the glue still refers to the loader it replaced');
 fs.writeFileSync(glueFile, js);

@@ -12,7 +12,8 @@ use crate::webhook::Event;
 pub const VERSION: u32 = 1;
 
 /// The config the worker reads when an event fires. It stays the JS object saved in IndexedDB,
-/// `{v, appId, userId, cors, webhooks: {"notification.displayed": url, …}}`: its fields only pass
+/// `{v, appId, userId, cors, format, webhooks: {"notification.displayed": url, …}}` (`format`
+/// only when `"v16"`): its fields only pass
 /// through to requests, so they are read when needed rather than copied into Rust strings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,6 +41,11 @@ impl Config {
         js::get(&self.saved, "cors").is_truthy()
     }
 
+    /// Whether webhooks take the form of OneSignal's current Web SDK (`webhooks.format: "v16"`).
+    pub fn v16(&self) -> bool {
+        js::get(&self.saved, "format").is("v16")
+    }
+
     /// The URL set for `event`, if any (one URL per event, as the seed allows).
     pub fn url(&self, event: Event) -> Option<JsValue> {
         text(&js::get(&self.saved, "webhooks"), event.name())
@@ -55,21 +61,12 @@ impl Config {
         // Compared as JS values (`===`): comparing with a Rust number would read it out of JS.
         let version = JsValue::from(VERSION);
         if js::get(saved, "v") != version {
-            return Err(
-                "saved config was written by another version of hookline; webhooks are off until init runs again",
-            );
+            return Err("saved config was written by another version of hookline; no webhook");
         }
-        // Checked for their types only, with nothing copied out.
-        let hooks = js::get(saved, "webhooks");
-        let absent_or_string = |v: JsValue| js::is_none(&v) || v.is_string();
-        let complete = EVENTS
-            .iter()
-            .all(|event| absent_or_string(js::get(&hooks, event.name())))
-            && js::get(saved, "appId").is_string()
-            && js::is_name(&js::get(saved, "userId"))
-            && js::get(saved, "cors").as_bool().is_some();
-        if !complete {
-            return Err("saved config is incomplete; webhooks are off until init runs again");
+        // Only this version's `validate` writes it: what is checked is what a webhook's body
+        // takes as it is (each URL and `cors` are read for their types when used).
+        if !js::is_name(&js::get(saved, "userId")) {
+            return Err("saved config is incomplete; no webhook");
         }
         Ok(Config {
             saved: saved.clone(),
@@ -133,7 +130,8 @@ fn check(
         return Err(NOT_A_NAME);
     }
     let mut cors = false;
-    let mut urls: [JsValue; 3] = Default::default();
+    let mut format = JsValue::UNDEFINED;
+    let webhooks = js::object();
     let hooks = js::get(options, "webhooks");
     name(js::text("webhooks"));
     if !hooks.is_undefined() {
@@ -149,22 +147,27 @@ fn check(
                 cors = value.as_bool().ok_or("must be true or false")?;
                 continue;
             }
-            let slot = EVENTS
+            if key.is("format") {
+                if !value.is("v16") {
+                    return Err("must be \"v16\" or absent");
+                }
+                format = value;
+                continue;
+            }
+            // `notification.willDisplay`: OneSignal's current Web SDK's name for
+            // `notification.displayed`.
+            let event = EVENTS
                 .iter()
-                .zip(urls.iter_mut())
-                .find(|(e, _)| key.is(e.name()))
-                .map(|(_, slot)| slot)
-                .ok_or(
-                    "is not an event hookline knows (notification.displayed, notification.clicked, notification.dismissed)",
-                )?;
+                .find(|e| key.is(e.name()) || key.is(e.v16_name()))
+                .ok_or("is not an event hookline knows")?;
             if !value.is_string() {
                 return Err("must be a URL string");
             }
             let parsed = js::url(&value, &JsValue::UNDEFINED).map_err(|_| "is not a valid URL")?;
             if !secure(&js::get(&parsed, "protocol"), &js::get(&parsed, "hostname")) {
-                return Err("must be an https: URL (http: only for localhost, 127.0.0.1 or [::1])");
+                return Err("must be an https: URL (http: on loopback only)");
             }
-            *slot = value;
+            js::set(&webhooks, event.name(), &value);
         }
     }
     let saved = js::object();
@@ -176,11 +179,8 @@ fn check(
         js::set(&saved, "userId", &user_id());
     }
     js::set(&saved, "cors", &JsValue::from_bool(cors));
-    let webhooks = js::object();
-    for (event, url) in EVENTS.iter().zip(urls.iter()) {
-        if !url.is_undefined() {
-            js::set(&webhooks, event.name(), url);
-        }
+    if !format.is_undefined() {
+        js::set(&saved, "format", &format);
     }
     js::set(&saved, "webhooks", &webhooks);
     Ok(Config { saved })

@@ -23,7 +23,8 @@ struct State {
 
 pub struct Allocator(UnsafeCell<State>);
 
-// The module runs on one thread (wasm32 without threads).
+// SAFETY: the module runs on one thread (wasm32 without atomics: src/lib.rs refuses a build with
+// them), and the allocator's methods do not re-enter it (nothing in them allocates).
 unsafe impl Sync for Allocator {}
 
 impl Allocator {
@@ -72,19 +73,33 @@ unsafe impl GlobalAlloc for Allocator {
             state.next = core::arch::wasm32::memory_size(0) * PAGE;
             state.end = state.next;
         }
-        let start = (state.next + size - 1) & !(size - 1);
-        let Some(stop) = start.checked_add(size) else {
-            return null_mut();
-        };
-        if stop > state.end {
-            let pages = (stop - state.end).div_ceil(PAGE);
-            if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
+        loop {
+            let Some(start) = state.next.checked_next_multiple_of(size) else {
                 return null_mut();
+            };
+            let Some(stop) = start.checked_add(size) else {
+                return null_mut();
+            };
+            if stop <= state.end {
+                state.next = stop;
+                return start as *mut u8;
             }
-            state.end += pages * PAGE;
+            let pages = (stop - state.end).div_ceil(PAGE);
+            // `memory.grow` gives the memory's size before it grew, or usize::MAX when it cannot.
+            let old = core::arch::wasm32::memory_grow(0, pages);
+            let (Some(old_end), Some(new_end)) = (
+                old.checked_mul(PAGE),
+                old.checked_add(pages).and_then(|p| p.checked_mul(PAGE)),
+            ) else {
+                return null_mut();
+            };
+            if old_end != state.end {
+                // Other code grew the memory since (the part past `end` is its own): cut from the
+                // pages just added only.
+                state.next = old_end;
+            }
+            state.end = new_end;
         }
-        state.next = stop;
-        start as *mut u8
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

@@ -17,31 +17,40 @@ pub const CONFIG_KEY: &str = "config";
 /// The promise of the open database, kept for the life of the worker instance.
 static DB: Local<Option<JsValue>> = Local::new(None);
 
-/// A promise of a request's result; it rejects with the error event. The request's handlers are
-/// attached at once, so requests made together can be waited for in any order.
+/// A promise of a request's result, or of a transaction's end (`undefined`); it rejects with the
+/// error (or abort) event. The handlers are attached at once, so requests made together can be
+/// waited for in any order.
 pub fn done(request: &JsValue) -> JsValue {
     let event = js::promise(&task::bind(attach, request));
     task::then(&event, Some(result), None, request)
 }
 
-/// A promise's executor: the request's success or error event settles it.
+/// A promise's executor: the request's success or error event, or the transaction's complete,
+/// error or abort event, settles it.
 fn attach(request: &JsValue, resolve: JsValue) -> Outcome {
-    js::set(request, "onsuccess", &resolve);
-    js::set(request, "onerror", &resolve);
+    for on in ["onsuccess", "oncomplete", "onerror", "onabort"] {
+        js::set(request, on, &resolve);
+    }
     Ok(JsValue::UNDEFINED)
 }
 
 fn result(request: &JsValue, event: JsValue) -> Outcome {
-    if js::get(&event, "type").is("success") {
+    let kind = js::get(&event, "type");
+    if kind.is("success") || kind.is("complete") {
         Ok(js::get(request, "result"))
     } else {
         Err(event)
     }
 }
 
+/// A promise that settles once the transaction of `store` has committed (or failed).
+pub fn committed(store: &JsValue) -> JsValue {
+    done(&js::get(store, "transaction"))
+}
+
 /// A promise of hookline's database, opened (and created, the first time) once.
 pub fn open() -> JsValue {
-    if let Some(db) = DB.with(|db| db.clone()) {
+    if let Some(db) = DB.get() {
         return db;
     }
     let request = match js::open_db(NAME, 1) {
@@ -50,7 +59,7 @@ pub fn open() -> JsValue {
     };
     js::set(&request, "onupgradeneeded", &task::bind(upgrade, &request));
     let db = task::then(&done(&request), None, Some(forget), &JsValue::UNDEFINED);
-    DB.with(|slot| *slot = Some(db.clone()));
+    DB.replace(Some(db.clone()));
     db
 }
 
@@ -67,7 +76,7 @@ fn upgrade(request: &JsValue, _: JsValue) -> Outcome {
 
 /// A database that failed to open is opened anew next time.
 fn forget(_: &JsValue, e: JsValue) -> Outcome {
-    DB.with(|slot| *slot = None);
+    DB.replace(None);
     Err(e)
 }
 
@@ -77,7 +86,7 @@ pub fn store(db: &JsValue, name: &str, write: bool) -> Result<JsValue, JsValue> 
     let name = js::text(name);
     let transaction = js::call_2(db, "transaction", &name, &js::text(mode)).inspect_err(|_| {
         // The connection was closed under us (storage cleared, say): open anew next time.
-        DB.with(|slot| *slot = None);
+        DB.replace(None);
     })?;
     js::call(&transaction, "objectStore", &name)
 }

@@ -94,13 +94,16 @@ extern "C" {
     /// `Promise.resolve(v)`.
     #[wasm_bindgen(js_namespace = Promise, js_name = resolve)]
     pub fn resolved(v: &JsValue) -> JsValue;
+    /// `Promise.all(promises)`.
+    #[wasm_bindgen(js_namespace = Promise, js_name = all)]
+    pub fn all(promises: &JsValue) -> JsValue;
+    /// `AbortSignal.timeout(ms)`: a signal that aborts a request after `ms` milliseconds.
+    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
+    pub fn timeout_signal(ms: u32) -> JsValue;
 
     /// `Date.now()`.
     #[wasm_bindgen(js_namespace = Date)]
     pub fn now() -> f64;
-    /// `Math.random()`.
-    #[wasm_bindgen(js_namespace = Math)]
-    pub fn random() -> f64;
 
     /// `console.warn(a)`.
     #[wasm_bindgen(js_namespace = console, js_name = warn)]
@@ -110,24 +113,18 @@ extern "C" {
     pub fn warn2(a: &JsValue, b: &JsValue);
 
     // The worker's globals, reached by name as a worker script reaches them.
-    /// `location.href`: the worker script's URL.
-    #[wasm_bindgen(js_namespace = location, js_name = toString)]
-    pub fn location_href() -> JsValue;
+    /// `location.valueOf()`: the worker's `location` itself (the worker script's URL).
+    #[wasm_bindgen(js_namespace = location, js_name = valueOf)]
+    pub fn location() -> JsValue;
     /// `registration.showNotification(title, options)`.
     #[wasm_bindgen(catch, js_namespace = registration, js_name = showNotification)]
     pub fn show_notification(title: &JsValue, options: &JsValue) -> Result<JsValue, JsValue>;
-    /// `clients.matchAll(options)`.
-    #[wasm_bindgen(js_namespace = clients, js_name = matchAll)]
-    pub fn match_all(options: &JsValue) -> JsValue;
-    /// `clients.openWindow(url)`.
-    #[wasm_bindgen(js_namespace = clients, js_name = openWindow)]
-    pub fn open_window(url: &JsValue) -> JsValue;
     /// `indexedDB.open(name, version)`.
     #[wasm_bindgen(catch, js_namespace = indexedDB, js_name = open)]
     pub fn open_db(name: &str, version: u32) -> Result<JsValue, JsValue>;
     /// `crypto.randomUUID()`.
-    #[wasm_bindgen(catch, js_namespace = crypto, js_name = randomUUID)]
-    pub fn random_uuid() -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = crypto, js_name = randomUUID)]
+    pub fn random_uuid() -> JsValue;
     /// `fetch(url, init)`.
     pub fn fetch(url: &JsValue, init: &JsValue) -> JsValue;
 }
@@ -161,7 +158,12 @@ pub fn length(o: &JsValue) -> u32 {
 
 /// `o[key] = value`.
 pub fn set(o: &JsValue, key: &str, value: &JsValue) {
-    let _ = reflect_set(o, &text(key), value);
+    set_key(o, &text(key), value);
+}
+
+/// `o[key] = value`, the key a JS value.
+pub fn set_key(o: &JsValue, key: &JsValue, value: &JsValue) {
+    let _ = reflect_set(o, key, value);
 }
 
 /// `o[key] = value` when there is a value.

@@ -41,6 +41,8 @@ pub mod worker;
 
 use wasm_bindgen::prelude::*;
 
+use crate::js::Is;
+
 // Built as `scripts/build-package.sh` builds it (`--cfg hookline_bundle`), the module goes without
 // std: std's panic machinery would cost more than the rest of the module's support code.
 #[cfg(hookline_bundle)]
@@ -49,21 +51,81 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// A global for the module's single thread: what `thread_local!` gives, without std.
-pub struct Local<T>(core::cell::UnsafeCell<T>);
+// The module's globals (`Local`, the allocator) rely on one thread; a build with wasm threads
+// would need atomics behind them.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+compile_error!("hookline's module is single-threaded: build it without the atomics feature");
 
-// SAFETY: the module runs on one thread (wasm32 without threads); natively it is never used.
+/// A global for the module's single thread: what `thread_local!` gives, without std. Like a
+/// `Cell`, it hands out no reference: a value is moved in or out whole, with no code of the
+/// caller's running meanwhile, so no access can overlap another, whatever a caller does.
+///
+/// Natively (the crate's unit tests, whose code never reaches a global) it keeps nothing: every
+/// read gives `T::default()`, so it is `Sync` there without any shared state.
+pub struct Local<T> {
+    #[cfg(target_arch = "wasm32")]
+    value: core::cell::UnsafeCell<T>,
+    #[cfg(not(target_arch = "wasm32"))]
+    value: core::marker::PhantomData<fn() -> T>,
+}
+
+// SAFETY: wasm32 without atomics (the build refuses them, above) has one thread, so a `Local` is
+// never reached from two; `replace`, its only access, moves a value in and out without running
+// other code, so accesses never overlap on that thread either.
+#[cfg(target_arch = "wasm32")]
 unsafe impl<T> Sync for Local<T> {}
 
 impl<T> Local<T> {
+    #[cfg(target_arch = "wasm32")]
     pub const fn new(value: T) -> Local<T> {
-        Local(core::cell::UnsafeCell::new(value))
+        Local {
+            value: core::cell::UnsafeCell::new(value),
+        }
     }
 
-    /// Runs `f` on the value. `f` must not reach the same `Local` again.
-    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        // SAFETY: one thread, and `f` does not re-enter (see above): this is the only reference.
-        f(unsafe { &mut *self.0.get() })
+    #[cfg(not(target_arch = "wasm32"))]
+    pub const fn new(value: T) -> Local<T> {
+        core::mem::forget(value);
+        Local {
+            value: core::marker::PhantomData,
+        }
+    }
+
+    /// Puts `value` in and gives the value that was there.
+    #[cfg(target_arch = "wasm32")]
+    pub fn replace(&self, value: T) -> T {
+        // SAFETY: see the `Sync` impl: no other access is in progress, and none starts before
+        // this move ends.
+        unsafe { core::ptr::replace(self.value.get(), value) }
+    }
+
+    /// Natively nothing is kept: `value` is dropped and given back... as nothing was there.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn replace(&self, value: T) -> T
+    where
+        T: Default,
+    {
+        drop(value);
+        T::default()
+    }
+}
+
+impl<T: Default> Local<T> {
+    /// Takes the value, leaving `T::default()`.
+    pub fn take(&self) -> T {
+        self.replace(T::default())
+    }
+
+    /// A copy of the value (taken out, cloned and put back: the clone runs no access of its own
+    /// in the middle of another).
+    pub fn get(&self) -> T
+    where
+        T: Clone,
+    {
+        let value = self.take();
+        let copy = value.clone();
+        self.replace(value);
+        copy
     }
 }
 
@@ -84,6 +146,11 @@ pub fn handle(event: JsValue) -> JsValue {
 }
 
 fn failed(_: &JsValue, e: JsValue) -> task::Outcome {
+    // A trap is passed on: the worker script then drops this instance, whose stack pointer and
+    // globals the trap may have left anywhere, and loads a fresh one for the next event.
+    if js::get(&e, "name").is("RuntimeError") {
+        return Err(e);
+    }
     log::warn_js("event failed: ", &e);
     Ok(JsValue::UNDEFINED)
 }

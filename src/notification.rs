@@ -8,7 +8,8 @@ use crate::{js, log};
 
 /// What a notification carries from its push to its webhooks. It stays a JS object, the copy
 /// kept on the shown notification (`notification.data.hookline`), so a click or a close hours
-/// later still has it: `{id, heading, content, url, icon, data, key}`, each only when the push
+/// later still has it: `{id, heading, content, url, icon, data, b, key}` (`b`: the buttons' URLs by
+/// their ids, when any has one), each only when the push
 /// had it and within its bound (`key` tells one shown notification from another, since ids may
 /// repeat or be absent; it is never sent). Kept in JS rather than as Rust strings: the fields
 /// only pass through.
@@ -21,8 +22,8 @@ pub struct Notification {
 }
 
 const NOT_AN_OBJECT: &str = "push payload is not a JSON object";
-const NOT_A_STRING: &str = "push payload has a field that should be a string and is not";
-const BAD_BUTTONS: &str = "push payload's buttons are not a list of {id, text, icon}";
+const NOT_A_STRING: &str = "push payload has a field that should be a string";
+const BAD_BUTTONS: &str = "push payload's buttons are not a list of {id, text}";
 
 /// The largest payload read, in UTF-16 units (a JS string's length). Push services take payloads
 /// of about 4 KB at most, so only a push from elsewhere (DevTools, a page's demo push) is larger;
@@ -91,8 +92,13 @@ fn text(
     }
 }
 
-/// Reads a list of buttons, with the keys of the format at hand (`id, text, icon` or `i, n, p`).
-fn actions(list: &JsValue, [id, text_key, icon]: [&str; 3]) -> Result<JsValue, &'static str> {
+/// Reads a list of buttons, with the keys of the format at hand (`id, text, icon, url` or
+/// `i, n, p, u`): the actions to show, and each button's URL by its id in `urls`.
+fn actions(
+    list: &JsValue,
+    [id, text_key, icon, url]: [&str; 4],
+    urls: &JsValue,
+) -> Result<JsValue, &'static str> {
     let actions = js::array();
     if js::is_none(list) {
         return Ok(actions);
@@ -118,6 +124,9 @@ fn actions(list: &JsValue, [id, text_key, icon]: [&str; 3]) -> Result<JsValue, &
         if let Some(icon) = text(&b, icon, icon_bound, "buttons")? {
             js::set(&action, "icon", &icon);
         }
+        if let Some(url) = text(&b, url, TEXT_BOUNDS[3], "buttons")? {
+            js::set_key(urls, &id, &url);
+        }
         let _ = js::call(&actions, "push", &action);
     }
     Ok(actions)
@@ -142,7 +151,7 @@ impl Notification {
                 TEXT,
                 js::get(&o, "data"),
                 js::get(&o, "buttons"),
-                ["id", "text", "icon"],
+                ["id", "text", "icon", "url"],
             );
         }
         // OneSignal sends `custom` as an object; some of its SDKs send it as a JSON string.
@@ -152,14 +161,14 @@ impl Notification {
             custom
         };
         if !js::is_object(&custom) {
-            return Err("push payload's OneSignal `custom` field is not an object");
+            return Err("push payload's `custom` is not an object");
         }
         Notification::read(
             [&custom, &o, &o, &custom, &o],
             ["i", "title", "alert", "u", "icon"],
             js::get(&custom, "a"),
             js::get(&o, "o"),
-            ["i", "n", "p"],
+            ["i", "n", "p", "u"],
         )
     }
 
@@ -170,7 +179,7 @@ impl Notification {
         keys: [&str; 5],
         data: JsValue,
         buttons: JsValue,
-        button_keys: [&str; 3],
+        button_keys: [&str; 4],
     ) -> Result<Notification, &'static str> {
         let kept = js::object();
         let fields = TEXT.iter().zip(TEXT_BOUNDS);
@@ -182,10 +191,12 @@ impl Notification {
         if !js::is_none(&data) && DATA_BOUND.apply(js::stringify_js(&data), "data").is_some() {
             js::set(&kept, "data", &data);
         }
-        Ok(Notification {
-            kept,
-            actions: actions(&buttons, button_keys)?,
-        })
+        let urls = js::object();
+        let actions = actions(&buttons, button_keys, &urls)?;
+        if js::length(&js::keys(&urls)) > 0 {
+            js::set(&kept, "b", &urls);
+        }
+        Ok(Notification { kept, actions })
     }
 
     /// A text field (one of [`TEXT`], or `key`), when the notification has it.

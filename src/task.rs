@@ -24,11 +24,16 @@ pub type Outcome = Result<JsValue, JsValue>;
 /// A step of a promise chain: `(context, settled value)` to the next value or promise.
 pub type Step = fn(&JsValue, JsValue) -> Outcome;
 
-/// Runs a step (see [`bind`]); called by JS only, through the functions made there. An error
-/// becomes a rejected promise, which rejects the chain.
+/// Runs a step (see [`bind`]). An error becomes a rejected promise, which rejects the chain.
+///
+/// # Safety
+/// `f` must be the address of a [`Step`] (`step as usize`): any other number would be called as
+/// one. JS reaches it only through the functions [`bind`] makes, which hold such an address (the
+/// glue's `wasm_bindgen` object, which holds the export, stays inside the worker script's own
+/// function scope); Rust code has no reason to call it.
 #[wasm_bindgen]
-pub fn step(f: u32, ctx: JsValue, value: JsValue) -> JsValue {
-    // SAFETY: `f` is the address of a `Step`, given by `bind`.
+pub unsafe fn step(f: u32, ctx: JsValue, value: JsValue) -> JsValue {
+    // SAFETY: `f` is the address of a `Step` (the caller's contract above).
     let f = unsafe { core::mem::transmute::<usize, Step>(f as usize) };
     f(&ctx, value).unwrap_or_else(|e| js::reject(&e))
 }

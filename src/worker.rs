@@ -1,5 +1,5 @@
 //! The service-worker event handlers: a push is shown then reported as displayed, a click is
-//! reported then opens its URL, a close is reported as dismissed, and the page's messages save
+//! reported (the worker script opens its URL), a close is reported as dismissed, and the page's messages save
 //! the config (init) or run a demo push through the same path as a real one.
 //!
 //! Each handler starts its work and gives a promise of its end (see [`task`]); what a later step
@@ -13,11 +13,12 @@ use crate::notification::Notification;
 use crate::queue::{self, Pending};
 use crate::task::{self, Outcome, Wait};
 use crate::webhook::{self, Event};
-use crate::{Local, idb, log};
+use crate::{idb, log};
 
-/// Runs the handler for `event`, then sends any webhook kept from an earlier failure. The
-/// promise rejects when the handler failed (a message's answer could not be posted, say) or the
-/// kept webhooks could not be read.
+/// Runs the handler for `event` and, beside it, sends the webhooks kept from earlier failures
+/// that are due (not after it: a handler waiting on a receiver that does not answer must not hold
+/// them up). The promise rejects when the handler failed (a message's answer could not be posted,
+/// say) or the kept webhooks could not be read.
 pub fn dispatch(event: &JsValue) -> JsValue {
     let kind = js::get(event, "type");
     let handled = if kind.is("push") {
@@ -39,11 +40,10 @@ pub fn dispatch(event: &JsValue) -> JsValue {
     } else {
         return js::resolved(&JsValue::UNDEFINED);
     };
-    task::then(&handled, Some(flush), None, &JsValue::UNDEFINED)
-}
-
-fn flush(_: &JsValue, _: JsValue) -> Outcome {
-    Ok(queue::flush())
+    let both = js::array();
+    let _ = js::call(&both, "push", &handled);
+    let _ = js::call(&both, "push", &queue::flush());
+    js::all(&both)
 }
 
 /// After a message: `ours` tells whether it was for hookline.
@@ -134,7 +134,7 @@ fn displayed(kept: &JsValue, saved: JsValue) -> Outcome {
 /// promise of `showNotification`.
 fn show(n: Option<&Notification>) -> Result<JsValue, JsValue> {
     let options = js::object();
-    let mut title = js::get(&js::url(&js::location_href(), &JsValue::UNDEFINED)?, "host");
+    let mut title = js::get(&js::location(), "host");
     if let Some(n) = n {
         let heading = n.field("heading");
         if !heading.is_undefined() {
@@ -154,31 +154,18 @@ fn show(n: Option<&Notification>) -> Result<JsValue, JsValue> {
 fn kept(notification: &JsValue) -> Option<Notification> {
     let kept = Notification::from_kept(&js::get(&js::get(notification, "data"), "hookline"));
     if kept.is_none() {
-        log::warn(
-            "notification has no hookline data (not shown by hookline); no webhook",
-            "",
-        );
+        log::warn("notification has no hookline data; no webhook", "");
     }
     kept
 }
 
-/// Sends `notification.clicked` (`action` is `""` for the body, else the button's id), then opens
-/// or focuses the notification's URL. The request is on its way before the URL opens; a failing
-/// webhook never stops the URL from opening. The promise never rejects.
+/// Sends `notification.clicked` (`action` is `""` for the body, else the button's id). The
+/// worker script has already closed the notification and opened or focused its URL (`js/sw.js`),
+/// before the module had to load. The promise never rejects.
 fn on_click(event: &JsValue) -> JsValue {
-    let notification = js::get(event, "notification");
-    let _ = js::call(&notification, "close", &JsValue::UNDEFINED);
-    let Some(n) = kept(&notification) else {
+    let Some(n) = kept(&js::get(event, "notification")) else {
         return js::resolved(&JsValue::UNDEFINED);
     };
-    let key = n.field("key");
-    if !key.is_undefined() {
-        let clicked = clicked();
-        if js::length(&clicked) >= 32 {
-            js::set(&clicked, "length", &JsValue::from(0));
-        }
-        let _ = js::call(&clicked, "push", &key);
-    }
     // `action` is "" for a body click, the button's id otherwise.
     let mut action = js::get(event, "action");
     if !action.is_string() {
@@ -202,73 +189,26 @@ fn click_no_config(click: &JsValue, e: JsValue) -> Outcome {
 
 fn clicked_with(click: &JsValue, config: Option<Config>) -> Outcome {
     let kept = js::get(click, "n");
-    let sending = start(config, Event::Clicked, &kept, Some(&js::get(click, "a")));
-    let url = js::get(&kept, "url");
-    let opened = if url.is_string() {
-        task::then(&open(&url), None, Some(open_failed), &JsValue::UNDEFINED)
-    } else {
-        js::resolved(&JsValue::UNDEFINED)
-    };
-    Ok(task::then(&opened, Some(task::give), None, &sending))
+    Ok(start(
+        config,
+        Event::Clicked,
+        &kept,
+        Some(&js::get(click, "a")),
+    ))
 }
 
-fn open_failed(_: &JsValue, e: JsValue) -> Outcome {
-    log::warn_js("could not open the notification's url: ", &e);
-    Ok(JsValue::UNDEFINED)
-}
-
-/// Notifications clicked lately. Firefox also fires `notificationclose` for a clicked
-/// notification; the seed says a click is not a dismissal.
-static CLICKED: Local<Option<JsValue>> = Local::new(None);
-
-/// The keys of the notifications clicked lately (a JS array: it only holds and finds them).
-fn clicked() -> JsValue {
-    CLICKED.with(|c| c.get_or_insert_with(js::array).clone())
-}
-
-/// Sends `notification.dismissed`, unless the notification was just clicked. The promise never
-/// rejects.
+/// Sends `notification.dismissed`. (The worker script does not pass on the close Firefox fires
+/// after a click: the seed says a click is not a dismissal.) The promise never rejects.
 fn on_close(event: &JsValue) -> JsValue {
     let Some(n) = kept(&js::get(event, "notification")) else {
         return js::resolved(&JsValue::UNDEFINED);
     };
-    let key = n.field("key");
-    if !key.is_undefined()
-        && js::call(&clicked(), "includes", &key)
-            .unwrap_or_default()
-            .is_truthy()
-    {
-        return js::resolved(&JsValue::UNDEFINED);
-    }
     let saved = idb::get(idb::CONFIG_KEY);
     task::then(&saved, Some(dismissed), Some(read_failed), n.to_kept())
 }
 
 fn dismissed(kept: &JsValue, saved: JsValue) -> Outcome {
     Ok(start(read_config(&saved), Event::Dismissed, kept, None))
-}
-
-/// Focuses a window already showing `url`, else opens one: a promise.
-fn open(url: &JsValue) -> JsValue {
-    // URLs are compared as JS strings, as the browser normalised them.
-    let target = match js::url(url, &js::location_href()) {
-        Ok(target) => js::get(&target, "href"),
-        Err(e) => return js::reject(&e),
-    };
-    let query = js::object();
-    js::set_str(&query, "type", Some("window"));
-    js::set(&query, "includeUncontrolled", &JsValue::TRUE);
-    task::then(&js::match_all(&query), Some(focus_or_open), None, &target)
-}
-
-fn focus_or_open(target: &JsValue, windows: JsValue) -> Outcome {
-    for i in 0..js::length(&windows) {
-        let client = js::at(&windows, i);
-        if js::get(&client, "url") == *target {
-            return js::call(&client, "focus", &JsValue::UNDEFINED);
-        }
-    }
-    Ok(js::open_window(target))
 }
 
 /// Starts the webhook for `event` when `config` has a URL for it: the request is issued now;
@@ -285,9 +225,17 @@ fn start(
     let Some(url) = config.url(event) else {
         return JsValue::UNDEFINED;
     };
-    let body = webhook::body(event, &n, &config.user_id(), action);
+    let (body, name) = if config.v16() {
+        let body = webhook::body_v16(event, &n, &config.user_id(), action);
+        (body, event.v16_name())
+    } else {
+        (
+            webhook::body(event, &n, &config.user_id(), action),
+            event.name(),
+        )
+    };
     // `at` is set if it fails.
-    queue::send(Pending::new(url, config.cors(), event.name(), body, 0.0))
+    queue::send(Pending::new(url, config.cors(), name, body, 0.0))
 }
 
 fn read_failed(_: &JsValue, e: JsValue) -> Outcome {
@@ -298,7 +246,7 @@ fn read_failed(_: &JsValue, e: JsValue) -> Outcome {
 /// The config in what IndexedDB gave, or `None` with the reason logged.
 fn read_config(saved: &JsValue) -> Option<Config> {
     if saved.is_undefined() {
-        log::warn("no config saved yet (init has not run); no webhook", "");
+        log::warn("no config saved (no init yet); no webhook", "");
         return None;
     }
     Config::from_saved(saved)
@@ -395,12 +343,6 @@ fn init_with(options: &JsValue, saved: JsValue) -> Outcome {
 
 /// A random UUID (a user's id, a shown notification's key).
 fn new_id() -> JsValue {
-    js::random_uuid().unwrap_or_else(|_| {
-        js::call(
-            &JsValue::from_f64(js::random()),
-            "toString",
-            &JsValue::from(36),
-        )
-        .unwrap_or_default()
-    })
+    // A worker always runs in a secure context, where browsers have `randomUUID`.
+    js::random_uuid()
 }

@@ -321,14 +321,17 @@ async fn init_saves_keeps_the_user_id_and_saves_nothing_when_refused() {
     assert_eq!(worker::saved_config().await.unwrap().user_id(), "site");
 }
 
+/// An entry tried once, at `at`, and due again now.
 fn pending(url: &str, at: f64) -> Pending {
-    Pending::new(
+    let p = Pending::new(
         url,
         false,
         "notification.displayed",
         r#"{"event":"notification.displayed","userId":"u"}"#,
         at,
-    )
+    );
+    js::set(p.to_js(), "due", &JsValue::from(0));
+    p
 }
 
 async fn kept() -> Vec<Pending> {
@@ -378,6 +381,11 @@ async fn queue_resends_keeps_failures_and_drops_what_is_past_its_bounds() {
     let failed = &kept().await[0];
     assert_eq!(failed.event(), "notification.clicked");
     assert!(failed.at() >= now, "when it failed");
+    // One failure is one try: a flush right after does not send it again before it is due.
+    wait(queue::flush()).await.unwrap();
+    let after = &kept().await[0];
+    assert_eq!(after.tries(), 1, "one failure is one try");
+    assert_eq!(after.due(), failed.at() + queue::RETRY_MS);
     for i in 0..MAX_PENDING + 2 {
         wait(queue::push(&pending(unreachable, now + f64::from(i))))
             .await
@@ -453,5 +461,99 @@ fn allocator_keeps_blocks_apart_reuses_them_and_grows() {
     assert_eq!(
         (aligned.as_ptr() as usize) % core::mem::align_of::<u128>(),
         0
+    );
+}
+
+#[wasm_bindgen_test]
+fn allocator_never_hands_out_memory_other_code_grew() {
+    use core::alloc::{GlobalAlloc, Layout};
+    const PAGE: usize = 65536;
+    // An allocator of its own (the global one, and the harness, grow the memory too).
+    let heap = hookline_worker::heap::Allocator::new();
+    let layout = Layout::from_size_align(PAGE / 4, 8).unwrap();
+    // SAFETY: a valid layout; the blocks are only compared by address, never freed.
+    let alloc = || unsafe { heap.alloc(layout) } as usize;
+    let first = alloc();
+    assert_ne!(first, 0);
+    // Memory grown by other code after the allocator's own growth: never to be handed out.
+    let theirs = core::arch::wasm32::memory_grow(0, 1);
+    assert_ne!(theirs, usize::MAX);
+    let (start, end) = (theirs * PAGE, (theirs + 1) * PAGE);
+    for _ in 0..16 {
+        let at = alloc();
+        assert_ne!(at, 0);
+        assert!(
+            at + PAGE / 4 <= start || at >= end,
+            "a block at {at:#x} is in the page other code grew, {start:#x}..{end:#x}"
+        );
+    }
+}
+#[wasm_bindgen_test]
+fn onesignal_v16_format_is_opt_in_and_keeps_button_urls() {
+    // `notification.willDisplay` is v16's name for `notification.displayed`; `format` opts in.
+    let c = check(
+        r#"{"appId":"a","webhooks":{"format":"v16","notification.willDisplay":"https://a.test/d"}}"#,
+    )
+    .unwrap();
+    assert!(c.v16());
+    assert_eq!(
+        url(&c, Event::Displayed).as_deref(),
+        Some("https://a.test/d")
+    );
+    assert_eq!(js::get(c.to_saved(), "format"), "v16");
+    let seed =
+        check(r#"{"appId":"a","webhooks":{"notification.displayed":"https://a.test/d"}}"#).unwrap();
+    assert!(!seed.v16(), "the seed's format is the default");
+    assert!(js::get(seed.to_saved(), "format").is_undefined());
+    let refused = check(r#"{"appId":"a","webhooks":{"format":"v15"}}"#).unwrap_err();
+    assert_eq!(refused.field, "webhooks.format");
+
+    let n = Notification::from_push(
+        r#"{"custom":{"i":"os-1","u":"https://site.com/n","a":{"k":"v"}},"title":"T","alert":"A","icon":"https://site.com/i.png","o":[{"i":"b1","n":"One","u":"https://site.com/b1"},{"i":"b2","n":"Two"}]}"#,
+    )
+    .unwrap();
+    let kept = Notification::from_kept(n.to_kept()).unwrap();
+    let body = |event, action: Option<&str>| {
+        webhook::body_v16(
+            event,
+            &kept,
+            &"sub-1".into(),
+            action.map(JsValue::from).as_ref(),
+        )
+    };
+    assert_eq!(
+        body(Event::Displayed, None),
+        r#"{"event":"notification.willDisplay","notificationId":"os-1","heading":"T","content":"A","additionalData":{"k":"v"},"url":"https://site.com/n","subscriptionId":"sub-1"}"#
+    );
+    assert_eq!(
+        body(Event::Clicked, Some("b1")),
+        r#"{"event":"notification.clicked","notificationId":"os-1","heading":"T","content":"A","additionalData":{"k":"v"},"url":"https://site.com/b1","subscriptionId":"sub-1","actionId":"b1"}"#,
+        "a button's own URL"
+    );
+    assert_eq!(
+        body(Event::Clicked, Some("b2")),
+        r#"{"event":"notification.clicked","notificationId":"os-1","heading":"T","content":"A","additionalData":{"k":"v"},"url":"https://site.com/n","subscriptionId":"sub-1","actionId":"b2"}"#
+    );
+    assert_eq!(
+        body(Event::Clicked, Some("")),
+        r#"{"event":"notification.clicked","notificationId":"os-1","heading":"T","content":"A","additionalData":{"k":"v"},"url":"https://site.com/n","subscriptionId":"sub-1","actionId":""}"#
+    );
+    assert_eq!(
+        body(Event::Dismissed, None),
+        r#"{"event":"notification.dismissed","notificationId":"os-1","heading":"T","content":"A","additionalData":{"k":"v"},"url":"https://site.com/n","subscriptionId":"sub-1"}"#
+    );
+    // The seed's format leaves the buttons' URLs out of its body, as before.
+    assert_eq!(
+        webhook::body(Event::Clicked, &kept, &"u".into(), Some(&"b1".into())),
+        r#"{"event":"notification.clicked","id":"os-1","userId":"u","heading":"T","content":"A","url":"https://site.com/n","icon":"https://site.com/i.png","data":{"k":"v"},"action":"b1"}"#
+    );
+    // hookline's own format takes a button `url` too.
+    let ours = Notification::from_push(
+        r#"{"id":"h","buttons":[{"id":"x","text":"X","url":"https://site.com/x"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        js::stringify(&js::get(ours.to_kept(), "b")),
+        r#"{"x":"https://site.com/x"}"#
     );
 }

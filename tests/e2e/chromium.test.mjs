@@ -2,6 +2,10 @@
 // notifications, clicks and closes, and the webhooks as a receiver on loopback sees them.
 // Run: node --test tests/e2e/ (after scripts/build-package.sh).
 import { test, before, after } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
 import assert from 'node:assert/strict';
 import { startSite, startReceiver } from '../../scripts/serve-demo.mjs';
 import { launch, openDemo } from './chromium.mjs';
@@ -325,7 +329,7 @@ test('a webhook that fails on the network is kept and sent on a later event', as
     const userId = /userId (\S+)/.exec(status)[1];
     const first = { id: 'n-lost', heading: 'first' };
     await demo.push(JSON.stringify(first));
-    await demo.waitLog(/hookline: webhook failed, kept to send again/);
+    await demo.waitLog(/hookline: webhook kept to send again/);
     assert.ok((await demo.notifications()).some((n) => n.title === 'first'), 'shown despite the failure');
     const queued = await demo.page.evaluate(() => new Promise((resolve) => {
       const open = indexedDB.open('hookline', 1);
@@ -339,6 +343,7 @@ test('a webhook that fails on the network is kept and sent on a later event', as
     assert.equal(queued[0].body, expectedBody('notification.displayed', first, userId));
 
     rx = await startReceiver({ port });
+    await sleep(1100); // a kept webhook is due again a second after it failed
     const second = { id: 'n-next', heading: 'second' };
     await demo.push(JSON.stringify(second));
     const resent = await rx.waitFor((r) => r.body.includes('"n-lost"'), 10000, 'the kept webhook');
@@ -413,7 +418,7 @@ test('the demo as a user runs it: its own receiver, a demo notification, the log
   }
 });
 
-test('a worker whose wasm cannot load still shows a notification for a push, and says why', async () => {
+test('a worker whose wasm cannot load still shows a notification for a push, says why, and a click still opens its url', async () => {
   const broken = await startSite({
     extra: { '/broken-sw.js': "self.HOOKLINE_WASM_URL = '/no-such.wasm'; importScripts('/dist/hookline-sw.js');" },
   });
@@ -435,9 +440,343 @@ test('a worker whose wasm cannot load still shows a notification for a push, and
       return [];
     });
     assert.deepEqual(titles, [new URL(broken.url).host]);
+    // A notification hookline showed earlier (when its module loaded) is clicked: its url opens.
+    const url = `${broken.url}/?opened=broken`;
+    const opened = await clickRecordingOpens(demo.worker(), { id: 'n-earlier', url }, 1000);
+    assert.deepEqual(opened, [url]);
+    await demo.waitLog(/hookline: could not open the notification's url/);
     assert.deepEqual(demo.logs.filter((l) => l.type === 'pageerror'), []);
   } finally {
     await demo.context.close();
     await broken.close();
+  }
+});
+
+/**
+ * In the worker: records the URLs `clients.openWindow` is called with (and still calls it), shows
+ * a notification carrying hookline's copy `kept` unless one with its id is shown, dispatches a
+ * click on it and gives the URLs opened within `ms`. A script-made click has no user activation,
+ * so Chromium then refuses the window (the worker logs it): what is checked is that and when the
+ * worker asks for it.
+ */
+function clickRecordingOpens(worker, kept, ms, action = '') {
+  return worker.evaluate(async ({ kept, ms, action }) => {
+    const calls = [];
+    const proto = Clients.prototype;
+    const open = proto.openWindow;
+    proto.openWindow = function (url) { calls.push(url); return open.call(this, url); };
+    const find = async () => (await self.registration.getNotifications()).find((x) => x.data?.hookline?.id === kept.id);
+    if (!await find()) await self.registration.showNotification('earlier', { data: { hookline: { ...kept, key: 'k' } } });
+    self.dispatchEvent(new NotificationEvent('notificationclick', { notification: await find(), action }));
+    await new Promise((r) => setTimeout(r, ms));
+    return calls;
+  }, { kept, ms, action });
+}
+
+test('a click on a stopped worker opens its url at once, while the module is still loading', async () => {
+  const slow = await startSite({ wasmDelay: 3000 });
+  const rx = await startReceiver();
+  const demo = await openDemo(browser, slow, `?hooks=${rx.url}/`);
+  try {
+    const status = await demo.init();
+    const userId = /userId (\S+)/.exec(status)[1];
+    const n = { id: 'n-cold', heading: 'cold', url: `${slow.url}/?opened=cold` };
+    await demo.push(JSON.stringify(n));
+    await rx.waitFor((r) => r.body.includes('"n-cold"'));
+    const running = () => [...demo.versions.values()].filter((v) => v.runningStatus === 'running');
+    const [version] = running();
+    await demo.worker().evaluate(() => { self.warm = true; });
+    await demo.cdp.send('ServiceWorker.stopWorker', { versionId: version.versionId });
+    await until('the worker stopped', () => running().length === 0);
+    // Started again, the worker evaluates its script and starts loading its module, 3 s away.
+    await demo.cdp.send('ServiceWorker.startWorker', { scopeURL: `${slow.url}/dist/` });
+    await until('the worker started', () => running().length === 1);
+    assert.equal(await demo.worker().evaluate(() => self.warm), undefined, 'a new instance of the worker');
+    const opened = await clickRecordingOpens(demo.worker(), n, 1000);
+    assert.deepEqual(opened, [n.url], 'the url is asked for within a second, before the module loads');
+    // The click's webhook follows once the module has loaded.
+    const clicked = await rx.waitFor((r) => r.body.includes('notification.clicked'), 15000);
+    assertWebhook(clicked, false, 'notification.clicked', expectedBody('notification.clicked', n, userId, ''));
+  } finally {
+    await demo.context.close();
+    await rx.close();
+    await slow.close();
+  }
+});
+
+/** The retry queue's entries, read from the page (the worker's origin). */
+function queued(demo) {
+  return demo.page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('hookline', 1);
+    open.onsuccess = () => {
+      const get = open.result.transaction('queue').objectStore('queue').getAll();
+      get.onsuccess = () => { open.result.close(); resolve(get.result); };
+      get.onerror = () => reject(get.error);
+    };
+    open.onerror = () => reject(open.error);
+  }));
+}
+
+async function until(what, fn, timeout = 10000, every = 200) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
+test('retry queue: one failure is one try, a try is counted before it is made, requests time out, and a receiver that never answers holds up no other', async () => {
+  const hang = await startReceiver({ hang: true });
+  const probe = await startReceiver();
+  const port = probe.port;
+  await probe.close(); // nothing listens there for now: the click's webhook fails on the network
+  const demo = await openDemo(browser, site);
+  let rx;
+  try {
+    const userId = await demo.page.evaluate((webhooks) => Hookline.init({
+      appId: 'queue', serviceWorkerPath: '/dist/hookline-sw.js', webhooks,
+    }).then((r) => r.userId), {
+      'notification.displayed': `${hang.url}/notification.displayed`,
+      'notification.clicked': `http://127.0.0.1:${port}/notification.clicked`,
+    });
+    const n = { id: 'n-hang', heading: 'hanging receiver' };
+    await demo.push(JSON.stringify(n));
+    await hang.waitFor((r) => r.body.includes('"n-hang"'));
+    await notificationEvent(demo, 'notificationclick', 'n-hang', '');
+    await until('the click kept', async () => (await queued(demo)).some((e) => e.event === 'notification.clicked'));
+    await sleep(500);
+    // The flush that ran with the click did not send the entry it had just stored again.
+    const afterClick = await queued(demo);
+    assert.deepEqual(afterClick.map((e) => [e.event, e.tries]), [['notification.clicked', 1]], 'one failure is one try');
+
+    // The hanging request ends at its timeout (10 s) and is kept.
+    const timedOut = await until('the hanging webhook kept after its timeout',
+      async () => (await queued(demo)).find((e) => e.event === 'notification.displayed'), 15000, 500);
+    assert.equal(timedOut.tries, 1);
+    assert.equal(timedOut.body, expectedBody('notification.displayed', n, userId));
+
+    // The click's receiver comes up; the next event sends both kept webhooks side by side: the
+    // one to the hanging receiver hangs again, and holds up neither the click's nor the push's.
+    rx = await startReceiver({ port });
+    await sleep(1100); // due again a second after they failed
+    const started = Date.now();
+    await demo.push(JSON.stringify({ id: 'n-next', heading: 'next' }));
+    const clicked = await rx.waitFor((r) => r.body.includes('notification.clicked'), 5000, 'the kept click');
+    assert.ok(clicked.t - started < 5000);
+    assertWebhook(clicked, false, 'notification.clicked', expectedBody('notification.clicked', n, userId, ''));
+    await hang.waitFor((r) => r.body.includes('"n-next"'));
+    await until('the kept webhook sent to the hanging receiver again',
+      () => hang.requests.filter((r) => r.body.includes('"n-hang"')).length === 2);
+    // Its try was counted before the request started: stopping the worker now loses no count.
+    await demo.cdp.send('ServiceWorker.stopAllWorkers');
+    const left = await queued(demo);
+    assert.deepEqual(left.map((e) => [e.event, e.tries]), [['notification.displayed', 2]]);
+    assert.equal(rx.requests.filter((r) => r.body.includes('notification.clicked')).length, 1);
+  } finally {
+    await demo.context.close();
+    await rx?.close();
+    await hang.close();
+  }
+});
+
+test('cors true: a receiver that takes the POST but answers it without CORS headers gets each webhook once', async () => {
+  const rx = await startReceiver({ postCors: false });
+  const demo = await openDemo(browser, site, `?hooks=${rx.url}/&cors=1`);
+  try {
+    const status = await demo.init();
+    const userId = /userId (\S+)/.exec(status)[1];
+    const first = { id: 'n-once', heading: 'once' };
+    await demo.push(JSON.stringify(first));
+    const displayed = await rx.waitFor((r) => r.method === 'POST' && r.body.includes('"n-once"'));
+    assertWebhook(displayed, true, 'notification.displayed', expectedBody('notification.displayed', first, userId));
+    // Later events, past the retry delay: nothing is sent again.
+    for (const id of ['n-two', 'n-three']) {
+      await sleep(1200);
+      await demo.push(JSON.stringify({ id, heading: id }));
+      await rx.waitFor((r) => r.method === 'POST' && r.body.includes(`"${id}"`));
+    }
+    await sleep(1000);
+    const posts = rx.requests.filter((r) => r.method === 'POST').map((r) => JSON.parse(r.body).id);
+    assert.deepEqual(posts.sort(), ['n-once', 'n-three', 'n-two']);
+    assert.deepEqual(await queued(demo), []);
+    assertPreflights(rx.requests, true);
+    await demo.waitLog(/hookline: receiver answered without CORS headers.*not sent again/);
+  } finally {
+    await demo.context.close();
+    await rx.close();
+  }
+});
+
+/**
+ * The package of a next build, made from `dist`: its wasm has one more (custom) section, so its
+ * SHA-256 differs; its worker script carries that build id. `mismatched` pairs this build's script
+ * with the next build's wasm, as a site half-way through an update (or an HTTP cache) serves them.
+ */
+function nextBuild(dist, dir, { mismatched = false } = {}) {
+  fs.mkdirSync(dir, { recursive: true });
+  const wasm = fs.readFileSync(path.join(dist, 'hookline-sw.wasm'));
+  const name = Buffer.from('hookline-next-build');
+  const payload = Buffer.from(String(Date.now()));
+  const next = Buffer.concat([wasm, Buffer.from([0, 1 + name.length + payload.length, name.length]), name, payload]);
+  const id = (b) => crypto.createHash('sha256').update(b).digest().subarray(0, 8).join('.');
+  const script = fs.readFileSync(path.join(dist, 'hookline-sw.js'), 'utf8');
+  assert.ok(script.includes(`"${id(wasm)}"`), 'the worker script carries its wasm build id');
+  fs.writeFileSync(path.join(dir, 'hookline-sw.wasm'), next);
+  fs.writeFileSync(path.join(dir, 'hookline-sw.js'), mismatched ? script : script.replace(`"${id(wasm)}"`, `"${id(next)}"`));
+  for (const f of ['hookline.js', 'hookline.d.ts']) fs.copyFileSync(path.join(dist, f), path.join(dir, f));
+}
+
+test('an update: the old worker, still in control, runs its own wasm (offline too); the new one installs only with its own', async () => {
+  const dist = path.resolve('dist');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-update-'));
+  const served = path.join(tmp, 'served');
+  fs.cpSync(dist, served, { recursive: true });
+  const site = await startSite({ dist: served });
+  const rx = await startReceiver();
+  const demo = await openDemo(browser, site, `?hooks=${rx.url}/`);
+  try {
+    await demo.init();
+    const pushed = async (id) => {
+      await demo.push(JSON.stringify({ id, heading: id }));
+      await rx.waitFor((r) => r.body.includes(`"${id}"`), 10000, `the webhook of ${id}`);
+      await waitNotifications(demo, (all) => all.some((n) => n.title === id));
+    };
+    await pushed('n-first');
+    const stopAll = async () => {
+      await demo.cdp.send('ServiceWorker.stopAllWorkers');
+      await until('the workers stopped', () => ![...demo.versions.values()].some((v) => v.runningStatus !== 'stopped'));
+    };
+
+    // Offline: the wasm is gone from the server; a cold worker starts from its cache.
+    fs.rmSync(path.join(served, 'hookline-sw.wasm'));
+    await stopAll();
+    await pushed('n-offline');
+
+    // The site updates to the next build; the new worker installs and waits, the old one stays in
+    // control of the page and, started cold, runs its own wasm from its cache.
+    nextBuild(dist, served);
+    const state = await demo.page.evaluate(async () => {
+      const r = await navigator.serviceWorker.getRegistration('/dist/');
+      await r.update();
+      const w = r.installing || r.waiting;
+      if (w && w.state !== 'installed') {
+        await new Promise((resolve) => w.addEventListener('statechange', () => w.state !== 'installing' && resolve()));
+      }
+      return { waiting: !!r.waiting, controlled: !!navigator.serviceWorker.controller };
+    });
+    assert.deepEqual(state, { waiting: true, controlled: false });
+    fs.rmSync(path.join(served, 'hookline-sw.wasm')); // the new worker kept its own at install
+    await stopAll();
+    await pushed('n-old-worker');
+
+    // The new build takes over and runs (offline: from what it kept at install); the old build's
+    // cache is gone.
+    await demo.cdp.send('ServiceWorker.skipWaiting', { scopeURL: `${site.url}/dist/` });
+    await until('the new worker active', () => demo.page.evaluate(async () => {
+      const r = await navigator.serviceWorker.getRegistration('/dist/');
+      return !r.waiting && r.active && r.active.state === 'activated';
+    }));
+    await pushed('n-new-worker');
+    const caches = await demo.page.evaluate(() => self.caches.keys());
+    assert.equal(caches.length, 1, JSON.stringify(caches));
+  } finally {
+    await demo.context.close();
+    await rx.close();
+    await site.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("a worker script never runs another build's wasm: such an update does not install, and says why", async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-mismatch-'));
+  nextBuild(path.resolve('dist'), tmp, { mismatched: true });
+  const site = await startSite({ dist: tmp });
+  const demo = await openDemo(browser, site);
+  try {
+    const state = await demo.page.evaluate(async () => {
+      const r = await navigator.serviceWorker.register('/dist/hookline-sw.js', { scope: '/dist/' });
+      const w = r.installing || r.waiting || r.active;
+      for (let i = 0; i < 100 && !['redundant', 'activated'].includes(w.state); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return w.state;
+    });
+    assert.equal(state, 'redundant');
+    await demo.waitLog(/hookline-sw\.wasm is from another build/);
+  } finally {
+    await demo.context.close();
+    await site.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('after a trap the worker runs the next event on a fresh instance of its module', async () => {
+  const rx = await startReceiver();
+  const demo = await openDemo(browser, site, `?hooks=${rx.url}/`);
+  try {
+    await demo.init();
+    await demo.push(JSON.stringify({ id: 'n-before', heading: 'before' }));
+    await rx.waitFor((r) => r.body.includes('"n-before"'));
+    // The next call the module makes to Date.now traps (a RuntimeError unwinding the module, as
+    // an `unreachable` does); instances made from then on are counted.
+    await demo.worker().evaluate(() => {
+      const now = Date.now;
+      Date.now = () => { Date.now = now; throw new WebAssembly.RuntimeError('unreachable'); };
+      self.instancesMade = 0;
+      const instantiate = WebAssembly.instantiate;
+      WebAssembly.instantiate = function (...args) { self.instancesMade++; return instantiate.apply(this, args); };
+    });
+    await demo.push(JSON.stringify({ id: 'n-trap', heading: 'trap' }));
+    await demo.waitLog(/hookline: module failed to load or run: RuntimeError/);
+    await demo.push(JSON.stringify({ id: 'n-after', heading: 'after' }));
+    await rx.waitFor((r) => r.body.includes('"n-after"'));
+    assert.equal(await demo.worker().evaluate(() => self.instancesMade), 1);
+  } finally {
+    await demo.context.close();
+    await rx.close();
+  }
+});
+
+test('OneSignal v16 sites: notification.willDisplay, format v16, and a button that opens its own url', async () => {
+  const rx = await startReceiver();
+  const demo = await openDemo(browser, site);
+  try {
+    const userId = await demo.page.evaluate((webhooks) => Hookline.init({
+      appId: 'v16', serviceWorkerPath: '/dist/hookline-sw.js', webhooks,
+    }).then((r) => r.userId), {
+      cors: true,
+      format: 'v16',
+      'notification.willDisplay': `${rx.url}/notification.willDisplay`,
+      'notification.clicked': `${rx.url}/notification.clicked`,
+    });
+    const push = {
+      custom: { i: 'os-v16', u: `${site.url}/?opened=v16`, a: { plan: 'pro' } },
+      title: 'V16', alert: 'Body', icon: `${site.url}/icon.svg`,
+      o: [{ i: 'b1', n: 'Open b1', u: `${site.url}/?opened=b1` }, { i: 'b2', n: 'No url' }],
+    };
+    const v16 = (event, extra) => JSON.stringify({
+      event, notificationId: 'os-v16', heading: 'V16', content: 'Body', additionalData: { plan: 'pro' },
+      url: push.custom.u, subscriptionId: userId, ...extra,
+    });
+    await demo.push(JSON.stringify(push));
+    const displayed = await rx.waitFor((r) => r.method === 'POST' && r.body.includes('"os-v16"'));
+    assert.equal(displayed.url, '/notification.willDisplay');
+    assert.equal(displayed.headers['x-onesignal-event'], 'notification.willDisplay');
+    assert.equal(displayed.headers['content-type'], 'application/json');
+    assert.equal(displayed.body, v16('notification.willDisplay'));
+
+    // A click on the button with a URL of its own opens that one, and the webhook says so.
+    const opened = await clickRecordingOpens(demo.worker(), { id: 'os-v16' }, 500, 'b1');
+    assert.deepEqual(opened, [`${site.url}/?opened=b1`]);
+    const clicked = await rx.waitFor((r) => r.method === 'POST' && r.url === '/notification.clicked');
+    assert.equal(clicked.headers['x-onesignal-event'], 'notification.clicked');
+    assert.equal(clicked.body, v16('notification.clicked', { url: `${site.url}/?opened=b1`, actionId: 'b1' }));
+    assertPreflights(rx.requests, true);
+    assert.equal(rx.requests.filter((r) => r.method === 'POST').length, 2);
+  } finally {
+    await demo.context.close();
+    await rx.close();
   }
 });

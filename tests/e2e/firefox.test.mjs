@@ -121,3 +121,141 @@ for (const cors of [false, true]) {
     }
   });
 }
+
+/** Whether Firefox shows a notification window titled `title` (chrome context). */
+function alertFor(ff, title) {
+  return ff.run((title) => {
+    const windows = Services.wm.getEnumerator('alert:alert');
+    while (windows.hasMoreElements()) {
+      if (windows.getNext().document.getElementById('alertTitleLabel')?.value === title) return true;
+    }
+    return false;
+  }, title);
+}
+
+/** A real click on the body of the notification window titled `title` (chrome context). */
+function clickAlert(ff, title) {
+  return ff.run((title) => {
+    const windows = Services.wm.getEnumerator('alert:alert');
+    while (windows.hasMoreElements()) {
+      const w = windows.getNext();
+      if (w.document.getElementById('alertTitleLabel')?.value === title) {
+        w.document.getElementById('alertTextLabel').click();
+        return true;
+      }
+    }
+    return false;
+  }, title);
+}
+
+/** Whether a tab shows `url` (chrome context). */
+function tabOpen(ff, url) {
+  return ff.run((url) => Services.wm.getMostRecentWindow('navigator:browser')
+    .gBrowser.browsers.some((b) => b.currentURI.spec === url), url);
+}
+
+test('firefox: a click on a stopped worker opens its url while the module is still loading, and with the module missing', async () => {
+  // Every .wasm answer takes 2.5 s: past the second Firefox allows a worker to open a window in,
+  // after a click.
+  const slow = await startSite({ wasmDelay: 2500 });
+  const broken = await startSite({
+    extra: { '/broken-sw.js': "self.HOOKLINE_WASM_URL = '/no-such.wasm'; importScripts('/dist/hookline-sw.js');" },
+  });
+  const rx = await startReceiver();
+  const ff = await startFirefox();
+  try {
+    await ff.goto(`${slow.url}/?hooks=${rx.url}/`);
+    const status = await ff.run(async () => {
+      document.querySelector('#init').click();
+      for (let i = 0; i < 200; i++) {
+        const text = document.querySelector('#init-status').textContent;
+        if (/saved|hookline/.test(text)) return text;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return 'no answer';
+    });
+    const userId = /userId (\S+)/.exec(status)?.[1];
+    assert.ok(userId, status);
+    const n = { id: 'ff-cold', heading: 'Cold click', url: `${slow.url}/?opened=ff-cold` };
+    await ff.run((p) => Hookline.demoPush(p), JSON.stringify(n));
+    await rx.waitFor((r) => r.body.includes('"ff-cold"'));
+
+    // Stop the worker, as the browser does to an idle one; the click starts it again.
+    await ff.context('chrome');
+    const stopped = await ff.run(async (origin) => {
+      const swm = Cc['@mozilla.org/serviceworkers/manager;1'].getService(Ci.nsIServiceWorkerManager);
+      const all = swm.getAllRegistrations();
+      let count = 0;
+      for (let i = 0; i < all.length; i++) {
+        const r = all.queryElementAt(i, Ci.nsIServiceWorkerRegistrationInfo);
+        if (r.scope.startsWith(origin) && r.activeWorker) {
+          await r.activeWorker.terminateWorker();
+          count++;
+        }
+      }
+      return count;
+    }, slow.url);
+    assert.equal(stopped, 1);
+    await until('the Firefox notification window', () => alertFor(ff, 'Cold click'));
+    assert.ok(await clickAlert(ff, 'Cold click'));
+    await until('the notification url in a tab', () => tabOpen(ff, n.url), 5000);
+    const clicked = await rx.waitFor((r) => r.body.includes('notification.clicked'), 15000);
+    assertWebhook(clicked, false, 'notification.clicked', expectedBody('notification.clicked', n, userId, ''));
+
+    // A worker whose module cannot load at all: a click on a notification hookline showed still
+    // opens its url.
+    await ff.context('content');
+    await ff.goto(`${broken.url}/`);
+    const url = `${broken.url}/?opened=ff-broken`;
+    await ff.run(async (url) => {
+      await navigator.serviceWorker.register('/broken-sw.js');
+      const r = await navigator.serviceWorker.ready;
+      await r.showNotification('Module missing', { data: { hookline: { id: 'ff-broken', url, key: 'k' } } });
+    }, url);
+    await ff.context('chrome');
+    await until('the notification window', () => alertFor(ff, 'Module missing'));
+    assert.ok(await clickAlert(ff, 'Module missing'));
+    await until('the notification url in a tab', () => tabOpen(ff, url), 5000);
+  } finally {
+    await ff.quit();
+    await rx.close();
+    await slow.close();
+    await broken.close();
+  }
+});
+
+test('firefox: OneSignal v16 sites get the v16 webhooks for a display and a real click', async () => {
+  const rx = await startReceiver();
+  const ff = await startFirefox();
+  try {
+    await ff.goto(`${site.url}/`);
+    const userId = await ff.run((webhooks) => Hookline.init({
+      appId: 'v16', serviceWorkerPath: '/dist/hookline-sw.js', webhooks,
+    }).then((r) => r.userId), {
+      format: 'v16',
+      'notification.willDisplay': `${rx.url}/notification.willDisplay`,
+      'notification.clicked': `${rx.url}/notification.clicked`,
+    });
+    const push = {
+      custom: { i: 'ff-v16', u: `${site.url}/?opened=ff-v16`, a: { plan: 'pro' } },
+      title: 'Firefox v16', alert: 'Body', o: [{ i: 'b1', n: 'Open b1', u: `${site.url}/?opened=b1` }],
+    };
+    const v16 = (event, extra) => JSON.stringify({
+      event, notificationId: 'ff-v16', heading: 'Firefox v16', content: 'Body',
+      additionalData: { plan: 'pro' }, url: push.custom.u, subscriptionId: userId, ...extra,
+    });
+    await ff.run((p) => Hookline.demoPush(p), JSON.stringify(push));
+    const displayed = await rx.waitFor((r) => r.method === 'POST' && r.body.includes('"ff-v16"'));
+    assert.equal(displayed.url, '/notification.willDisplay');
+    assert.equal(displayed.body, v16('notification.willDisplay'));
+    await ff.context('chrome');
+    await until('the Firefox notification window', () => alertFor(ff, 'Firefox v16'));
+    assert.ok(await clickAlert(ff, 'Firefox v16'));
+    const clicked = await rx.waitFor((r) => r.method === 'POST' && r.url === '/notification.clicked');
+    assert.equal(clicked.body, v16('notification.clicked', { actionId: '' }));
+    await until('the notification url in a tab', () => tabOpen(ff, push.custom.u));
+  } finally {
+    await ff.quit();
+    await rx.close();
+  }
+});
