@@ -35,6 +35,7 @@ pub mod event;
 pub mod fuzz;
 pub mod http;
 pub mod metrics;
+pub mod pacing;
 pub mod queue;
 pub mod render_cmd;
 pub mod request;

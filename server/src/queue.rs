@@ -43,6 +43,20 @@ pub struct Job {
     pub lease_until: Option<Millis>,
 }
 
+/// A webhook's queue as stats show it.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct QueueState {
+    /// Deliveries waiting in memory for their turn (more may wait in the store: see
+    /// `deliveries.pending`)
+    pub in_memory: usize,
+    /// Requests under way
+    pub in_flight: usize,
+    /// How long recent first attempts (the last 1024) waited between their event's arrival and
+    /// their request's start, in milliseconds: rate and concurrency limits, a paused receiver and
+    /// a full queue all show here
+    pub waited_ms: crate::pacing::Waits,
+}
+
 /// A webhook as the queue and workers see it.
 pub struct WebhookHandle {
     pub id: String,
@@ -54,6 +68,10 @@ pub struct WebhookHandle {
     compiled: RwLock<Arc<Webhook>>,
     /// Its signing keys (`webhook-signature`).
     signer: RwLock<Arc<crate::signing::Signer>>,
+    /// Its rate and concurrency limits' state.
+    pub pacer: Arc<crate::pacing::Pacer>,
+    /// How long a lease of its deliveries lasts (`delivery.lease`).
+    lease: std::time::Duration,
     enabled: AtomicBool,
     jobs: mpsc::Sender<Job>,
     /// Deliveries may wait in the store: the poller should look when room frees up.
@@ -95,8 +113,26 @@ impl WebhookHandle {
     pub fn deleted(&self) -> bool {
         self.deleted.is_cancelled()
     }
+    /// Jobs its queue can take now. Under a rate limit, no more than it can send in half a lease,
+    /// so that jobs do not wait in memory past their lease.
     fn room(&self) -> usize {
-        self.jobs.capacity()
+        let free = self.jobs.capacity();
+        let Some(interval) = self.webhook().spec().limits(usize::MAX).interval else {
+            return free;
+        };
+        let sendable = (self.lease.as_secs_f64() / 2.0 / interval.as_secs_f64()).max(1.0) as usize;
+        let queued = self.jobs.max_capacity() - free;
+        free.min(sendable.saturating_sub(queued))
+    }
+
+    /// Its queue now: jobs waiting in memory, requests under way, and how long recent first
+    /// attempts waited to start.
+    pub fn queue_state(&self) -> QueueState {
+        QueueState {
+            in_memory: self.jobs.max_capacity() - self.jobs.capacity(),
+            in_flight: self.pacer.in_flight(),
+            waited_ms: self.pacer.waits(),
+        }
     }
     /// Whether a successful attempt at `now` goes to the logs: one in `every` (0: none), at most
     /// `per_second` a second (0: no limit).
@@ -262,6 +298,8 @@ impl Queue {
             ids: DeliveryIds::new(&record.id),
             compiled: RwLock::new(Arc::new(webhook)),
             signer: RwLock::new(Arc::new(signer)),
+            pacer: Arc::default(),
+            lease: self.config.delivery.lease,
             enabled: AtomicBool::new(record.enabled),
             jobs: tx,
             backlog: AtomicBool::new(true),

@@ -148,6 +148,115 @@ pub struct WebhookSpec {
     #[serde(default, skip_serializing_if = "Scheme::is_default")]
     #[schema(required = false, nullable)]
     pub signing: Scheme,
+    /// At most this many requests a second or a minute, evenly spaced, across all of the
+    /// webhook's work; what exceeds waits its turn in order. None when absent or null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    /// At most this many requests under way at once (and never more than
+    /// `delivery.concurrency_per_webhook`). None when absent or null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_in_flight: Option<u32>,
+}
+
+/// `{"requests": N, "per": "1s" | "1m"}`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    #[schema(minimum = 1, maximum = 100_000)]
+    pub requests: u32,
+    pub per: Per,
+}
+
+/// The period of a rate limit.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub enum Per {
+    #[serde(rename = "1s")]
+    Second,
+    #[serde(rename = "1m")]
+    Minute,
+}
+
+/// Requests a rate limit allows at most.
+const MAX_RATE_REQUESTS: u64 = 100_000;
+/// `max_in_flight` at most.
+const MAX_IN_FLIGHT: u64 = 1000;
+
+impl RateLimit {
+    /// The least time between two requests' starts.
+    pub fn interval(&self) -> std::time::Duration {
+        let per = match self.per {
+            Per::Second => std::time::Duration::from_secs(1),
+            Per::Minute => std::time::Duration::from_secs(60),
+        };
+        per / self.requests.max(1)
+    }
+
+    fn from_json(value: &Value) -> Result<RateLimit, ValidationError> {
+        let Value::Object(obj) = value else {
+            return Err(expected(
+                "rate_limit",
+                "an object like {\"requests\": 100, \"per\": \"1s\"}",
+                value,
+            ));
+        };
+        if let Some(unknown) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "requests" | "per"))
+        {
+            return Err(ValidationError::new(
+                format!("rate_limit.{unknown}"),
+                "unknown field (expected requests, per)",
+            ));
+        }
+        let requests = match obj.get("requests") {
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|n| (1..=MAX_RATE_REQUESTS).contains(n))
+                .ok_or_else(|| {
+                    ValidationError::new(
+                        "rate_limit.requests",
+                        format!("a whole number from 1 to {MAX_RATE_REQUESTS}, not {n}"),
+                    )
+                })?,
+            None | Some(Value::Null) => {
+                return Err(ValidationError::new("rate_limit.requests", "is required"));
+            }
+            Some(other) => return Err(expected("rate_limit.requests", "a whole number", other)),
+        };
+        let per = match obj.get("per") {
+            Some(Value::String(s)) if s == "1s" => Per::Second,
+            Some(Value::String(s)) if s == "1m" => Per::Minute,
+            None | Some(Value::Null) => {
+                return Err(ValidationError::new(
+                    "rate_limit.per",
+                    "is required: \"1s\" or \"1m\"",
+                ));
+            }
+            Some(other) => return Err(expected("rate_limit.per", "\"1s\" or \"1m\"", other)),
+        };
+        Ok(RateLimit {
+            requests: requests as u32,
+            per,
+        })
+    }
+}
+
+impl WebhookSpec {
+    /// The limits its requests are sent under, `concurrency` (the server's per-webhook
+    /// concurrency) bounding `max_in_flight`.
+    pub fn limits(&self, concurrency: usize) -> crate::pacing::Limits {
+        crate::pacing::Limits {
+            interval: self.rate_limit.map(|r| r.interval()),
+            max_in_flight: self
+                .max_in_flight
+                .map_or(concurrency, |m| (m as usize).min(concurrency)),
+        }
+    }
 }
 
 /// The schema of `headers`: names are HTTP tokens, values templates; null is none.
@@ -285,6 +394,8 @@ const SPEC_FIELDS: &[&str] = &[
     "enabled",
     "secret_headers",
     "signing",
+    "rate_limit",
+    "max_in_flight",
 ];
 
 fn expected(field: &str, what: &str, found: &Value) -> ValidationError {
@@ -423,6 +534,24 @@ impl WebhookSpec {
             })?,
             Some(other) => return Err(expected("signing", "symmetric or ed25519", other)),
         };
+        let rate_limit = match obj.get("rate_limit") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(RateLimit::from_json(v)?),
+        };
+        let max_in_flight = match obj.get("max_in_flight") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(
+                n.as_u64()
+                    .filter(|n| (1..=MAX_IN_FLIGHT).contains(n))
+                    .ok_or_else(|| {
+                        ValidationError::new(
+                            "max_in_flight",
+                            format!("a whole number from 1 to {MAX_IN_FLIGHT}, not {n}"),
+                        )
+                    })? as u32,
+            ),
+            Some(other) => return Err(expected("max_in_flight", "a whole number", other)),
+        };
         let spec = WebhookSpec {
             name,
             events,
@@ -433,6 +562,8 @@ impl WebhookSpec {
             enabled,
             secret_headers,
             signing,
+            rate_limit,
+            max_in_flight,
         };
         spec.check_events()?;
         Ok(spec)

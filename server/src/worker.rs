@@ -39,6 +39,23 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
                 }
             };
             queue.in_memory.fetch_sub(1, Ordering::AcqRel);
+            // The webhook's own limits: this waits, the job in hand and the rest in order.
+            let concurrency = queue.config.delivery.concurrency_per_webhook;
+            let limits = || handle.webhook().spec().limits(concurrency);
+            let Some(under_limits) = handle.pacer.admit(limits, &handle.deleted).await else {
+                let queued = std::iter::from_fn(|| jobs.try_recv().ok()).count();
+                queue.in_memory.fetch_sub(queued, Ordering::AcqRel);
+                return;
+            };
+            if job.attempts == 0 {
+                handle
+                    .pacer
+                    .waited(now_ms().saturating_sub(job.created_at).max(0) as u64);
+            }
+            let slot = Slot {
+                _worker: slot,
+                _limits: under_limits,
+            };
             let Ok(inflight) = queue.inflight.try_acquire() else {
                 return;
             };
@@ -54,10 +71,16 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
     });
 }
 
+/// A request's place among the webhook's: one of its workers, and one under its limits.
+struct Slot {
+    _worker: OwnedSemaphorePermit,
+    _limits: crate::pacing::InFlight,
+}
+
 /// One attempt of one delivery. The webhook's `slot` is given back as soon as the receiver has
 /// answered, before the attempt is recorded: the request rate to a receiver is bounded by the
 /// concurrency, not by the store's commit latency.
-async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSemaphorePermit) {
+async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: Slot) {
     let under_way = handle.under_way.read().await;
     if handle.deleted() {
         return;
@@ -146,6 +169,11 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
     drop(under_way);
     drop(slot);
     queue.job_done(handle);
+    let status = result.response.as_ref().map(|r| r.status);
+    if let (Some(429 | 503), Some(wait)) = (status, result.retry_after) {
+        // The receiver asked for a pause: the whole webhook takes it, not only this delivery.
+        handle.pacer.pause(wait);
+    }
     let at = now_ms();
     let success = result.is_success();
     let next = if success {
@@ -174,7 +202,6 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: OwnedSem
         }),
         response: json_of(&response_log(&result, config.logs.max_body_bytes)),
     });
-    let status = result.response.as_ref().map(|r| r.status);
     crate::metrics::record_attempt(result.outcome, result.duration);
     if !success {
         tracing::debug!(webhook = %handle.id, delivery = %delivery_id, attempt = number,

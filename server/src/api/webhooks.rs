@@ -61,6 +61,8 @@ pub struct WebhookView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     secret_headers: Vec<String>,
     signing: crate::signing::Scheme,
+    rate_limit: Option<crate::webhook::RateLimit>,
+    max_in_flight: Option<u32>,
     status: Status,
     /// Unix milliseconds
     created_at: i64,
@@ -180,6 +182,8 @@ struct Stats {
     status: Status,
     all_time: AllTime,
     deliveries: DeliveryCounts,
+    /// Its queue now (null while the server does not deliver it)
+    queue: Option<crate::queue::QueueState>,
     series: Series,
 }
 
@@ -375,6 +379,8 @@ fn view(record: &WebhookRecord) -> ApiResult<WebhookView> {
         enabled: record.enabled,
         secret_headers: spec.secret_headers,
         signing: spec.signing,
+        rate_limit: spec.rate_limit,
+        max_in_flight: spec.max_in_flight,
         status: status(record),
         created_at: record.created_at,
         updated_at: record.updated_at,
@@ -1071,6 +1077,7 @@ async fn stats(
         .await?;
     let points = crate::stats::series(&in_range, from, to, step);
     let deliveries = state.store.delivery_counts(&app_id, &id).await?;
+    let queue = state.queue.handle(&id).map(|h| h.queue_state());
     Ok(Json(Stats {
         webhook_id: id,
         status: status(&record),
@@ -1080,6 +1087,7 @@ async fn stats(
             latency_ms: latency,
         },
         deliveries,
+        queue,
         series: Series {
             from,
             to,

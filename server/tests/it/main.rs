@@ -13,6 +13,7 @@ mod guard;
 mod isolation;
 mod keys;
 mod limits;
+mod pacing;
 mod process;
 mod retention;
 mod secrets;
