@@ -125,11 +125,21 @@ impl WebhookHandle {
         free.min(sendable.saturating_sub(queued))
     }
 
+    /// Whether its deliveries go one at a time, first in, first out.
+    pub fn in_order(&self) -> bool {
+        self.webhook().spec().ordering == crate::webhook::Ordering::Fifo
+    }
+
+    /// Jobs waiting in its queue now.
+    fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     /// Its queue now: jobs waiting in memory, requests under way, and how long recent first
     /// attempts waited to start.
     pub fn queue_state(&self) -> QueueState {
         QueueState {
-            in_memory: self.jobs.max_capacity() - self.jobs.capacity(),
+            in_memory: self.queued(),
             in_flight: self.pacer.in_flight(),
             waited_ms: self.pacer.waits(),
         }
@@ -421,10 +431,12 @@ impl Queue {
             })
             .collect();
         let takers: Vec<Vec<(i64, bool)>> = new_events.iter().map(|e| e.takers.clone()).collect();
+        // A webhook delivered in order takes its events through the store, behind what waits
+        // there, never straight from here.
         let room = Room {
             per_webhook: handles
                 .iter()
-                .filter(|h| h.enabled())
+                .filter(|h| h.enabled() && !h.in_order())
                 .map(|h| (h.seq, h.room()))
                 .collect(),
             total: self.global_room(),
@@ -534,9 +546,11 @@ impl Queue {
 
     /// Called by a worker when a job is done: room may have freed up for waiting deliveries.
     pub(crate) fn job_done(&self, handle: &WebhookHandle) {
-        // Refill at a quarter free, so the next lease is back before the queue runs dry.
-        if handle.backlog.load(Ordering::Acquire)
-            && handle.room() * 4 >= self.config.delivery.queue_per_webhook
+        // Refill at a quarter free, so the next lease is back before the queue runs dry; in
+        // order, once the queue is empty (what is leased next depends on how the last ended).
+        if (handle.backlog.load(Ordering::Acquire)
+            && handle.room() * 4 >= self.config.delivery.queue_per_webhook)
+            || (handle.in_order() && handle.queued() == 0)
         {
             self.wake_now();
         }
@@ -586,18 +600,34 @@ impl Queue {
             .cloned()
             .collect();
         let mut wants = Vec::new();
+        let mut in_order = Vec::new();
         let mut global = self.global_room();
         for h in &handles {
             let take = h.room().min(1024).min(global);
             if take > 0 {
-                wants.push((h.seq, take));
+                if h.in_order() {
+                    in_order.push((h.seq, take));
+                } else {
+                    wants.push((h.seq, take));
+                }
                 global -= take;
             }
         }
-        if !wants.is_empty() {
+        if !wants.is_empty() || !in_order.is_empty() {
             let lease_until = now + self.config.delivery.lease.as_millis() as i64;
-            let limits: HashMap<i64, usize> = wants.iter().cloned().collect();
-            let leased = self.store.lease(wants, now, lease_until).await?;
+            let limits: HashMap<i64, usize> = wants.iter().chain(&in_order).cloned().collect();
+            let mut leased = if wants.is_empty() {
+                Vec::new()
+            } else {
+                self.store.lease(wants, now, lease_until).await?
+            };
+            for (seq, take) in in_order {
+                leased.extend(
+                    self.store
+                        .lease_in_order(seq, take, now, lease_until)
+                        .await?,
+                );
+            }
             let mut per_webhook: HashMap<i64, usize> = HashMap::new();
             let mut not_queued = Vec::new();
             for d in &leased {

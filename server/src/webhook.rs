@@ -157,6 +157,37 @@ pub struct WebhookSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<u32>,
+    /// `fifo`: one request at a time, in the order the events were accepted; a delivery that
+    /// fails holds the ones behind it until it succeeds or fails permanently. `unordered` (the
+    /// default when absent or null): concurrent.
+    #[serde(default, skip_serializing_if = "Ordering::is_default")]
+    #[schema(required = false, nullable)]
+    pub ordering: Ordering,
+}
+
+/// The order deliveries go out in.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Ordering {
+    #[default]
+    Unordered,
+    Fifo,
+}
+
+impl Ordering {
+    pub fn is_default(&self) -> bool {
+        *self == Ordering::default()
+    }
 }
 
 /// `{"requests": N, "per": "1s" | "1m"}`.
@@ -396,6 +427,7 @@ const SPEC_FIELDS: &[&str] = &[
     "signing",
     "rate_limit",
     "max_in_flight",
+    "ordering",
 ];
 
 fn expected(field: &str, what: &str, found: &Value) -> ValidationError {
@@ -552,6 +584,18 @@ impl WebhookSpec {
             ),
             Some(other) => return Err(expected("max_in_flight", "a whole number", other)),
         };
+        let ordering = match obj.get("ordering") {
+            None | Some(Value::Null) => Ordering::Unordered,
+            Some(Value::String(s)) if s == "unordered" => Ordering::Unordered,
+            Some(Value::String(s)) if s == "fifo" => Ordering::Fifo,
+            Some(Value::String(s)) => {
+                return Err(ValidationError::new(
+                    "ordering",
+                    format!("expected \"fifo\" or \"unordered\", found {s:?}"),
+                ));
+            }
+            Some(other) => return Err(expected("ordering", "\"fifo\" or \"unordered\"", other)),
+        };
         let spec = WebhookSpec {
             name,
             events,
@@ -564,6 +608,7 @@ impl WebhookSpec {
             signing,
             rate_limit,
             max_in_flight,
+            ordering,
         };
         spec.check_events()?;
         Ok(spec)

@@ -59,6 +59,21 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
             let Ok(inflight) = queue.inflight.try_acquire() else {
                 return;
             };
+            if handle.in_order() {
+                // One at a time, in order: the attempt ends here before the next starts, and when
+                // its delivery stays pending (a retry, or held), the ones behind it go back to
+                // the store, to be leased again after it.
+                if attempt(&queue, &handle, job, slot).await == Pending::Yes {
+                    let behind: Vec<Job> = std::iter::from_fn(|| jobs.try_recv().ok()).collect();
+                    queue.in_memory.fetch_sub(behind.len(), Ordering::AcqRel);
+                    for job in behind {
+                        give_back(&queue, &handle, &job).await;
+                    }
+                    queue.job_done(&handle);
+                }
+                drop(inflight);
+                continue;
+            }
             inflight.forget();
             let (queue, handle) = (queue.clone(), handle.clone());
             // Boxed: the attempt's future is a few kilobytes, and spawning moves a future several
@@ -71,6 +86,29 @@ pub fn spawn(queue: Arc<Queue>, handle: Arc<WebhookHandle>, mut jobs: mpsc::Rece
     });
 }
 
+/// Whether an attempt's delivery is still pending after it (its retry is scheduled, or it was
+/// held or not sent): in order, the ones behind it wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Yes,
+    No,
+}
+
+/// Gives a job back to the store unsent and uncounted: its delivery stays pending, due now, its
+/// lease released.
+async fn give_back(queue: &Queue, handle: &WebhookHandle, job: &Job) {
+    let record = AttemptRecord::release(
+        &handle.id,
+        handle.seq,
+        job.event_seq,
+        job.created_at,
+        job.attempts + 1,
+        now_ms(),
+        queue.config.logs.max_per_webhook,
+    );
+    queue.recorder.record(record).await;
+}
+
 /// A request's place among the webhook's: one of its workers, and one under its limits.
 struct Slot {
     _worker: OwnedSemaphorePermit,
@@ -80,10 +118,10 @@ struct Slot {
 /// One attempt of one delivery. The webhook's `slot` is given back as soon as the receiver has
 /// answered, before the attempt is recorded: the request rate to a receiver is bounded by the
 /// concurrency, not by the store's commit latency.
-async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: Slot) {
+async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: Slot) -> Pending {
     let under_way = handle.under_way.read().await;
     if handle.deleted() {
-        return;
+        return Pending::Yes;
     }
     let config = &queue.config;
     let number = job.attempts + 1;
@@ -102,7 +140,7 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: Slot) {
         // Waited in memory until its lease (nearly) ran out: the poller takes it again.
         drop(slot);
         queue.job_done(handle);
-        return;
+        return Pending::Yes;
     }
     if !handle.enabled() || queue.stopping() {
         // Held: stays pending, not counted, sent when the webhook is enabled again (or on restart).
@@ -111,7 +149,7 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: Slot) {
         drop(slot);
         queue.recorder.record(base).await;
         queue.job_done(handle);
-        return;
+        return Pending::Yes;
     }
     let webhook = handle.webhook();
     let event = match &job.event {
@@ -150,7 +188,7 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: Slot) {
             let sent = tokio::select! {
                 sent = queue.sender.send(&request, delivery_id) => sent,
                 // Deleted meanwhile: abandoned, and recorded nowhere.
-                () = handle.deleted.cancelled() => return,
+                () = handle.deleted.cancelled() => return Pending::Yes,
             };
             (sent, Some(request))
         }
@@ -223,8 +261,12 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: Slot) {
     if let Next::RetryAt(at) = next {
         queue.wake_at(at);
     }
+    let pending = match next {
+        Next::RetryAt(_) => Pending::Yes,
+        _ => Pending::No,
+    };
     if success {
-        return;
+        return pending;
     }
     // Auto-disable rules.
     let disable = &config.disable;
@@ -272,6 +314,7 @@ async fn attempt(queue: &Queue, handle: &WebhookHandle, job: Job, slot: Slot) {
             Err(e) => tracing::error!(error = %e, "disabling a webhook failed"),
         }
     }
+    pending
 }
 
 type Recording = (AttemptRecord, oneshot::Sender<Option<AttemptEffects>>);

@@ -413,7 +413,7 @@ fn every_webhook_error_names_its_field() {
         (
             "header",
             Some(json!({})),
-            "header: unknown field (expected one of: name, events, method, url, headers, body, enabled, secret_headers, signing, rate_limit, max_in_flight)",
+            "header: unknown field (expected one of: name, events, method, url, headers, body, enabled, secret_headers, signing, rate_limit, max_in_flight, ordering)",
         ),
     ];
     let mut failures = Vec::new();

@@ -63,6 +63,7 @@ pub struct WebhookView {
     signing: crate::signing::Scheme,
     rate_limit: Option<crate::webhook::RateLimit>,
     max_in_flight: Option<u32>,
+    ordering: crate::webhook::Ordering,
     status: Status,
     /// Unix milliseconds
     created_at: i64,
@@ -381,6 +382,7 @@ fn view(record: &WebhookRecord) -> ApiResult<WebhookView> {
         signing: spec.signing,
         rate_limit: spec.rate_limit,
         max_in_flight: spec.max_in_flight,
+        ordering: spec.ordering,
         status: status(record),
         created_at: record.created_at,
         updated_at: record.updated_at,

@@ -582,3 +582,39 @@ pub async fn apps_keep_their_origins_and_replaced_keys_expire(s: &dyn Store) {
     s.delete_app("a").await.unwrap();
     assert!(s.app_keys().await.unwrap().is_empty());
 }
+
+pub async fn in_order_leases_stop_at_the_first_delivery_not_due(s: &dyn Store) {
+    let w1 = s.create_webhook(webhook("w1", "a")).await.unwrap();
+    let seqs = append(
+        s,
+        "a",
+        (1..=4).map(|n| event(n, &[(w1, true)])).collect(),
+        100,
+    )
+    .await;
+    let first = s.lease_in_order(w1, 2, 100, 5_000).await.unwrap();
+    assert_eq!(keys(&first), [(w1, "e1"), (w1, "e2")]);
+    // e1 fails and waits for its retry; e2, behind it, is given back unsent.
+    s.record_attempts(Arc::new(vec![
+        attempt("w1", w1, seqs[0], Next::RetryAt(10_000)),
+        AttemptRecord::release("w1", w1, seqs[1], 100, 1, 200, 10),
+    ]))
+    .await
+    .unwrap();
+    // e1 holds e2 (due) and what the log has behind them.
+    assert!(
+        s.lease_in_order(w1, 10, 300, 5_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = s.lease_in_order(w1, 10, 10_000, 20_000).await.unwrap();
+    assert_eq!(keys(&due), [(w1, "e1"), (w1, "e2"), (w1, "e3"), (w1, "e4")]);
+    // Leased: they hold what comes after until they are recorded.
+    assert!(
+        s.lease_in_order(w1, 10, 10_001, 20_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

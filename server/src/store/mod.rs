@@ -586,6 +586,17 @@ pub trait Store: Send + Sync {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Vec<LeasedDelivery>, StoreError>;
+    /// Leases, for a webhook delivered first in, first out, up to `limit` of its deliveries in
+    /// the order of their events: pending ones up to the first that is not due (waiting for its
+    /// retry, or leased already), which holds the rest; what its log holds next only when no
+    /// pending one is left.
+    async fn lease_in_order(
+        &self,
+        webhook_seq: i64,
+        limit: usize,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<LeasedDelivery>, StoreError>;
     /// Gives back every lease, due now (at start and shutdown of the process that owns them). A
     /// delivery the caller leased or was handed and cannot take is given back one by one with a
     /// release record ([`AttemptRecord::release`]).

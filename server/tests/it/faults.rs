@@ -169,6 +169,17 @@ impl Store for FaultyStore {
         self.check("lease")?;
         self.inner.lease(wants, now, lease_until).await
     }
+    async fn lease_in_order(
+        &self,
+        webhook_seq: i64,
+        limit: usize,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<LeasedDelivery>, StoreError> {
+        self.inner
+            .lease_in_order(webhook_seq, limit, now, lease_until)
+            .await
+    }
     async fn release_leases(&self) -> Result<(), StoreError> {
         self.inner.release_leases().await
     }

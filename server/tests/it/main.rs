@@ -13,6 +13,7 @@ mod guard;
 mod isolation;
 mod keys;
 mod limits;
+mod ordering;
 mod pacing;
 mod process;
 mod retention;

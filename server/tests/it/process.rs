@@ -11,20 +11,19 @@ use serde_json::json;
 use crate::harness::{ADMIN_KEY, event, free_port, webhook_body};
 use crate::receiver::{Mode, TestReceiver};
 
-struct Process {
-    child: Child,
-    base: String,
+pub struct Process {
+    pub child: Child,
+    pub base: String,
 }
 
 async fn spawn(db: &std::path::Path, port: u16) -> Process {
     spawn_with(db, port, &[]).await
 }
 
-/// Like `spawn`, with more environment (config) variables.
-async fn spawn_with(db: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Process {
+/// Like `spawn`, with more environment (config) variables, which win over its own.
+pub async fn spawn_with(db: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookline"))
         .arg("serve")
-        .envs(env.iter().copied())
         .env("HOOKLINE_LISTEN", format!("127.0.0.1:{port}"))
         .env("HOOKLINE_DATABASE", format!("sqlite://{}", db.display()))
         .env("HOOKLINE_ADMIN_KEY", ADMIN_KEY)
@@ -33,6 +32,7 @@ async fn spawn_with(db: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Pr
         .env("HOOKLINE_DELIVERY_POLL_INTERVAL", "100ms")
         .env("HOOKLINE_DELIVERY_ALLOW_NETWORKS", "127.0.0.0/8")
         .env("HOOKLINE_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -471,6 +471,132 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 }
 
 impl SqliteStore {
+    /// Leases up to each webhook's limit: pending deliveries that are due, oldest due first,
+    /// then what its log holds next. `in_order` (one webhook delivered first in, first out):
+    /// pending deliveries in the order of their events, up to the first that is not due (waiting
+    /// for its retry, or leased already), and the log only when none is left before it.
+    async fn lease_by(
+        &self,
+        wants: Vec<(i64, usize)>,
+        now: Millis,
+        lease_until: Millis,
+        in_order: bool,
+    ) -> Result<Vec<LeasedDelivery>, StoreError> {
+        let rows_wanted = wants.clone();
+        let (mut leased, blocked) = self.call(move |c| {
+            let mut select = c
+                .prepare_cached(if in_order {
+                    "SELECT d.event_seq, e.id, d.attempts, e.body, d.created_at, d.next_at FROM deliveries d
+                     JOIN webhooks w ON w.seq = d.webhook_seq
+                     JOIN events e ON e.seq = d.event_seq AND e.app_id = w.app_id
+                     WHERE d.webhook_seq = ?1 AND d.state = 'pending' AND ?2 = ?2
+                     ORDER BY d.event_seq LIMIT ?3"
+                } else {
+                    "SELECT d.event_seq, e.id, d.attempts, e.body, d.created_at, d.next_at FROM deliveries d
+                     JOIN webhooks w ON w.seq = d.webhook_seq
+                     JOIN events e ON e.seq = d.event_seq AND e.app_id = w.app_id
+                     WHERE d.webhook_seq = ?1 AND d.state = 'pending' AND d.next_at <= ?2
+                     ORDER BY d.next_at LIMIT ?3"
+                })
+                .map_err(db)?;
+
+            let mut lock = c
+                .prepare_cached(
+                    "UPDATE deliveries SET locked_until = ?3, next_at = ?3 WHERE webhook_seq = ?1 AND event_seq = ?2",
+                )
+                .map_err(db)?;
+            let mut out = Vec::new();
+            let mut blocked = Vec::new();
+            for (webhook_seq, limit) in rows_wanted.iter().copied() {
+                let rows = select
+                    .query_map(params![webhook_seq, now, limit as i64], |r| {
+                        let due = r.get::<_, i64>(5)? <= now;
+                        Ok((
+                            due,
+                            LeasedDelivery {
+                                webhook_seq,
+                                event_seq: r.get(0)?,
+                                event_id: r.get(1)?,
+                                attempts: r.get(2)?,
+                                event_body: r.get(3)?,
+                                created_at: r.get(4)?,
+                                lease_until: Some(lease_until),
+                            },
+                        ))
+                    })
+                    .map_err(db)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db)?;
+                // In order, a delivery not due holds the ones behind it (and the log).
+                if rows.iter().any(|(due, _)| !due) {
+                    blocked.push(webhook_seq);
+                }
+                for d in rows.into_iter().map_while(|(due, d)| due.then_some(d)) {
+                    lock.execute(params![webhook_seq, d.event_seq, lease_until])
+                        .map_err(db)?;
+                    out.push(d);
+                }
+            }
+            Ok((out, blocked))
+        })
+        .await?;
+        // Then what webhooks catching up have in the log, as room allows: window after window
+        // (a webhook whose triggers match few events reads many to fill its room), up to a bound
+        // per call. Deliveries read are handed out, so a failed read keeps what came before it.
+        for (webhook_seq, limit) in wants {
+            if blocked.contains(&webhook_seq) {
+                continue;
+            }
+            let mut take = limit.saturating_sub(
+                leased
+                    .iter()
+                    .filter(|d| d.webhook_seq == webhook_seq)
+                    .count(),
+            );
+            let mut scanned = 0;
+            while take > 0 && scanned < MAX_LOG_SCAN {
+                let Some(window) = self.tracker.window(webhook_seq) else {
+                    break;
+                };
+                let want = LOG_READ.max(take);
+                let logged = match self.log_after(webhook_seq, &window, want).await {
+                    Ok(logged) => logged,
+                    Err(e) if leased.is_empty() => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the event log failed; trying again later");
+                        return Ok(leased);
+                    }
+                };
+                scanned += logged.len().max(1);
+                let full = logged.len() == want;
+                let heads: Vec<(i64, &str)> =
+                    logged.iter().map(|e| (e.seq, e.kind.as_str())).collect();
+                let handed = self.tracker.read(webhook_seq, &window, &heads, full, take);
+                let read_all = handed.read_all;
+                let mut handed = handed.events.into_iter().peekable();
+                for e in logged {
+                    if handed.next_if_eq(&e.seq).is_none() {
+                        continue;
+                    }
+                    take -= 1;
+                    leased.push(LeasedDelivery {
+                        webhook_seq,
+                        event_seq: e.seq,
+                        event_id: e.id,
+                        event_body: e.body,
+                        attempts: 0,
+                        created_at: e.received_at,
+                        lease_until: None,
+                    });
+                }
+                if read_all {
+                    break;
+                }
+            }
+        }
+        Ok(leased)
+    }
+
     pub async fn open(path: &Path, sync_commits: bool) -> Result<SqliteStore, StoreError> {
         SqliteStore::open_with(path, sync_commits, Checkpoints::default()).await
     }
@@ -1655,100 +1781,18 @@ impl Store for SqliteStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Vec<LeasedDelivery>, StoreError> {
-        let rows_wanted = wants.clone();
-        let mut leased = self.call(move |c| {
-            let mut select = c
-                .prepare_cached(
-                    "SELECT d.event_seq, e.id, d.attempts, e.body, d.created_at FROM deliveries d
-                     JOIN webhooks w ON w.seq = d.webhook_seq
-                     JOIN events e ON e.seq = d.event_seq AND e.app_id = w.app_id
-                     WHERE d.webhook_seq = ?1 AND d.state = 'pending' AND d.next_at <= ?2
-                     ORDER BY d.next_at LIMIT ?3",
-                )
-                .map_err(db)?;
-            let mut lock = c
-                .prepare_cached(
-                    "UPDATE deliveries SET locked_until = ?3, next_at = ?3 WHERE webhook_seq = ?1 AND event_seq = ?2",
-                )
-                .map_err(db)?;
-            let mut out = Vec::new();
-            for (webhook_seq, limit) in rows_wanted.iter().copied() {
-                let rows = select
-                    .query_map(params![webhook_seq, now, limit as i64], |r| {
-                        Ok(LeasedDelivery {
-                            webhook_seq,
-                            event_seq: r.get(0)?,
-                            event_id: r.get(1)?,
-                            attempts: r.get(2)?,
-                            event_body: r.get(3)?,
-                            created_at: r.get(4)?,
-                            lease_until: Some(lease_until),
-                        })
-                    })
-                    .map_err(db)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db)?;
-                for d in rows {
-                    lock.execute(params![webhook_seq, d.event_seq, lease_until])
-                        .map_err(db)?;
-                    out.push(d);
-                }
-            }
-            Ok(out)
-        })
-        .await?;
-        // Then what webhooks catching up have in the log, as room allows: window after window
-        // (a webhook whose triggers match few events reads many to fill its room), up to a bound
-        // per call. Deliveries read are handed out, so a failed read keeps what came before it.
-        for (webhook_seq, limit) in wants {
-            let mut take = limit.saturating_sub(
-                leased
-                    .iter()
-                    .filter(|d| d.webhook_seq == webhook_seq)
-                    .count(),
-            );
-            let mut scanned = 0;
-            while take > 0 && scanned < MAX_LOG_SCAN {
-                let Some(window) = self.tracker.window(webhook_seq) else {
-                    break;
-                };
-                let want = LOG_READ.max(take);
-                let logged = match self.log_after(webhook_seq, &window, want).await {
-                    Ok(logged) => logged,
-                    Err(e) if leased.is_empty() => return Err(e),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading the event log failed; trying again later");
-                        return Ok(leased);
-                    }
-                };
-                scanned += logged.len().max(1);
-                let full = logged.len() == want;
-                let heads: Vec<(i64, &str)> =
-                    logged.iter().map(|e| (e.seq, e.kind.as_str())).collect();
-                let handed = self.tracker.read(webhook_seq, &window, &heads, full, take);
-                let read_all = handed.read_all;
-                let mut handed = handed.events.into_iter().peekable();
-                for e in logged {
-                    if handed.next_if_eq(&e.seq).is_none() {
-                        continue;
-                    }
-                    take -= 1;
-                    leased.push(LeasedDelivery {
-                        webhook_seq,
-                        event_seq: e.seq,
-                        event_id: e.id,
-                        event_body: e.body,
-                        attempts: 0,
-                        created_at: e.received_at,
-                        lease_until: None,
-                    });
-                }
-                if read_all {
-                    break;
-                }
-            }
-        }
-        Ok(leased)
+        self.lease_by(wants, now, lease_until, false).await
+    }
+
+    async fn lease_in_order(
+        &self,
+        webhook_seq: i64,
+        limit: usize,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<LeasedDelivery>, StoreError> {
+        self.lease_by(vec![(webhook_seq, limit)], now, lease_until, true)
+            .await
     }
 
     async fn release_leases(&self) -> Result<(), StoreError> {
@@ -2209,6 +2253,7 @@ mod tests {
         replay_goes_in_chunks_of_failed_and_skipped_deliveries,
         erasure_keeps_numbers_and_late_attempts_of_erased_events_record_nothing,
         apps_keep_their_origins_and_replaced_keys_expire,
+        in_order_leases_stop_at_the_first_delivery_not_due,
     );
 
     #[tokio::test]
