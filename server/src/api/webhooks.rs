@@ -413,6 +413,22 @@ async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<WebhookReco
         .ok_or_else(|| ApiError::not_found("webhook"))
 }
 
+/// [`authorized`], and the webhook as the queue delivers it (`404` when it does not: deleted
+/// meanwhile, or a stored definition that no longer compiles).
+async fn delivered(
+    state: &AppState,
+    headers: &HeaderMap,
+    app_id: &str,
+    id: &str,
+) -> ApiResult<(WebhookRecord, Arc<crate::queue::WebhookHandle>)> {
+    let record = authorized(state, headers, app_id, id).await?;
+    let handle = state
+        .queue
+        .handle(id)
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok((record, handle))
+}
+
 /// The app's key checked, then its webhook `id` (a webhook of another app does not exist: `404`).
 async fn authorized(
     state: &AppState,
@@ -767,6 +783,17 @@ async fn preview_of(
     }))
 }
 
+/// [`preview_of`] a saved webhook, signed with its keys.
+async fn preview_saved(
+    app_id: &str,
+    body: &Value,
+    handle: &crate::queue::WebhookHandle,
+    limits: &LimitsConfig,
+) -> ApiResult<Json<Preview>> {
+    let signer = handle.signer();
+    preview_of(app_id, body, handle.webhook(), Some(&signer), limits).await
+}
+
 /// Preview the exact request and its cURL form
 ///
 /// For a given event, a sample of a kind, or (empty body) a sample of the webhook's first
@@ -782,20 +809,8 @@ async fn preview(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> ApiResult<Json<Preview>> {
-    authorized(&state, &headers, &app_id, &id).await?;
-    let handle = state
-        .queue
-        .handle(&id)
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    let signer = handle.signer();
-    preview_of(
-        &app_id,
-        &body,
-        handle.webhook(),
-        Some(&signer),
-        &state.config.limits,
-    )
-    .await
+    let (_, handle) = delivered(&state, &headers, &app_id, &id).await?;
+    preview_saved(&app_id, &body, &handle, &state.config.limits).await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -816,24 +831,12 @@ async fn preview_get(
     Query(q): Query<KindQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Preview>> {
-    authorized(&state, &headers, &app_id, &id).await?;
-    let handle = state
-        .queue
-        .handle(&id)
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let (_, handle) = delivered(&state, &headers, &app_id, &id).await?;
     let body = match q.kind {
         Some(k) => json!({"kind": k}),
         None => Value::Null,
     };
-    let signer = handle.signer();
-    preview_of(
-        &app_id,
-        &body,
-        handle.webhook(),
-        Some(&signer),
-        &state.config.limits,
-    )
-    .await
+    preview_saved(&app_id, &body, &handle, &state.config.limits).await
 }
 
 /// Preview an unsaved definition
@@ -881,11 +884,7 @@ async fn test_send(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> ApiResult<Json<TestResult>> {
-    authorized(&state, &headers, &app_id, &id).await?;
-    let handle = state
-        .queue
-        .handle(&id)
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let (_, handle) = delivered(&state, &headers, &app_id, &id).await?;
     let webhook = handle.webhook();
     let (event, mut request) = render_for(&app_id, &body, &webhook, &state.config.limits).await?;
     let test_id = format!("test_{}", uuid::Uuid::new_v4().simple());
@@ -930,11 +929,7 @@ async fn secret(
     Path(WebhookPath { app_id, id }): Path<WebhookPath>,
     headers: HeaderMap,
 ) -> ApiResult<Json<SigningSecret>> {
-    authorized(&state, &headers, &app_id, &id).await?;
-    let handle = state
-        .queue
-        .handle(&id)
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let (_, handle) = delivered(&state, &headers, &app_id, &id).await?;
     let signer = handle.signer();
     Ok(Json(SigningSecret {
         key: signer.current().unwrap_or_default().to_owned(),
@@ -957,13 +952,9 @@ async fn rotate_secret(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> ApiResult<Json<SigningSecret>> {
-    let record = authorized(&state, &headers, &app_id, &id).await?;
+    let (record, handle) = delivered(&state, &headers, &app_id, &id).await?;
     let now = now_ms();
     let old_until = super::grace_end(&body, now, "invalid_rotation")?;
-    let handle = state
-        .queue
-        .handle(&id)
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
     let current = handle.signer();
     let scheme = current.scheme().unwrap_or_default();
     let signer = current

@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN_KEY, TestServer, event, free_port, webhook_body};
-use crate::process::spawn_with;
+use crate::harness::{TestServer, event, free_port, webhook_body};
+use crate::process::{setup_with, spawn_with};
 use crate::receiver::{Mode, Received, TestReceiver};
 
 fn ids(got: &[Received]) -> Vec<String> {
@@ -105,32 +105,11 @@ async fn order_survives_a_sigkill_in_the_middle_of_a_retry() {
     r.script([Mode::Status(500)]);
     let env = [("HOOKLINE_RETRY_SCHEDULE", "2s,2s")];
     let p = spawn_with(&db, free_port(), &env).await;
+    let (app_id, key) = setup_with(&p, fifo(&r.url("/hook"))).await;
     let c = reqwest::Client::new();
-    let app: Value = c
-        .post(format!("{}/v1/apps", p.base))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({"name": "fifo"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (app_id, key) = (
-        app["id"].as_str().unwrap(),
-        app["api_key"].as_str().unwrap(),
-    );
-    let created = c
-        .post(format!("{}/v1/apps/{app_id}/webhooks", p.base))
-        .bearer_auth(key)
-        .json(&fifo(&r.url("/hook")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
     let ingested = c
         .post(format!("{}/v1/apps/{app_id}/events", p.base))
-        .bearer_auth(key)
+        .bearer_auth(&key)
         .json(&events(3))
         .send()
         .await

@@ -54,6 +54,11 @@ pub async fn spawn_with(db: &std::path::Path, port: u16, env: &[(&str, &str)]) -
 }
 
 async fn setup(p: &Process, r: &TestReceiver) -> (String, String) {
+    setup_with(p, webhook_body(&r.url("/crash"), &["message.push.sent"])).await
+}
+
+/// An app with one webhook of `definition`: the app's `(id, key)`.
+pub async fn setup_with(p: &Process, definition: serde_json::Value) -> (String, String) {
     let c = reqwest::Client::new();
     let app: serde_json::Value = c
         .post(format!("{}/v1/apps", p.base))
@@ -72,7 +77,7 @@ async fn setup(p: &Process, r: &TestReceiver) -> (String, String) {
     let resp = c
         .post(format!("{}/v1/apps/{id}/webhooks", p.base))
         .bearer_auth(&key)
-        .json(&webhook_body(&r.url("/crash"), &["message.push.sent"]))
+        .json(&definition)
         .send()
         .await
         .unwrap();

@@ -113,6 +113,26 @@ async fn secret(s: &TestServer, app: &(String, String), webhook: &str) -> Value 
     s.get(app, &format!("/webhooks/{webhook}/secret")).await
 }
 
+/// What a receiver verifies `webhook`'s requests with.
+async fn key_of(s: &TestServer, app: &(String, String), webhook: &str) -> String {
+    secret(s, app, webhook).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A server, a receiver, an app named `name` and its webhook to the receiver's `/hook` for
+/// `message.push.sent`.
+async fn signed_webhook(name: &str) -> (TestServer, TestReceiver, (String, String), String) {
+    let s = TestServer::start().await;
+    let r = TestReceiver::start().await;
+    let app = s.app(name).await;
+    let id = s
+        .webhook(&app, &r.url("/hook"), &["message.push.sent"])
+        .await;
+    (s, r, app, id)
+}
+
 #[tokio::test]
 async fn the_verifier_agrees_with_the_specifications_vector() {
     let headers = [
@@ -133,16 +153,8 @@ async fn the_verifier_agrees_with_the_specifications_vector() {
 
 #[tokio::test]
 async fn every_delivery_is_signed_with_the_webhooks_secret() {
-    let s = TestServer::start().await;
-    let r = TestReceiver::start().await;
-    let app = s.app("signed").await;
-    let id = s
-        .webhook(&app, &r.url("/hook"), &["message.push.sent"])
-        .await;
-    let key = secret(&s, &app, &id).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (s, r, app, id) = signed_webhook("signed").await;
+    let key = key_of(&s, &app, &id).await;
     assert!(key.starts_with("whsec_"), "{key}");
     s.ingest(&app, event("e1", "message.push.sent")).await;
     let got = r.wait_for(1, Duration::from_secs(5)).await;
@@ -186,16 +198,8 @@ async fn every_delivery_is_signed_with_the_webhooks_secret() {
 
 #[tokio::test]
 async fn a_rotation_signs_with_both_secrets_until_its_grace_ends() {
-    let s = TestServer::start().await;
-    let r = TestReceiver::start().await;
-    let app = s.app("rotating").await;
-    let id = s
-        .webhook(&app, &r.url("/hook"), &["message.push.sent"])
-        .await;
-    let old = secret(&s, &app, &id).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (s, r, app, id) = signed_webhook("rotating").await;
+    let old = key_of(&s, &app, &id).await;
     let (status, rotated) = s
         .app_call(
             "POST",
@@ -260,16 +264,8 @@ async fn a_rotation_signs_with_both_secrets_until_its_grace_ends() {
 
 #[tokio::test]
 async fn test_sends_are_signed_and_previews_show_the_signature() {
-    let s = TestServer::start().await;
-    let r = TestReceiver::start().await;
-    let app = s.app("previewed").await;
-    let id = s
-        .webhook(&app, &r.url("/hook"), &["message.push.sent"])
-        .await;
-    let key = secret(&s, &app, &id).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (s, r, app, id) = signed_webhook("previewed").await;
+    let key = key_of(&s, &app, &id).await;
 
     let (status, sent) = s
         .app_call("POST", &app, &format!("/webhooks/{id}/test"), None)
@@ -332,12 +328,7 @@ async fn the_secret_is_kept_across_a_restart_and_sealed_at_rest() {
 
 #[tokio::test]
 async fn a_webhook_stored_before_signatures_gets_a_secret_at_start() {
-    let s = TestServer::start().await;
-    let r = TestReceiver::start().await;
-    let app = s.app("older").await;
-    let id = s
-        .webhook(&app, &r.url("/hook"), &["message.push.sent"])
-        .await;
+    let (s, r, app, id) = signed_webhook("older").await;
     let dir = s.stop().await;
     // As a database from before signatures has it: no keys.
     rusqlite::Connection::open(dir.path().join("hookline.db"))
@@ -346,10 +337,7 @@ async fn a_webhook_stored_before_signatures_gets_a_secret_at_start() {
         .unwrap();
     let config = test_config(dir.path());
     let s = TestServer::start_config(dir, config).await;
-    let key = secret(&s, &app, &id).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&s, &app, &id).await;
     assert!(key.starts_with("whsec_"), "{key}");
     s.ingest(&app, event("e1", "message.push.sent")).await;
     let got = r.wait_for(1, Duration::from_secs(5)).await;
@@ -370,10 +358,7 @@ async fn an_ed25519_webhook_signs_with_a_key_pair_and_a_change_of_scheme_keeps_b
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["signing"], "ed25519");
     let id = created["id"].as_str().unwrap().to_owned();
-    let public = secret(&s, &app, &id).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let public = key_of(&s, &app, &id).await;
     assert!(
         public.starts_with("whpk_"),
         "only the public key is shown: {public}"
@@ -394,10 +379,7 @@ async fn an_ed25519_webhook_signs_with_a_key_pair_and_a_change_of_scheme_keeps_b
         let mut d = definition.clone();
         d["url"] = json!(r.url("/other"));
         let (_, w) = s.app_call("POST", &app, "/webhooks", Some(d)).await;
-        secret(&s, &app, w["id"].as_str().unwrap()).await["key"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        key_of(&s, &app, w["id"].as_str().unwrap()).await
     };
     assert!(verify_received(&other, &got[0]).is_err());
 
