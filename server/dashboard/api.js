@@ -23,8 +23,9 @@ export function saveSession(s) {
   sessionStorage.setItem(STORE, JSON.stringify(s));
 }
 
+/** Forgets the key and everything else this tab kept (the stats range). */
 export function signOut() {
-  sessionStorage.removeItem(STORE);
+  sessionStorage.clear();
 }
 
 export async function call(method, path, body, key = session()?.key) {

@@ -90,7 +90,7 @@ function renderShell(s, app) {
   if (app) {
     nav.append(h('a', { href: `#/a/${app}` }, 'Webhooks'), h('a', { href: `#/a/${app}/snippet` }, 'Browser snippet'));
   }
-  who.append(h('span.muted', s.admin ? 'Admin' : `App ${s.app}`),
+  who.append(h('span.muted', { title: s.admin ? '' : s.app }, s.admin ? 'Admin' : `App ${s.app}`),
     h('button.secondary.small#sign-out', { type: 'button', on: { click: () => { signOut(); location.hash = '#/'; route(); } } }, 'Sign out'));
   for (const a of nav.querySelectorAll('a')) if (location.hash.startsWith(a.getAttribute('href'))) a.setAttribute('aria-current', 'page');
 }
@@ -100,7 +100,13 @@ function renderShell(s, app) {
 function signInView() {
   const key = h('input', { type: 'password', autocomplete: 'off', required: true, spellcheck: 'false', name: 'key' });
   const app = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', name: 'app', placeholder: 'app_…' });
-  const msg = h('p.error', { role: 'alert', hidden: true });
+  const asApp = h('input', { type: 'radio', name: 'kind', value: 'app', checked: true });
+  const asAdmin = h('input', { type: 'radio', name: 'kind', value: 'admin' });
+  const appField = field('App ID', app, 'Shown with the app key when the app was created.');
+  const kindChanged = () => { appField.hidden = asAdmin.checked; app.required = asApp.checked; };
+  asApp.addEventListener('change', kindChanged);
+  asAdmin.addEventListener('change', kindChanged);
+  const msg = h('p.error#sign-in-error', { role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit' }, 'Sign in');
   const form = h('form.card.narrow#sign-in', { on: { submit: async (e) => {
     e.preventDefault();
@@ -109,25 +115,20 @@ function signInView() {
     const k = key.value.trim();
     const a = app.value.trim();
     try {
-      // The admin key lists apps; an app key reads its app.
-      try {
-        await call('GET', '/v1/apps', undefined, k);
+      if (!k || (asApp.checked && !a)) throw new ApiError(400, 'missing', asApp.checked ? 'Enter the app ID and its key.' : 'Enter the admin key.');
+      if (asAdmin.checked) {
+        await call('GET', '/v1/apps', undefined, k); // only the admin key lists apps
         saveSession({ key: k, admin: true });
-        location.hash = a ? `#/a/${a}` : '#/apps';
-      } catch (err) {
-        if (!a) {
-          throw err.status === 401
-            ? new ApiError(401, 'unauthorized', 'This key is not the admin key. For an app key, give its app ID too.')
-            : err;
-        }
+        location.hash = '#/apps';
+      } else {
         await call('GET', appPath(a), undefined, k);
         saveSession({ key: k, admin: false, app: a });
-        location.hash = `#/a/${a}`;
+        location.hash = `#/a/${encodeURIComponent(a)}`;
       }
       route();
     } catch (err) {
       msg.textContent = err.status === 401 || err.status === 403
-        ? (err.message.startsWith('This key') ? err.message : 'That key is not valid for this app. Check the key and the app ID.')
+        ? (asAdmin.checked ? 'That is not the admin key.' : 'That key does not open this app. Check the key and the app ID.')
         : err.status === 404 ? 'There is no app with that ID.' : err.message;
       msg.hidden = false;
       key.focus();
@@ -136,10 +137,11 @@ function signInView() {
     }
   } } },
   h('h1', 'Sign in'),
-  h('p.muted', 'Use an app key (with its app ID), or the admin key printed when hookline first started. The key stays in this tab only and is forgotten when you close it or sign out.'),
-  field('API key', key), field('App ID (for an app key)', app), msg, h('div.row.end', submit));
+  h('p.muted', 'With an app key, or the admin key printed when hookline first started. The key stays in this tab only: it is forgotten when you close the tab or sign out.'),
+  h('fieldset.kind', h('legend', 'Key'), h('label.check', asApp, 'App key'), ' ', h('label.check', asAdmin, 'Admin key')),
+  appField, field('Key', key), msg, h('div.row.end', submit));
   setView(form);
-  key.focus();
+  app.focus();
 }
 
 // ---------- apps (admin) ----------
@@ -303,7 +305,7 @@ function eventPicker(initial) {
 }
 
 function headerRows(initial, secretNames) {
-  const rows = h('div.rows');
+  const rows = h('div.rows.header-rows');
   const add = (name = '', value = '', secret = false) => {
     const n = h('input', { type: 'text', value: name, placeholder: 'Header-Name', 'aria-label': 'Header name', spellcheck: 'false' });
     const v = h('input', { type: secret ? 'password' : 'text', value, placeholder: 'value (Liquid)', 'aria-label': 'Header value', spellcheck: 'false' });
@@ -543,6 +545,12 @@ async function formView(gen, app, id, container) {
     } catch (e) {
       sampleErr.textContent = `The sample event is not JSON: ${e.message}`;
       sampleErr.hidden = false;
+      return;
+    }
+    if (!url.value.trim()) {
+      clearErrors();
+      curl.textContent = 'Enter the URL to see the exact request.';
+      previewState.textContent = '';
       return;
     }
     previewState.textContent = 'updating…';

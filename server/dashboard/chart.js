@@ -55,7 +55,7 @@ export function drawChart(host, series) {
     el('text', { x: -6, y: y + 4, class: 'axis', 'text-anchor': 'end' }, g).textContent =
       String((yMax * i) / 4);
     el('text', { x: iw + 6, y: y + 4, class: 'axis' }, g).textContent =
-      `${Math.round((lMax * i) / 4)}ms`;
+      `${lMax < 10 ? (lMax * i) / 4 : Math.round((lMax * i) / 4)}ms`;
   }
   const n = Math.max(1, points.length);
   const bw = iw / n;
@@ -77,6 +77,7 @@ export function drawChart(host, series) {
       const x = i * bw + bw / 2;
       const y = ih - (v / lMax) * ih;
       d += `${d ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
+      el('circle', { cx: x, cy: y, r: 2.5, class: `lat-dot ${cls}` }, g);
     });
     if (d) el('path', { d, class: `lat ${cls}` }, g);
   }
