@@ -81,7 +81,7 @@ export function drawChart(host, series) {
     });
     if (d) el('path', { d, class: `lat ${cls}` }, g);
   }
-  const ticks = Math.min(6, n);
+  const ticks = Math.max(2, Math.min(6, n, Math.floor(iw / 90)));
   for (let i = 0; i < ticks; i++) {
     const idx = Math.floor(((n - 1) * i) / Math.max(1, ticks - 1));
     if (!points[idx]) continue;

@@ -222,6 +222,7 @@ async function walkThrough(page, errors) {
   await page.click('.tabs a:text("Logs")');
   await page.waitForSelector('#logs .log');
   assert.equal(await page.locator('#logs .log').count(), 3);
+  assert.equal(await page.isVisible('text=Load more'), false, 'fewer than a page: nothing more to load');
   await page.locator('#logs .log summary').first().click();
   const log = await page.textContent('#logs .log details[open]');
   assert.match(log, /X-Partner-Token: \*\*\*\*\*\*\*\*/);
