@@ -196,6 +196,25 @@ function copyButton(text) {
 
 // ---------- webhook list ----------
 
+/**
+ * The API's status is enabled or disabled; "failing now" is read from the series: the latest
+ * step with attempts, if it is within the last hour and fewer than half of them got a 2xx.
+ */
+function failingNow(points) {
+  for (let i = points.length - 1; i >= 0; i--) {
+    const p = points[i];
+    const all = OUTCOMES.reduce((n, [k]) => n + (p[k] || 0), 0);
+    if (!all) continue;
+    return p.t * 1000 >= Date.now() - 3600e3 && (p['2xx'] || 0) / all < 0.5;
+  }
+  return false;
+}
+
+function liveStatus(status, points) {
+  return status?.state !== 'disabled' && failingNow(points)
+    ? { state: 'failing', reason: 'most recent attempts failed' } : status;
+}
+
 function statusBadge(status) {
   const s = status?.state || 'enabled';
   const label = { enabled: 'Enabled', disabled: 'Disabled', failing: 'Failing now' }[s] || s;
@@ -229,7 +248,8 @@ async function webhooksView(gen, app) {
       for (const p of pts) for (const [k] of OUTCOMES) { all += p[k] || 0; if (k === '2xx') ok += p[k] || 0; }
       spark.replaceChildren(sparkline(pts));
       rate.textContent = all ? `${Math.round((ok / all) * 1000) / 10}% ok · ${all} in 24 h` : 'no traffic in 24 h';
-      if (st.status?.state && st.status.state !== w.status?.state) badge.replaceWith(statusBadge(st.status));
+      const live = liveStatus(st.status, pts);
+      if (live?.state !== w.status?.state) badge.replaceWith(statusBadge(live));
     }).catch(() => { spark.replaceChildren(h('span.muted', '–')); });
     const badge = statusBadge(w.status);
     const u = w.url;
@@ -708,9 +728,17 @@ function hookHead(app, w) {
   } } }, 'Delete');
   return [h('div.row.between', h('div', h('h1', w.name, ' ', statusBadge(w.status)),
     h('p.muted', `${w.method || 'POST'} ${w.url}`)), h('div.row', toggle, del)),
-  w.status?.state === 'disabled' && h('div.notice.warn', h('strong', 'Disabled '), `since ${when(w.status.disabled_at)}: ${w.status.reason || 'no reason given'}. `,
-    'Pending deliveries are held until it is enabled again; new events are recorded as skipped (see Deliveries to replay them).'),
+  w.status?.state === 'disabled' && heldNotice(app, w),
   w.status?.state === 'failing' && h('div.notice.bad', h('strong', 'Failing now: '), w.status.reason || 'recent attempts fail')];
+}
+
+function heldNotice(app, w) {
+  const held = h('span', '');
+  get(`${hookPath(app, w.id)}/stats?range=1h`).then((st) => {
+    held.textContent = `Held now: ${st.deliveries.pending} pending, ${st.deliveries.skipped} skipped. `;
+  }).catch(() => {});
+  return h('div.notice.warn#held', h('strong', 'Disabled '), `since ${when(w.status.disabled_at)}: ${w.status.reason || 'no reason given'}. `,
+    held, 'Pending deliveries are held until it is enabled again; new events are recorded as skipped (replay them from Deliveries).');
 }
 
 async function statsTab(gen, app, id, box) {
@@ -739,7 +767,8 @@ async function statsTab(gen, app, id, box) {
         num('timeouts', c.timeout), num('network errors', c.network_error), num('render errors', c.render_error),
         num('p50', ms(a.latency_ms.p50)), num('p99', ms(a.latency_ms.p99)))),
       h('div.cols2',
-        h('section.card', h('h2', 'Status'), h('p', statusBadge(st.status), ' ', st.status.reason || ''),
+        h('section.card', h('h2', 'Status'), h('p', statusBadge(liveStatus(st.status, st.series.points)), ' ',
+          liveStatus(st.status, st.series.points).reason || ''),
           st.status.disabled_at && h('p.muted', `since ${when(st.status.disabled_at)}`),
           h('p.muted', `Deliveries: ${st.deliveries.pending} pending, ${st.deliveries.succeeded} succeeded, ${st.deliveries.failed} failed, ${st.deliveries.skipped} skipped`)),
         h('section.card', h('h2', 'Queue now'), st.queue

@@ -159,8 +159,15 @@ export function drawChart(host, series) {
   return { show, svg };
 }
 
-/** A tiny sparkline: bars of volume per step, coloured by how many succeeded. */
-export function sparkline(points) {
+/** A tiny sparkline: `buckets` bars of volume, each coloured by how many succeeded. */
+export function sparkline(series, buckets = 24) {
+  const points = [];
+  const per = Math.max(1, Math.ceil(series.length / buckets));
+  for (let i = 0; i < series.length; i += per) {
+    const sum = {};
+    for (const p of series.slice(i, i + per)) for (const [k] of OUTCOMES) sum[k] = (sum[k] || 0) + (p[k] || 0);
+    points.push(sum);
+  }
   const W = 120;
   const H = 28;
   const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'spark',

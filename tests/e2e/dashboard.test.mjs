@@ -241,9 +241,25 @@ async function walkThrough(page, errors) {
   await page.click('.hook-head button:text("Disable")');
   await page.waitForSelector('.hook-head .notice.warn');
   assert.match(await page.textContent('.hook-head'), /disabled by a user/);
+  // While disabled, an event is recorded as skipped: listed with its state, and replayed.
+  await api(server, 'POST', `/v1/apps/${appId}/events`, appKey, {
+    id: '7a1b2c3d-0000-4000-8000-000000000009', kind: 'message.push.sent', timestamp: 1708559416,
+  });
+  await page.reload();
+  await page.waitForFunction(() => /1 skipped/.test(document.querySelector('#held')?.textContent));
   await shot(page, '08-disabled');
+  await page.selectOption('select[name=state]', 'skipped');
+  await page.waitForSelector('#deliveries li');
+  assert.equal(await page.locator('#deliveries li').count(), 1);
+  await page.click('#deliveries button:text("Replay")');
+  await page.waitForSelector('.empty');
+  assert.match(await page.textContent('main'), /No skipped deliveries/);
   await page.click('.hook-head button:text("Enable")');
   await page.waitForSelector('.hook-head button:text("Disable")');
+  for (let t = 0; received.length < before + 4; t++) {
+    assert.ok(t < 200, 'the replayed delivery did not arrive');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 
   // The list: name, triggers, host, status, 24 h volume.
   await page.click('#nav a:text("Webhooks")');
@@ -252,7 +268,21 @@ async function walkThrough(page, errors) {
   assert.match(row, /to my CRM/);
   assert.match(row, /message\.sms\.\*/);
   assert.match(row, /Enabled/);
-  await page.waitForFunction(() => /100% ok · 3 in 24 h/.test(document.querySelector('.hook').textContent));
+  await page.waitForFunction(() => /100% ok · 4 in 24 h/.test(document.querySelector('.hook').textContent));
+
+  // A second webhook whose receiver answers 500: failing now, in the list.
+  await api(server, 'POST', `/v1/apps/${appId}/webhooks`, appKey, {
+    name: 'flaky partner', events: ['message.sms.*'], url: `http://127.0.0.1:${receiver.address().port}/fail`,
+  });
+  await api(server, 'POST', `/v1/apps/${appId}/events`, appKey, {
+    id: '7a1b2c3d-0000-4000-8000-000000000010', kind: 'message.sms.sent', timestamp: 1708559416,
+  });
+  for (let t = 0; !received.some((r) => r.url === '/fail'); t++) {
+    assert.ok(t < 200, 'the failing delivery was not attempted');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await page.reload();
+  await page.waitForFunction(() => [...document.querySelectorAll('.hook')].some((e) => /flaky partner/.test(e.textContent) && /Failing now/.test(e.textContent)));
   await shot(page, '09-list');
 
   // The browser snippet.
@@ -285,7 +315,8 @@ async function walkThrough(page, errors) {
   await page.waitForSelector('.hook-head button.danger');
   await page.click('.hook-head button.danger');
   await page.click('#confirm-ok');
-  await page.waitForSelector('.empty a.button');
+  await page.waitForFunction(() => document.querySelectorAll('.hook').length === 1);
+  assert.match(await page.textContent('.hook'), /flaky partner/);
 
   // Sign out: nothing shown, nothing kept.
   await page.click('#sign-out');
