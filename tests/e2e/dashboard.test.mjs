@@ -172,6 +172,10 @@ async function walkThrough(page, errors) {
   assert.match(await page.inputValue('textarea[name=body-custom]'), /"id": "\{\{ event.id \}\}"/);
   await page.selectOption('select[name=body-mode]', 'pairs');
   await shot(page, '04-form');
+  // Every control of the form has a label (its own <label>, or aria-label for a row's cells).
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('#hook-form input, #hook-form select, #hook-form textarea')]
+    .filter((e) => !e.labels?.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML));
+  assert.deepEqual(unlabelled, [], 'inputs without a label');
 
   await page.click('#save');
   await page.waitForFunction(() => /\/w\/wh_[^/]+\/edit$/.test(location.hash));
