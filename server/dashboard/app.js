@@ -92,7 +92,10 @@ function renderShell(s, app) {
   }
   who.append(h('span.muted', { title: s.admin ? '' : s.app }, s.admin ? 'Admin' : `App ${s.app}`),
     h('button.secondary.small#sign-out', { type: 'button', on: { click: () => { signOut(); location.hash = '#/'; route(); } } }, 'Sign out'));
-  for (const a of nav.querySelectorAll('a')) if (location.hash.startsWith(a.getAttribute('href'))) a.setAttribute('aria-current', 'page');
+  // The current page is the link with the longest matching href (the snippet's, not Webhooks').
+  const current = [...nav.querySelectorAll('a')].filter((a) => location.hash.startsWith(a.getAttribute('href')))
+    .sort((a, b) => b.getAttribute('href').length - a.getAttribute('href').length)[0];
+  current?.setAttribute('aria-current', 'page');
 }
 
 // ---------- sign in ----------

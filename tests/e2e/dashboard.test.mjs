@@ -297,6 +297,7 @@ async function walkThrough(page, errors) {
   assert.match(snippet, /cors: false/);
   await page.check('input[name=cors]');
   assert.match(await page.textContent('#snippet'), /cors: true/);
+  assert.deepEqual(await page.locator('#nav a[aria-current]').allTextContents(), ['Browser snippet']);
   await shot(page, '10-snippet');
 
   // A phone's width: the same pages, no sideways scrolling.
