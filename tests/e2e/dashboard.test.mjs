@@ -216,6 +216,13 @@ async function walkThrough(page, errors) {
   await page.locator('#chart svg rect[fill=transparent]').hover({ position: { x: 1000, y: 50 } });
   await page.waitForSelector('.tip:not([hidden])');
   assert.match(await page.textContent('.tip'), /2xx: \d+/);
+  // The same values from the keyboard: focus the chart, step with the arrow keys.
+  await page.mouse.move(0, 0);
+  await page.waitForSelector('.tip', { state: 'hidden' });
+  await page.focus('#chart svg rect[fill=transparent]');
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForSelector('.tip:not([hidden])');
+  assert.match(await page.textContent('.tip'), /latency p50/);
   // The range picker redraws the chart.
   await page.selectOption('select[name=range]', '24h');
   await page.waitForSelector('#chart svg');
