@@ -44,5 +44,5 @@ node "$HOOKLINE_ROOT/scripts/demo.mjs" "http://$HOOKLINE_LISTEN" "$HOOKLINE_ADMI
 demo=$!
 trap 'kill "$demo" 2>/dev/null || true' EXIT
 
-say "hookline serve on http://$HOOKLINE_LISTEN (admin key in .hookline/admin-key)"
+say "hookline serve on http://$HOOKLINE_LISTEN (dashboard: http://$HOOKLINE_LISTEN/dashboard/, admin key in .hookline/admin-key)"
 "$target_dir/release/hookline" serve --site "$site"

@@ -5,7 +5,8 @@
 #      and in headless Firefox;
 #   3. the npm package: built, sized (fails above the bar), and packed with every file it needs;
 #   4. end to end (tests/e2e/): the www demo in Chromium (real pushes through DevTools) and in
-#      Firefox (geckodriver; real clicks and closes on Firefox's notification window).
+#      Firefox (geckodriver; real clicks and closes on Firefox's notification window), and the
+#      dashboard the binary serves, in Chromium (dashboard.test.mjs).
 # Exits non-zero on any failure. CHROMIUM_BIN, CHROMEDRIVER, FIREFOX_BIN and GECKODRIVER override
 # the browsers and drivers; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
@@ -64,7 +65,7 @@ done
 echo "npm pack: $(grep -c '"path"' <<<"$packed") files, all four package files present"
 
 say "browser: end to end in Chromium and Firefox (about a minute)"
-# together.test.mjs runs both halves: it needs the `hookline` binary (up to date: a no-op after
+# together.test.mjs (both halves) and dashboard.test.mjs need the `hookline` binary (up to date: a no-op after
 # test.sh's server tests).
 if [ -z "${HOOKLINE_BIN:-}" ]; then
   cargo build --quiet -p hookline-server

@@ -30,6 +30,7 @@
 
 pub mod api;
 pub mod config;
+pub mod dashboard;
 pub mod delivery;
 pub mod event;
 pub mod fuzz;

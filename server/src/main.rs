@@ -109,6 +109,11 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(config.listen).await?;
+                // On stderr like the admin key: the address a person starting the server opens.
+                eprintln!(
+                    "hookline: dashboard at http://{}/dashboard/",
+                    listener.local_addr()?
+                );
                 hookline::server::run(listener, config, hookline::server::shutdown_signal())
                     .await?;
                 anyhow::Ok(())

@@ -99,7 +99,9 @@ pub async fn serve(
         store.clone(),
         config.retention.clone(),
     ));
-    let mut app = api::router(state).layer(DefaultBodyLimit::max(config.max_body_bytes));
+    let mut app = api::router(state)
+        .merge(crate::dashboard::router())
+        .layer(DefaultBodyLimit::max(config.max_body_bytes));
     if let Some(site) = &config.site {
         // A file the site does not have is the API's JSON 404.
         let missing = axum::handler::HandlerWithoutStateExt::into_service(api::no_route);

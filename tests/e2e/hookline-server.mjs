@@ -77,25 +77,28 @@ function childEnv(extra) {
 /**
  * `hookline serve --site <dir>` on a free port of 127.0.0.1, with a fresh SQLite database in a
  * temporary directory and every successful delivery logged; resolves once `/healthz` answers.
- * The site is a copy of www/ with the built package at dist/, as scripts/run.sh makes it.
+ * The site is a copy of www/ with the built package at dist/, as scripts/run.sh makes it; with
+ * `site: false` there is none (the binary's own pages only: the dashboard).
  */
-export async function startHookline({ timeout = 30000 } = {}) {
+export async function startHookline({ timeout = 30000, site = true } = {}) {
   const bin = hooklineBin();
   if (!fs.existsSync(bin)) {
     throw new Error(`no hookline binary at ${bin}: run \`cargo build -p hookline-server\` ` +
       '(CARGO_TARGET_DIR is honoured), or set HOOKLINE_BIN');
   }
-  if (!fs.existsSync(path.join(root, 'dist', 'hookline-sw.wasm'))) {
+  if (site && !fs.existsSync(path.join(root, 'dist', 'hookline-sw.wasm'))) {
     throw new Error('no built package in dist/: run scripts/build-package.sh');
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-e2e-'));
-  const siteDir = path.join(dir, 'site');
-  fs.cpSync(path.join(root, 'www'), siteDir, { recursive: true });
-  fs.cpSync(path.join(root, 'dist'), path.join(siteDir, 'dist'), { recursive: true });
+  const siteDir = site ? path.join(dir, 'site') : null;
+  if (site) {
+    fs.cpSync(path.join(root, 'www'), siteDir, { recursive: true });
+    fs.cpSync(path.join(root, 'dist'), path.join(siteDir, 'dist'), { recursive: true });
+  }
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const adminKey = `hk_admin_${crypto.randomBytes(24).toString('hex')}`;
-  const child = track(spawn(bin, ['serve', '--site', siteDir], {
+  const child = track(spawn(bin, site ? ['serve', '--site', siteDir] : ['serve'], {
     cwd: dir,
     env: childEnv({
       HOOKLINE_LISTEN: `127.0.0.1:${port}`,

@@ -6,6 +6,7 @@ mod receiver;
 
 mod api;
 mod bridge;
+mod dashboard;
 mod delivery;
 mod disable;
 mod faults;
