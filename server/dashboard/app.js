@@ -907,8 +907,37 @@ async function snippetView(gen, app) {
     h('p.muted', `Paste this into the pages of ${appInfo.name}'s site. The browser half then sends the notification.displayed, clicked and dismissed webhooks to this app's bridge, which turns them into message.push.displayed, …clicked and …dismissed events for its webhooks.`),
     h('section.card', h('div.row.between', h('label.check', cors, 'cors: send CORS requests (JSON with Content-Type; needs the bridge to allow your origin)'), copyButton(() => code.textContent)),
       code, h('p.muted.small', `Bridge URL: ${bridge}. Origins allowed: ${origins}.`)),
-    h('section.card', h('h2', 'Recent browser events'),
-      h('p.muted', 'The bridge turns each browser event into an event of the app; to see the latest, create a webhook triggered by message.push.* and open its Logs tab. (The API has no listing of raw bridge events.)')));
+    recentBrowserEvents(gen, app));
+}
+
+/** The events the bridge received lately, newest first, with a refresh. */
+function recentBrowserEvents(gen, app) {
+  const list = h('div#browser-events');
+  const load = async () => {
+    list.replaceChildren(loading());
+    try {
+      const r = await get(`${appPath(app)}/browser-events?limit=20`);
+      if (gen !== generation) return;
+      if (!r.events.length) {
+        list.replaceChildren(h('div.empty', h('p', 'No browser events yet.'),
+          h('p.muted', 'Once the snippet is on a page and a notification is shown, clicked or dismissed, its webhook arrives here.')));
+        return;
+      }
+      list.replaceChildren(h('ul.list', r.events.map(({ received_at, event }) => h('li.item',
+        h('div.grow',
+          h('p', h('code', event.kind), ' ', event.message?.title || ''),
+          h('p.muted.small', [`received ${when(received_at)}`, event.external_id && `user ${event.external_id}`,
+            event.message?.id && `notification ${event.message.id}`, event.url && `url ${event.url}`,
+            event.action && `button ${event.action}`].filter(Boolean).join(' · ')))))));
+    } catch (e) {
+      list.replaceChildren(errorBox(e, load));
+    }
+  };
+  load();
+  return h('section.card', h('div.row.between', h('h2', 'Recent browser events'),
+    h('button.secondary.small', { type: 'button', on: { click: load } }, 'Refresh')),
+    h('p.muted', 'What the bridge received, as the events it made of them (message.push.displayed, …clicked, …dismissed), newest first.'),
+    list);
 }
 
 // ---------- routing ----------

@@ -296,9 +296,19 @@ async function walkThrough(page, errors) {
   await page.waitForFunction(() => [...document.querySelectorAll('.hook')].some((e) => /flaky partner/.test(e.textContent) && /Failing now/.test(e.textContent)));
   await shot(page, '09-list');
 
-  // The browser snippet.
+  // The browser snippet, and what the bridge received: a click posted as the browser half posts it.
+  const bridged = await fetch(`${server.url}/v1/apps/${appId}/browser-events`, {
+    method: 'POST', headers: { 'content-type': 'text/plain' },
+    body: JSON.stringify({ event: 'notification.clicked', id: 'n-42', userId: 'user-42', heading: 'Claim 50% Off Today', url: 'https://shop.example/sale' }),
+  });
+  assert.equal(bridged.status, 202);
   await page.click('#nav a:text("Browser snippet")');
   await page.waitForSelector('#snippet');
+  await page.waitForSelector('#browser-events li');
+  const seen = await page.textContent('#browser-events');
+  assert.match(seen, /message\.push\.clicked/);
+  assert.match(seen, /Claim 50% Off Today/);
+  assert.match(seen, /user user-42/);
   const snippet = await page.textContent('#snippet');
   assert.ok(snippet.includes(`${server.url}/v1/apps/${appId}/browser-events`));
   assert.match(snippet, /cors: false/);

@@ -40,8 +40,62 @@ const MAX_BUCKETS: usize = 100_000;
 
 pub fn router() -> super::Routes {
     super::Routes::new()
-        .routes(routes!(receive, preflight))
+        .routes(routes!(receive, preflight, recent))
         .body_limit(MAX_BROWSER_EVENT_BYTES)
+}
+
+/// `GET …/browser-events`'s query.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RecentQuery {
+    /// How many events at most
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    limit: Option<i64>,
+}
+
+/// What the bridge received lately.
+#[derive(serde::Serialize, ToSchema)]
+struct RecentBrowserEvents {
+    /// Newest first
+    events: Vec<ReceivedEvent>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+struct ReceivedEvent {
+    /// Unix milliseconds
+    received_at: i64,
+    #[schema(value_type = super::events::EventShape)]
+    event: Value,
+}
+
+/// The events the bridge received lately
+///
+/// With the app's key: the newest `message.push.displayed|clicked|dismissed` events (what the
+/// bridge makes of browser webhooks), among the last 100,000 events stored.
+#[utoipa::path(get, path = "/v1/apps/{app_id}/browser-events", tag = "bridge", params(AppPath, RecentQuery),
+    security(("appKey" = [])),
+    responses((status = 200, description = "The newest browser events", body = RecentBrowserEvents),
+        super::doc::AppErrors))]
+async fn recent(
+    state: State,
+    Path(AppPath { app_id }): Path<AppPath>,
+    super::Query(q): super::Query<RecentQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<RecentBrowserEvents>, ApiError> {
+    state.authorize_app(&headers, &app_id)?;
+    let limit = super::in_range("limit", q.limit, 50, 1..=200)? as usize;
+    let kinds = ["displayed", "clicked", "dismissed"]
+        .map(|k| format!("message.push.{k}"))
+        .to_vec();
+    let stored = state.store.recent_events(&app_id, kinds, limit).await?;
+    let events = stored
+        .into_iter()
+        .map(|e| ReceivedEvent {
+            received_at: e.received_at,
+            event: serde_json::from_str(&e.body).unwrap_or(Value::Null),
+        })
+        .collect();
+    Ok(axum::Json(RecentBrowserEvents { events }))
 }
 
 /// A notification webhook of the browser half, as it posts it.

@@ -618,3 +618,33 @@ pub async fn in_order_leases_stop_at_the_first_delivery_not_due(s: &dyn Store) {
             .is_empty()
     );
 }
+
+pub async fn recent_events_are_the_apps_of_those_kinds_newest_first(s: &dyn Store) {
+    let of_kind = |n: i64, kind: &str| NewEvent {
+        kind: kind.into(),
+        ..event(n, &[])
+    };
+    append(
+        s,
+        "a",
+        vec![of_kind(1, "x"), of_kind(2, "y"), of_kind(3, "x")],
+        100,
+    )
+    .await;
+    append(s, "b", vec![of_kind(4, "x")], 200).await;
+    let bodies =
+        |events: Vec<StoredEvent>| -> Vec<String> { events.into_iter().map(|e| e.body).collect() };
+    let recent = s.recent_events("a", vec!["x".into()], 10).await.unwrap();
+    assert_eq!(bodies(recent), [r#"{"id":"e3"}"#, r#"{"id":"e1"}"#]);
+    let both = s
+        .recent_events("a", vec!["x".into(), "y".into()], 2)
+        .await
+        .unwrap();
+    assert_eq!(bodies(both), [r#"{"id":"e3"}"#, r#"{"id":"e2"}"#]);
+    assert!(
+        s.recent_events("c", vec!["x".into()], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -377,6 +377,16 @@ pub struct LogRecord {
     pub response: serde_json::Value,
 }
 
+/// How many of the newest events [`Store::recent_events`] looks through at most.
+pub const RECENT_EVENTS_SCANNED: i64 = 100_000;
+
+/// An event as stored: its JSON form and when it arrived.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub body: String,
+    pub received_at: Millis,
+}
+
 /// Counts of one webhook's deliveries by state.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct DeliveryCounts {
@@ -566,6 +576,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<WebhookRecord>, StoreError>;
     async fn list_webhooks(&self, app_id: &str) -> Result<Vec<WebhookRecord>, StoreError>;
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
+    /// The app's newest events whose kind is one of `kinds`, newest first, up to `limit`, among
+    /// the last [`RECENT_EVENTS_SCANNED`] events stored (a bounded read, for a dashboard).
+    async fn recent_events(
+        &self,
+        app_id: &str,
+        kinds: Vec<String>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// Appends events to the app's log with their deliveries; an event id the app already has
     /// is skipped with its deliveries. New deliveries go to the caller at once within `room` (see

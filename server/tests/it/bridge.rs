@@ -386,3 +386,43 @@ async fn a_forged_event_sent_first_does_not_make_the_real_one_a_duplicate() {
         (Some(0), Some(1))
     );
 }
+
+#[tokio::test]
+async fn the_app_lists_what_its_bridge_received_newest_first() {
+    let s = TestServer::start().await;
+    let a = s.app("a").await;
+    let b = s.app("b").await;
+    for id in ["n1", "n2"] {
+        assert_eq!(
+            post_browser(&s, &a.0, None, displayed(id)).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    post_browser(&s, &b.0, None, displayed("elsewhere")).await;
+    // Not from the bridge: not listed.
+    s.ingest(&a, crate::harness::event("e1", "message.push.sent"))
+        .await;
+    let listed = s.get(&a, "/browser-events?limit=10").await;
+    let ids: Vec<&str> = listed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["message"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["n2", "n1"]);
+    assert_eq!(
+        listed["events"][0]["event"]["kind"],
+        "message.push.displayed"
+    );
+    assert!(listed["events"][0]["received_at"].as_i64().unwrap() > 0);
+    let one = s.get(&a, "/browser-events?limit=1").await;
+    assert_eq!(one["events"].as_array().unwrap().len(), 1);
+    // Reading needs the app's key, unlike posting.
+    let path = bridge_path(&a.0);
+    let (status, _) = s.call("GET", &path, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = s.call("GET", &path, Some(&b.1), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = s.app_call("GET", &a, "/browser-events?limit=0", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

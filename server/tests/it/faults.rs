@@ -147,6 +147,14 @@ impl Store for FaultyStore {
     async fn list_webhooks(&self, app_id: &str) -> Result<Vec<WebhookRecord>, StoreError> {
         self.inner.list_webhooks(app_id).await
     }
+    async fn recent_events(
+        &self,
+        app_id: &str,
+        kinds: Vec<String>,
+        limit: usize,
+    ) -> Result<Vec<hookline::store::StoredEvent>, StoreError> {
+        self.inner.recent_events(app_id, kinds, limit).await
+    }
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
         self.inner.all_webhooks().await
     }

@@ -1690,6 +1690,38 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn recent_events(
+        &self,
+        app_id: &str,
+        kinds: Vec<String>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let app_id = app_id.to_string();
+        self.read(move |c| {
+            // Newest first along the log, within its last stretch: no index by kind is needed.
+            let marks = vec!["?"; kinds.len().max(1)].join(", ");
+            let sql = format!(
+                "SELECT body, received_at FROM events
+                 WHERE app_id = ? AND kind IN ({marks})
+                   AND seq > (SELECT COALESCE(MAX(seq), 0) FROM events) - {RECENT_EVENTS_SCANNED}
+                 ORDER BY seq DESC LIMIT {limit}"
+            );
+            let mut values: Vec<String> = vec![app_id];
+            values.extend(if kinds.is_empty() {
+                vec![String::new()]
+            } else {
+                kinds
+            });
+            all_rows(c, &sql, rusqlite::params_from_iter(values), |r| {
+                Ok(StoredEvent {
+                    body: r.get(0)?,
+                    received_at: r.get(1)?,
+                })
+            })
+        })
+        .await
+    }
+
     async fn all_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
         self.call(|c| {
             let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id");
@@ -2254,6 +2286,7 @@ mod tests {
         erasure_keeps_numbers_and_late_attempts_of_erased_events_record_nothing,
         apps_keep_their_origins_and_replaced_keys_expire,
         in_order_leases_stop_at_the_first_delivery_not_due,
+        recent_events_are_the_apps_of_those_kinds_newest_first,
     );
 
     #[tokio::test]
