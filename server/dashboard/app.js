@@ -102,13 +102,6 @@ function renderShell(s, app) {
 
 function signInView() {
   const key = h('input', { type: 'password', autocomplete: 'off', required: true, spellcheck: 'false', name: 'key' });
-  const app = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', name: 'app', placeholder: 'app_…' });
-  const asApp = h('input', { type: 'radio', name: 'kind', value: 'app', checked: true });
-  const asAdmin = h('input', { type: 'radio', name: 'kind', value: 'admin' });
-  const appField = field('App ID', app, 'Shown with the app key when the app was created.');
-  const kindChanged = () => { appField.hidden = asAdmin.checked; app.required = asApp.checked; };
-  asApp.addEventListener('change', kindChanged);
-  asAdmin.addEventListener('change', kindChanged);
   const msg = h('p.error#sign-in-error', { role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit' }, 'Sign in');
   const form = h('form.card.narrow#sign-in', { on: { submit: async (e) => {
@@ -116,23 +109,22 @@ function signInView() {
     msg.hidden = true;
     submit.disabled = true;
     const k = key.value.trim();
-    const a = app.value.trim();
     try {
-      if (!k || (asApp.checked && !a)) throw new ApiError(400, 'missing', asApp.checked ? 'Enter the app ID and its key.' : 'Enter the admin key.');
-      if (asAdmin.checked) {
-        await call('GET', '/v1/apps', undefined, k); // only the admin key lists apps
+      if (!k) throw new ApiError(400, 'missing', 'Enter an app key or the admin key.');
+      // The server says what the key opens: every app (the admin key), or one.
+      const who = await call('GET', '/v1/key', undefined, k);
+      if (who.admin) {
         saveSession({ key: k, admin: true });
         location.hash = '#/apps';
       } else {
-        await call('GET', appPath(a), undefined, k);
-        saveSession({ key: k, admin: false, app: a });
-        location.hash = `#/a/${encodeURIComponent(a)}`;
+        saveSession({ key: k, admin: false, app: who.app_id });
+        location.hash = `#/a/${encodeURIComponent(who.app_id)}`;
       }
       route();
     } catch (err) {
-      msg.textContent = err.status === 401 || err.status === 403
-        ? (asAdmin.checked ? 'That is not the admin key.' : 'That key does not open this app. Check the key and the app ID.')
-        : err.status === 404 ? 'There is no app with that ID.' : err.message;
+      msg.textContent = err.status === 401
+        ? 'That key opens nothing here: check it (an app key starts with hk_; the admin key was printed when hookline first started).'
+        : err.message;
       msg.hidden = false;
       key.focus();
     } finally {
@@ -141,10 +133,9 @@ function signInView() {
   } } },
   h('h1', 'Sign in'),
   h('p.muted', 'With an app key, or the admin key printed when hookline first started. The key stays in this tab only: it is forgotten when you close the tab or sign out.'),
-  h('fieldset.kind', h('legend', 'Key'), h('label.check', asApp, 'App key'), ' ', h('label.check', asAdmin, 'Admin key')),
-  appField, field('Key', key), msg, h('div.row.end', submit));
+  field('Key', key, 'An app key opens that app; the admin key opens every app.'), msg, h('div.row.end', submit));
   setView(form);
-  app.focus();
+  key.focus();
 }
 
 // ---------- apps (admin) ----------

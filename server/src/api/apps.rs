@@ -19,6 +19,30 @@ pub fn router() -> super::Routes {
         .routes(routes!(read, update, remove))
         .routes(routes!(rotate_key))
         .routes(routes!(erase))
+        .routes(routes!(key_info))
+}
+
+/// What a key opens.
+#[derive(Serialize, ToSchema)]
+struct KeyInfo {
+    /// The admin key: every app
+    admin: bool,
+    /// An app's key: that app (null for the admin key)
+    app_id: Option<String>,
+}
+
+/// What the request's key opens
+///
+/// The admin key, or an app's key and which app: a client (the dashboard) signs in with a key
+/// alone.
+#[utoipa::path(get, path = "/v1/key", tag = "apps", security(("appKey" = []), ("adminKey" = [])),
+    responses((status = 200, description = "What the key opens", body = KeyInfo), AppErrors))]
+async fn key_info(state: State, headers: HeaderMap) -> ApiResult<Json<KeyInfo>> {
+    let app_id = state.key_owner(&headers)?;
+    Ok(Json(KeyInfo {
+        admin: app_id.is_none(),
+        app_id,
+    }))
 }
 
 /// `POST /v1/apps`'s body.

@@ -349,6 +349,30 @@ impl AppState {
         }
     }
 
+    /// What the request's key opens: everything (the admin key), or one app. `401` for a
+    /// missing or unknown key.
+    pub fn key_owner(&self, headers: &HeaderMap) -> ApiResult<Option<String>> {
+        let Some(key) = bearer(headers) else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing `Authorization: Bearer <key>`",
+            ));
+        };
+        let hash = hash_key(key);
+        if keys::same(hash.as_bytes(), self.admin_hash.as_bytes()) {
+            return Ok(None);
+        }
+        match self.keys().app_of(&hash, crate::store::now_ms()) {
+            Some(app) => Ok(Some(app.to_owned())),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this key opens nothing: neither the admin key nor an app's",
+            )),
+        }
+    }
+
     /// Checks that the request carries `app_id`'s key (or the admin key).
     pub fn authorize_app(&self, headers: &HeaderMap, app_id: &str) -> ApiResult<()> {
         let Some(key) = bearer(headers) else {

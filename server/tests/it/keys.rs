@@ -118,3 +118,19 @@ async fn the_admin_key_changes_through_the_configuration_and_apps_stay() {
     assert_eq!(v["apps"][0]["id"], app.as_str());
     assert_eq!(status_with(&s, &app, &key).await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_key_tells_what_it_opens() {
+    let s = TestServer::start().await;
+    let a = s.app("a").await;
+    let (status, admin) = s.call("GET", "/v1/key", Some(ADMIN_KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(admin, json!({"admin": true, "app_id": null}));
+    let (status, app) = s.call("GET", "/v1/key", Some(&a.1), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app, json!({"admin": false, "app_id": a.0}));
+    for key in [Some("hk_not_a_key"), None] {
+        let (status, refused) = s.call("GET", "/v1/key", key, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    }
+}
