@@ -32,7 +32,8 @@ before(async () => {
     });
   });
   await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
-  server = await startHookline({ site: false });
+  // One quick retry: a delivery to the failing receiver fails permanently within the test.
+  server = await startHookline({ site: false, env: { HOOKLINE_RETRY_SCHEDULE: '100ms', HOOKLINE_RETRY_JITTER: 'none' } });
   browser = await launch();
 });
 
@@ -293,6 +294,24 @@ async function walkThrough(page, errors) {
   await page.reload();
   await page.waitForFunction(() => [...document.querySelectorAll('.hook')].some((e) => /flaky partner/.test(e.textContent) && /Failing now/.test(e.textContent)));
   await shot(page, '09-list');
+
+  // Its delivery failed permanently: listed with its last error, and replayed from the page.
+  const flaky = (await api(server, 'GET', `/v1/apps/${appId}/webhooks`, appKey)).webhooks
+    .find((w) => w.name === 'flaky partner');
+  for (let t = 0; !(await api(server, 'GET', `/v1/apps/${appId}/webhooks/${flaky.id}/deliveries?state=failed`, appKey)).deliveries.length; t++) {
+    assert.ok(t < 200, 'the failing delivery did not fail permanently');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await page.goto(`${server.url}/dashboard/#/a/${appId}/w/${flaky.id}/deliveries`);
+  await page.waitForSelector('#deliveries li');
+  assert.match(await page.textContent('#deliveries'), /500/);
+  const failedBefore = received.filter((r) => r.url === '/fail').length;
+  await page.click('#deliveries li button:text("Replay")');
+  for (let t = 0; received.filter((r) => r.url === '/fail').length === failedBefore; t++) {
+    assert.ok(t < 200, 'the replayed delivery was not sent');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await shot(page, '09b-failed-replayed');
 
   // The browser snippet, and what the bridge received: a click posted as the browser half posts it.
   const bridged = await fetch(`${server.url}/v1/apps/${appId}/browser-events`, {

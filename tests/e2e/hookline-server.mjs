@@ -78,9 +78,10 @@ function childEnv(extra) {
  * `hookline serve --site <dir>` on a free port of 127.0.0.1, with a fresh SQLite database in a
  * temporary directory and every successful delivery logged; resolves once `/healthz` answers.
  * The site is a copy of www/ with the built package at dist/, as scripts/run.sh makes it; with
- * `site: false` there is none (the binary's own pages only: the dashboard).
+ * `site: false` there is none (the binary's own pages only: the dashboard). `env` adds to (or
+ * overrides) its configuration variables.
  */
-export async function startHookline({ timeout = 30000, site = true } = {}) {
+export async function startHookline({ timeout = 30000, site = true, env = {} } = {}) {
   const bin = hooklineBin();
   if (!fs.existsSync(bin)) {
     throw new Error(`no hookline binary at ${bin}: run \`cargo build -p hookline-server\` ` +
@@ -107,6 +108,7 @@ export async function startHookline({ timeout = 30000, site = true } = {}) {
       HOOKLINE_LOGS_SUCCESS_SAMPLE_RATE: '1',
       // The demo script's receiver is on loopback, as scripts/run.sh allows it.
       HOOKLINE_DELIVERY_ALLOW_NETWORKS: '127.0.0.0/8',
+      ...env,
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   }));
