@@ -375,32 +375,14 @@ impl AppState {
 
     /// Checks that the request carries `app_id`'s key (or the admin key).
     pub fn authorize_app(&self, headers: &HeaderMap, app_id: &str) -> ApiResult<()> {
-        let Some(key) = bearer(headers) else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing `Authorization: Bearer <app key>`",
-            ));
-        };
-        let hash = hash_key(key);
-        let keys = self.keys();
-        if keys::same(hash.as_bytes(), self.admin_hash.as_bytes()) {
-            return match keys.has_app(app_id) {
-                true => Ok(()),
-                false => Err(ApiError::not_found("app")),
-            };
-        }
-        match keys.app_of(&hash, crate::store::now_ms()) {
+        match self.key_owner(headers)? {
+            None if self.keys().has_app(app_id) => Ok(()),
+            None => Err(ApiError::not_found("app")),
             Some(owner) if owner == app_id => Ok(()),
             Some(_) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "this key belongs to another app",
-            )),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "invalid app key",
             )),
         }
     }
