@@ -117,7 +117,7 @@ impl WebhookHandle {
     /// so that jobs do not wait in memory past their lease.
     fn room(&self) -> usize {
         let free = self.jobs.capacity();
-        let Some(interval) = self.webhook().spec().limits(usize::MAX).interval else {
+        let Some(interval) = self.webhook().spec().rate_limit.map(|r| r.interval()) else {
             return free;
         };
         let sendable = (self.lease.as_secs_f64() / 2.0 / interval.as_secs_f64()).max(1.0) as usize;

@@ -52,10 +52,6 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    pub fn is_default(&self) -> bool {
-        *self == Scheme::default()
-    }
-
     pub fn parse(text: &str) -> Option<Scheme> {
         match text {
             "symmetric" => Some(Scheme::Symmetric),

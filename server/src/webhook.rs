@@ -145,7 +145,7 @@ pub struct WebhookSpec {
     pub secret_headers: Vec<String>,
     /// How requests are signed (`symmetric` when absent or null): see `GET …/secret`. A change
     /// makes a key of the new scheme; the old key keeps signing too for 24 hours.
-    #[serde(default, skip_serializing_if = "Scheme::is_default")]
+    #[serde(default, skip_serializing_if = "is_default")]
     #[schema(required = false, nullable)]
     pub signing: Scheme,
     /// At most this many requests a second or a minute, evenly spaced, across all of the
@@ -160,7 +160,7 @@ pub struct WebhookSpec {
     /// `fifo`: one request at a time, in the order the events were accepted; a delivery that
     /// fails holds the ones behind it until it succeeds or fails permanently. `unordered` (the
     /// default when absent or null): concurrent.
-    #[serde(default, skip_serializing_if = "Ordering::is_default")]
+    #[serde(default, skip_serializing_if = "is_default")]
     #[schema(required = false, nullable)]
     pub ordering: Ordering,
 }
@@ -184,10 +184,9 @@ pub enum Ordering {
     Fifo,
 }
 
-impl Ordering {
-    pub fn is_default(&self) -> bool {
-        *self == Ordering::default()
-    }
+/// Whether an option is at its default (left out of the JSON form then).
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// `{"requests": N, "per": "1s" | "1m"}`.

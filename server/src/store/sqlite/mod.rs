@@ -489,7 +489,7 @@ impl SqliteStore {
                     "SELECT d.event_seq, e.id, d.attempts, e.body, d.created_at, d.next_at FROM deliveries d
                      JOIN webhooks w ON w.seq = d.webhook_seq
                      JOIN events e ON e.seq = d.event_seq AND e.app_id = w.app_id
-                     WHERE d.webhook_seq = ?1 AND d.state = 'pending' AND ?2 = ?2
+                     WHERE d.webhook_seq = ?1 AND d.state = 'pending'
                      ORDER BY d.event_seq LIMIT ?3"
                 } else {
                     "SELECT d.event_seq, e.id, d.attempts, e.body, d.created_at, d.next_at FROM deliveries d
