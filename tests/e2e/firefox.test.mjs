@@ -13,6 +13,23 @@ let site;
 before(async () => { site = await startSite(); });
 after(async () => { await site?.close(); });
 
+/** Presses the demo page's init button (notifications allowed, hookline initialised) and returns
+ * the userId the page shows, waiting up to 20 s. */
+async function initDemo(ff) {
+  const status = await ff.run(async () => {
+    document.querySelector('#init').click();
+    for (let i = 0; i < 200; i++) {
+      const text = document.querySelector('#init-status').textContent;
+      if (/saved|hookline/.test(text)) return text;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return 'no answer';
+  });
+  const userId = /userId (\S+)/.exec(status)?.[1];
+  assert.ok(userId, status);
+  return userId;
+}
+
 async function until(what, fn, timeout = 10000) {
   const deadline = Date.now() + timeout;
   for (;;) {
@@ -29,17 +46,7 @@ for (const cors of [false, true]) {
     const ff = await startFirefox();
     try {
       await ff.goto(`${site.url}/?hooks=${rx.url}/${cors ? '&cors=1' : ''}`);
-      const status = await ff.run(async () => {
-        document.querySelector('#init').click();
-        for (let i = 0; i < 150; i++) {
-          const text = document.querySelector('#init-status').textContent;
-          if (/saved|hookline/.test(text)) return text;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        return 'no answer';
-      });
-      const userId = /userId (\S+)/.exec(status)?.[1];
-      assert.ok(userId, status);
+      const userId = await initDemo(ff);
 
       const ours = {
         id: 'ff-ours', heading: 'Firefox sale', content: 'Half price', url: `${site.url}/?opened=ff`,
@@ -165,17 +172,7 @@ test('firefox: a click on a stopped worker opens its url while the module is sti
   const ff = await startFirefox();
   try {
     await ff.goto(`${slow.url}/?hooks=${rx.url}/`);
-    const status = await ff.run(async () => {
-      document.querySelector('#init').click();
-      for (let i = 0; i < 200; i++) {
-        const text = document.querySelector('#init-status').textContent;
-        if (/saved|hookline/.test(text)) return text;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return 'no answer';
-    });
-    const userId = /userId (\S+)/.exec(status)?.[1];
-    assert.ok(userId, status);
+    const userId = await initDemo(ff);
     const n = { id: 'ff-cold', heading: 'Cold click', url: `${slow.url}/?opened=ff-cold` };
     await ff.run((p) => Hookline.demoPush(p), JSON.stringify(n));
     await rx.waitFor((r) => r.body.includes('"ff-cold"'));
