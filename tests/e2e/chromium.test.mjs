@@ -569,6 +569,9 @@ test('retry queue: one failure is one try, a try is counted before it is made, r
     await hang.waitFor((r) => r.body.includes('"n-next"'));
     await until('the kept webhook sent to the hanging receiver again',
       () => hang.requests.filter((r) => r.body.includes('"n-hang"')).length === 2);
+    // The receiver has the click; the worker drops it from the queue once the answer is in.
+    await until('the delivered click dropped from the queue',
+      async () => !(await queued(demo)).some((e) => e.event === 'notification.clicked'));
     // Its try was counted before the request started: stopping the worker now loses no count.
     await demo.cdp.send('ServiceWorker.stopAllWorkers');
     const left = await queued(demo);
