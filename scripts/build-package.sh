@@ -28,30 +28,37 @@ say "building the wasm module"
 bundle_dir="$target_dir/bundle"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 # LLVM's inliner is held to a low threshold: at opt-level "z" its default still copies the
-# module's small JS-value helpers into their many callers; 30 measured smallest (of 0 to 150).
-RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle --remap-path-prefix=$cargo_home/registry/src/= -C llvm-args=--inline-threshold=30" \
+# module's small JS-value helpers into their many callers; 5 measured smallest (of 0 to 100).
+# Without reference types, wasm-bindgen keeps JS values in an array in the glue, addressed by
+# index, in place of an externref table the module manages itself: the module's table code and
+# the shims around every import go, about 800 bytes gzip, for about 130 more in the glue.
+RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle --remap-path-prefix=$cargo_home/registry/src/= -C llvm-args=--inline-threshold=5 -C target-feature=-reference-types" \
   CARGO_TARGET_DIR="$bundle_dir" \
   cargo build --quiet --profile wasm \
   --target wasm32-unknown-unknown -p hookline-worker --lib
-wasm-bindgen --target no-modules --no-typescript --remove-name-section \
-  --remove-producers-section --out-dir "$work" \
-  "$bundle_dir/wasm32-unknown-unknown/wasm/hookline_worker.wasm"
 
-mkdir -p "$dist"
 # wasm-opt from binaryen's npm package (a devDependency): Debian's binaryen (108) is older than
-# the wasm rustc emits and breaks the module's externref table. It also shortens the names of the
-# module's imports and exports (wasm-bindgen's carry hashes, which compress badly); the glue is
-# given the same names.
+# the wasm rustc emits. It also shortens the names of the module's imports and exports
+# (wasm-bindgen's carry hashes, which compress badly); the glue is given the same names.
 features=(--enable-reference-types --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
   --enable-nontrapping-float-to-int --enable-multivalue)
 wasm_opt="$HOOKLINE_ROOT/node_modules/.bin/wasm-opt"
+# wasm-bindgen reads the module's target_features section to choose how it passes JS values.
+# The linked module's says reference-types, which the prebuilt `core` was compiled with, though
+# this crate and wasm-bindgen's were not: without the section, wasm-bindgen goes by the module's
+# own code.
+"$wasm_opt" "${features[@]}" --strip-target-features \
+  "$bundle_dir/wasm32-unknown-unknown/wasm/hookline_worker.wasm" -o "$work/hookline_worker.wasm"
+wasm-bindgen --target no-modules --no-typescript --remove-name-section \
+  --remove-producers-section --out-dir "$work" "$work/hookline_worker.wasm"
+
+mkdir -p "$dist"
 # Flattened and re-looped first, and told what holds for the module (no data in its first 1 kB,
 # memory zeroed at start): about 200 bytes gzip less than -Oz alone.
 "$wasm_opt" --low-memory-unused --zero-filled-memory --flatten --rereloop -Oz -Oz --converge \
   "${features[@]}" --strip-debug --strip-producers \
   "$work/hookline_worker_bg.wasm" -o "$work/opt.wasm"
-# The target_features section is only for tools that link the module further; it goes too.
-"$wasm_opt" "${features[@]}" --strip-target-features --minify-imports-and-exports-and-modules \
+"$wasm_opt" "${features[@]}" --minify-imports-and-exports-and-modules \
   "$work/opt.wasm" -o "$dist/hookline-sw.wasm" > "$work/names.json"
 node "$HOOKLINE_ROOT/scripts/wasm-names.mjs" "$work/names.json" "$dist/hookline-sw.wasm" \
   "$work/hookline_worker.js"
