@@ -98,76 +98,40 @@ pub struct InitError {
 /// Validates init options. `user_id` gives the id to use when the options give none (the saved
 /// one, or a new one). A webhook URL must parse (the browser's `URL`) and be [`secure`].
 pub fn validate(options: &JsValue, user_id: impl FnOnce() -> JsValue) -> Result<Config, InitError> {
-    let mut field = JsValue::UNDEFINED;
-    check(options, user_id, &mut field).map_err(|message| InitError { field, message })
-}
-
-const NOT_AN_OBJECT: &str = "must be an object";
-const NOT_A_NAME: &str = "must be a non-empty string";
-
-/// [`validate`]'s checks. `field` names the field being checked, for the error: one place makes
-/// the error, whatever the check.
-fn check(
-    options: &JsValue,
-    user_id: impl FnOnce() -> JsValue,
-    field: &mut JsValue,
-) -> Result<Config, &'static str> {
-    // JS strings: joined by the browser, with no string building in the module.
-    let mut name = |name: JsValue| *field = name;
-    name(js::text("options"));
+    // The field's name is only made (a JS string) when it is refused.
+    let refused = |field: &str, message| InitError {
+        field: js::text(field),
+        message,
+    };
     if !js::is_object(options) {
-        return Err(NOT_AN_OBJECT);
+        return Err(refused("options", NOT_AN_OBJECT));
     }
     // A string is truthy when it is not empty.
     let app_id = js::get(options, "appId");
-    name(js::text("appId"));
     if !js::is_name(&app_id) {
-        return Err(NOT_A_NAME);
+        return Err(refused("appId", NOT_A_NAME));
     }
     let given_user_id = js::get(options, "userId");
-    name(js::text("userId"));
     if !(js::is_none(&given_user_id) || js::is_name(&given_user_id)) {
-        return Err(NOT_A_NAME);
+        return Err(refused("userId", NOT_A_NAME));
     }
     let mut cors = false;
     let mut format = JsValue::UNDEFINED;
     let webhooks = js::object();
     let hooks = js::get(options, "webhooks");
-    name(js::text("webhooks"));
     if !hooks.is_undefined() {
         if !js::is_object(&hooks) {
-            return Err(NOT_AN_OBJECT);
+            return Err(refused("webhooks", NOT_AN_OBJECT));
         }
         let keys = js::keys(&hooks);
         for i in 0..js::length(&keys) {
             let key = js::at(&keys, i);
-            name(js::concat(&js::text("webhooks."), &key));
-            let value = js::get_key(&hooks, &key);
-            if key.is("cors") {
-                cors = value.as_bool().ok_or("must be true or false")?;
-                continue;
-            }
-            if key.is("format") {
-                if !value.is("v16") {
-                    return Err("must be \"v16\" or absent");
+            check_webhook(&hooks, &key, &mut cors, &mut format, &webhooks).map_err(|message| {
+                InitError {
+                    field: js::concat(&js::text("webhooks."), &key),
+                    message,
                 }
-                format = value;
-                continue;
-            }
-            // `notification.willDisplay`: OneSignal's current Web SDK's name for
-            // `notification.displayed`.
-            let event = EVENTS
-                .iter()
-                .find(|e| key.is(e.name()) || key.is(e.v16_name()))
-                .ok_or("is not an event hookline knows")?;
-            if !value.is_string() {
-                return Err("must be a URL string");
-            }
-            let parsed = js::url(&value, &JsValue::UNDEFINED).map_err(|_| "is not a valid URL")?;
-            if !secure(&js::get(&parsed, "protocol"), &js::get(&parsed, "hostname")) {
-                return Err("must be an https: URL (http: on loopback only)");
-            }
-            js::set(&webhooks, event.name(), &value);
+            })?;
         }
     }
     let saved = js::object();
@@ -184,6 +148,47 @@ fn check(
     }
     js::set(&saved, "webhooks", &webhooks);
     Ok(Config { saved })
+}
+
+const NOT_AN_OBJECT: &str = "must be an object";
+const NOT_A_NAME: &str = "must be a non-empty string";
+
+/// Checks `webhooks[key]`: `cors` and `format` set those; an event's URL goes into `webhooks`
+/// under the event's name.
+fn check_webhook(
+    hooks: &JsValue,
+    key: &JsValue,
+    cors: &mut bool,
+    format: &mut JsValue,
+    webhooks: &JsValue,
+) -> Result<(), &'static str> {
+    let value = js::get_key(hooks, key);
+    if key.is("cors") {
+        *cors = value.as_bool().ok_or("must be true or false")?;
+        return Ok(());
+    }
+    if key.is("format") {
+        if !value.is("v16") {
+            return Err("must be \"v16\" or absent");
+        }
+        *format = value;
+        return Ok(());
+    }
+    // `notification.willDisplay`: OneSignal's current Web SDK's name for
+    // `notification.displayed`.
+    let event = EVENTS
+        .iter()
+        .find(|e| key.is(e.name()) || key.is(e.v16_name()))
+        .ok_or("is not an event hookline knows")?;
+    if !value.is_string() {
+        return Err("must be a URL string");
+    }
+    let parsed = js::url(&value, &JsValue::UNDEFINED).map_err(|_| "is not a valid URL")?;
+    if !secure(&js::get(&parsed, "protocol"), &js::get(&parsed, "hostname")) {
+        return Err("must be an https: URL (http: on loopback only)");
+    }
+    js::set(webhooks, event.name(), &value);
+    Ok(())
 }
 
 /// A webhook URL must be `https:`; loopback `http:` is allowed as browsers treat it as secure.
