@@ -1,7 +1,8 @@
 // Fits wasm-bindgen's glue to the package: applies the short import/export names wasm-opt gave
 // the module (--minify-imports-and-exports-and-modules, whose mapping it prints), checks that the
-// glue and the module still agree, name for name, and puts a loader for the package's one way of
-// loading in place of wasm-bindgen's general one. Used by build-package.sh.
+// glue and the module still agree, name for name, makes the JS values the module is given an
+// arena per call from JS, and puts a loader for the package's one way of loading in place of
+// wasm-bindgen's general one. Used by build-package.sh.
 // The module looks one export up by its own name (`step`, src/task.rs): that one gets its name
 // back in the module (rewritten in place).
 //   node scripts/wasm-names.mjs <mapping.json> <module.wasm> <glue.js>   (rewrites glue.js)
@@ -72,6 +73,26 @@ function replaceAll(re, to, what) {
   if (n === 0) throw new Error(`wasm-names: ${what} not found in the glue`);
   js = js.replace(re, to);
   return n;
+}
+
+// JS values as an arena. The module gets JS values as indices into the glue's `heap` and no
+// longer drops them one by one (build-package.sh links its drop import to a function that does
+// nothing): each function JS calls (`handle`, `step`) frees every value made during the call when
+// it returns, taking the heap back to where it was. Calls nest (a promise's executor runs inside
+// `new Promise`), each freeing only what came after it. What the module keeps across calls is
+// kept by JS (src/idb.rs).
+if (imports.some(([, name]) => name === '__wbindgen_object_drop_ref')) {
+  throw new Error('wasm-names: the module still drops JS values one by one');
+}
+replaceAll(/\n\s*__wbindgen_object_drop_ref: function\(arg0\) \{\n\s*takeObject\(arg0\);\n\s*\},/g, '',
+  'the drop import');
+const calls = replaceAll(
+  /(\n    function \w+\([^)]*\) \{\n)((?:(?!\n    function )[^])*?)        return takeObject\(ret\);\n    \}/g,
+  (_, head, body) => `${head}        const mark = heap_next;\n        try {\n${body}` +
+    '        return getObject(ret);\n        } finally {\n            heap.length = heap_next = mark;\n        }\n    }',
+  'the functions JS calls');
+if (calls !== 2 || /takeObject\(/.test(js.replace(/function takeObject\(/, ''))) {
+  throw new Error(`wasm-names: expected handle and step to be the only calls from JS (found ${calls})`);
 }
 
 // The functions the glue gives the module: keys of its imports object.

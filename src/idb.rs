@@ -3,7 +3,6 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::Local;
 use crate::js::{self, Is};
 use crate::task::{self, Outcome};
 
@@ -14,8 +13,41 @@ pub const KV: &str = "kv";
 pub const QUEUE: &str = "queue";
 pub const CONFIG_KEY: &str = "config";
 
-/// The promise of the open database, kept for the life of the worker instance.
-static DB: Local<Option<JsValue>> = Local::new(None);
+/// The promise of the open database, kept for the life of the worker instance. In the package a
+/// JS value lasts only until the call from JS that made it returns (see [`js`]), so it is kept by
+/// JS, on the glue's object; the tests' module keeps it itself.
+#[cfg(hookline_bundle)]
+mod kept {
+    use wasm_bindgen::JsValue;
+
+    use crate::{js, task};
+
+    pub fn db() -> Option<JsValue> {
+        let db = js::get(&task::exports(), "db");
+        (!db.is_undefined()).then_some(db)
+    }
+
+    pub fn keep_db(db: Option<&JsValue>) {
+        js::set(&task::exports(), "db", db.unwrap_or(&JsValue::UNDEFINED));
+    }
+}
+
+#[cfg(not(hookline_bundle))]
+mod kept {
+    use wasm_bindgen::JsValue;
+
+    use crate::Local;
+
+    static DB: Local<Option<JsValue>> = Local::new(None);
+
+    pub fn db() -> Option<JsValue> {
+        DB.get()
+    }
+
+    pub fn keep_db(db: Option<&JsValue>) {
+        DB.replace(db.cloned());
+    }
+}
 
 /// A promise of a request's result, or of a transaction's end (`undefined`); it rejects with the
 /// error (or abort) event. The handlers are attached at once, so requests made together can be
@@ -50,7 +82,7 @@ pub fn committed(store: &JsValue) -> JsValue {
 
 /// A promise of hookline's database, opened (and created, the first time) once.
 pub fn open() -> JsValue {
-    if let Some(db) = DB.get() {
+    if let Some(db) = kept::db() {
         return db;
     }
     let request = match js::open_db(NAME, 1) {
@@ -59,7 +91,7 @@ pub fn open() -> JsValue {
     };
     js::set(&request, "onupgradeneeded", &task::bind(upgrade, &request));
     let db = task::then(&done(&request), None, Some(forget), &JsValue::UNDEFINED);
-    DB.replace(Some(db.clone()));
+    kept::keep_db(Some(&db));
     db
 }
 
@@ -76,7 +108,7 @@ fn upgrade(request: &JsValue, _: JsValue) -> Outcome {
 
 /// A database that failed to open is opened anew next time.
 fn forget(_: &JsValue, e: JsValue) -> Outcome {
-    DB.replace(None);
+    kept::keep_db(None);
     Err(e)
 }
 
@@ -86,7 +118,7 @@ pub fn store(db: &JsValue, name: &str, write: bool) -> Result<JsValue, JsValue> 
     let name = js::text(name);
     let transaction = js::call_2(db, "transaction", &name, &js::text(mode)).inspect_err(|_| {
         // The connection was closed under us (storage cleared, say): open anew next time.
-        DB.replace(None);
+        kept::keep_db(None);
     })?;
     js::call(&transaction, "objectStore", &name)
 }

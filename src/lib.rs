@@ -60,6 +60,9 @@ compile_error!("hookline's module is single-threaded: build it without the atomi
 /// `Cell`, it hands out no reference: a value is moved in or out whole, with no code of the
 /// caller's running meanwhile, so no access can overlap another, whatever a caller does.
 ///
+/// In the package it must not hold a JS value: those last only until the call from JS that made
+/// them returns (see [`js`]).
+///
 /// Natively (the crate's unit tests, whose code never reaches a global) it keeps nothing: every
 /// read gives `T::default()`, so it is `Sync` there without any shared state.
 pub struct Local<T> {

@@ -42,16 +42,17 @@ pub unsafe fn step(f: u32, ctx: JsValue, value: JsValue) -> JsValue {
 // (scripts/build-package.sh), so its raw export takes JS values as indices into the glue's
 // array of them: JS calls the glue's `step`, which puts them there. The glue is the package's
 // one `wasm_bindgen` object (wasm-bindgen's name for it, as `--target no-modules` makes it),
-// reached as `location` is in `js`. The tests' module passes JS values as they are.
+// reached as `location` is in `js`; it also keeps what must outlive a call (see `js`). The
+// tests' module passes JS values as they are.
 #[cfg(hookline_bundle)]
 #[wasm_bindgen]
 extern "C" {
     /// `wasm_bindgen.valueOf()`: the glue's `wasm_bindgen` itself.
     #[wasm_bindgen(js_namespace = wasm_bindgen, js_name = valueOf)]
-    fn exports() -> JsValue;
+    pub(crate) fn exports() -> JsValue;
 }
 #[cfg(not(hookline_bundle))]
-use wasm_bindgen::exports;
+pub(crate) use wasm_bindgen::exports;
 
 /// A JS function that runs `f` with `ctx` and its first argument.
 pub fn bind(f: Step, ctx: &JsValue) -> JsValue {
