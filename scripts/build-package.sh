@@ -27,8 +27,8 @@ say "building the wasm module"
 # machine's paths (a dependency's, in a panic location) out of the shipped wasm.
 bundle_dir="$target_dir/bundle"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-# LLVM's inliner is held to a low threshold: at opt-level "z" its default still copies the
-# module's small JS-value helpers into their many callers; 5 measured smallest (of 0 to 100).
+# LLVM's inliner threshold: 55 measured smallest (of 0 to 400; 50 to 60 within 3 bytes gzip,
+# lower and higher up to 1.2 kB larger).
 # Every JS value a helper borrows is passed by address, so it is written to the stack first, and
 # so is every value dropped (`drop_in_place` takes an address): argument promotion (an O3 pass,
 # not in the size pipelines) passes them by value, and the size pipeline then runs again over the
@@ -36,7 +36,7 @@ cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 # Without reference types, wasm-bindgen keeps JS values in an array in the glue, addressed by
 # index, in place of an externref table the module manages itself: the module's table code and
 # the shims around every import go, about 800 bytes gzip, for about 130 more in the glue.
-RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle --remap-path-prefix=$cargo_home/registry/src/= -C llvm-args=--inline-threshold=5 -C passes=cgscc(argpromotion),default<Oz> -C target-feature=-reference-types" \
+RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle --remap-path-prefix=$cargo_home/registry/src/= -C llvm-args=--inline-threshold=55 -C passes=cgscc(argpromotion),default<Oz> -C target-feature=-reference-types" \
   CARGO_TARGET_DIR="$bundle_dir" \
   cargo build --quiet --profile wasm \
   --target wasm32-unknown-unknown -p hookline-worker --lib
@@ -56,21 +56,36 @@ wasm_opt="$HOOKLINE_ROOT/node_modules/.bin/wasm-opt"
 wasm-bindgen --target no-modules --no-typescript --remove-name-section \
   --remove-producers-section --out-dir "$work" "$work/hookline_worker.wasm"
 # JS values are an arena per call from JS (the glue's `handle` and `step` free every value made
-# during the call when it returns, scripts/wasm-names.mjs), so the module drops none itself: its
-# import for dropping one is linked to a function that does nothing, which wasm-opt then removes
-# with its ~320 call sites (about 1 kB gzip).
-printf '(module (func (export "__wbindgen_object_drop_ref") (param i32)))' > "$work/arena.wat"
+# during the call when it returns, scripts/wasm-names.mjs), so the module drops none itself and
+# a copy of a value can share its index: its imports for dropping and copying one are linked to
+# functions that do nothing, which wasm-opt then removes with their ~330 call sites (about 1 kB
+# gzip).
+printf '(module (func (export "__wbindgen_object_drop_ref") (param i32))
+  (func (export "__wbindgen_object_clone_ref") (param i32) (result i32) (local.get 0)))' \
+  > "$work/arena.wat"
 "$HOOKLINE_ROOT/node_modules/.bin/wasm-as" "$work/arena.wat" -o "$work/arena.wasm"
 "$HOOKLINE_ROOT/node_modules/.bin/wasm-merge" "${features[@]}" \
   "$work/hookline_worker_bg.wasm" main "$work/arena.wasm" ./hookline_worker_bg.js \
   -o "$work/arena-linked.wasm"
+# Only the exports the glue uses stay (wasm-bindgen's for aborting and the two above go, with all
+# that only they reach).
+node -e '
+  const used = new Set([...require("fs").readFileSync(process.argv[1], "utf8")
+    .matchAll(/\bwasm\.([\w$]+)/g)].map((m) => m[1]));
+  console.log(JSON.stringify([{ name: "glue", root: true, reaches: [...used] },
+    ...[...used].map((name) => ({ name, export: name }))]));
+' "$work/hookline_worker.js" > "$work/used.json"
+"$HOOKLINE_ROOT/node_modules/.bin/wasm-metadce" "${features[@]}" --graph-file "$work/used.json" \
+  "$work/arena-linked.wasm" -o "$work/used.wasm" > /dev/null
 
 mkdir -p "$dist"
 # Flattened and re-looped first, and told what holds for the module (no data in its first 1 kB,
-# memory zeroed at start): about 200 bytes gzip less than -Oz alone.
-"$wasm_opt" --low-memory-unused --zero-filled-memory --flatten --rereloop -Oz -Oz --converge \
+# memory zeroed at start), then inlined and folded again: about 300 bytes gzip less than -Oz
+# alone (of about twenty orders and passes tried).
+"$wasm_opt" --low-memory-unused --zero-filled-memory --flatten --rereloop --inlining-optimizing -Oz -Oz \
+  --converge --code-folding --merge-blocks -Oz \
   "${features[@]}" --strip-debug --strip-producers \
-  "$work/arena-linked.wasm" -o "$work/opt.wasm"
+  "$work/used.wasm" -o "$work/opt.wasm"
 "$wasm_opt" "${features[@]}" --minify-imports-and-exports-and-modules \
   "$work/opt.wasm" -o "$dist/hookline-sw.wasm" > "$work/names.json"
 node "$HOOKLINE_ROOT/scripts/wasm-names.mjs" "$work/names.json" "$dist/hookline-sw.wasm" \

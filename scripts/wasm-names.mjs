@@ -76,16 +76,18 @@ function replaceAll(re, to, what) {
 }
 
 // JS values as an arena. The module gets JS values as indices into the glue's `heap` and no
-// longer drops them one by one (build-package.sh links its drop import to a function that does
-// nothing): each function JS calls (`handle`, `step`) frees every value made during the call when
+// longer drops or copies them one by one (build-package.sh links those imports to functions that
+// do nothing): each function JS calls (`handle`, `step`) frees every value made during the call when
 // it returns, taking the heap back to where it was. Calls nest (a promise's executor runs inside
 // `new Promise`), each freeing only what came after it. What the module keeps across calls is
 // kept by JS (src/idb.rs).
-if (imports.some(([, name]) => name === '__wbindgen_object_drop_ref')) {
-  throw new Error('wasm-names: the module still drops JS values one by one');
+if (imports.some(([, name]) => /^__wbindgen_object_(drop|clone)_ref$/.test(name))) {
+  throw new Error('wasm-names: the module still drops or copies JS values one by one');
 }
 replaceAll(/\n\s*__wbindgen_object_drop_ref: function\(arg0\) \{\n\s*takeObject\(arg0\);\n\s*\},/g, '',
   'the drop import');
+replaceAll(/\n\s*__wbindgen_object_clone_ref: function\(arg0\) \{\n\s*const ret = getObject\(arg0\);\n\s*return addHeapObject\(ret\);\n\s*\},/g,
+  '', 'the copy import');
 const calls = replaceAll(
   /(\n    function \w+\([^)]*\) \{\n)((?:(?!\n    function )[^])*?)        return takeObject\(ret\);\n    \}/g,
   (_, head, body) => `${head}        const mark = heap_next;\n        try {\n${body}` +
