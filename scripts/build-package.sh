@@ -27,18 +27,17 @@ say "building the wasm module"
 # machine's paths (a dependency's, in a panic location) out of the shipped wasm.
 bundle_dir="$target_dir/bundle"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-# LLVM's inliner threshold: 55 measured smallest (of 0 to 400; 50 to 60 within 3 bytes gzip,
-# lower and higher up to 1.2 kB larger).
-# Every JS value a helper borrows is passed by address, so it is written to the stack first, and
-# so is every value dropped (`drop_in_place` takes an address): argument promotion (an O3 pass,
-# not in the size pipelines) passes them by value, and the size pipeline then runs again over the
-# result: about 230 bytes gzip less.
+# Built as a cdylib alone: as an rlib too (Cargo.toml, for the tests), every `pub` helper stays
+# visible outside the crate while the crate is optimised, so none could be inlined away, dropped
+# or given its arguments by value before the link; alone, about 1.7 kB gzip less.
+# LLVM's inliner threshold: 30 measured smallest (of 0 to 400; 30 to 45 within 5 bytes gzip, the
+# default 130 bytes larger).
 # Without reference types, wasm-bindgen keeps JS values in an array in the glue, addressed by
 # index, in place of an externref table the module manages itself: the module's table code and
 # the shims around every import go, about 800 bytes gzip, for about 130 more in the glue.
-RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle --remap-path-prefix=$cargo_home/registry/src/= -C llvm-args=--inline-threshold=55 -C passes=cgscc(argpromotion),default<Oz> -C target-feature=-reference-types" \
+RUSTFLAGS="${RUSTFLAGS:-} --cfg hookline_bundle --remap-path-prefix=$cargo_home/registry/src/= -C llvm-args=--inline-threshold=30 -C target-feature=-reference-types" \
   CARGO_TARGET_DIR="$bundle_dir" \
-  cargo build --quiet --profile wasm \
+  cargo rustc --quiet --profile wasm --crate-type cdylib \
   --target wasm32-unknown-unknown -p hookline-worker --lib
 
 # wasm-opt from binaryen's npm package (a devDependency): Debian's binaryen (108) is older than
@@ -80,10 +79,9 @@ node -e '
 
 mkdir -p "$dist"
 # Flattened and re-looped first, and told what holds for the module (no data in its first 1 kB,
-# memory zeroed at start), then inlined and folded again: about 300 bytes gzip less than -Oz
-# alone (of about twenty orders and passes tried).
-"$wasm_opt" --low-memory-unused --zero-filled-memory --flatten --rereloop --inlining-optimizing -Oz -Oz \
-  --converge --code-folding --merge-blocks -Oz \
+# memory zeroed at start): about 400 bytes gzip less than -Oz alone (of about twenty orders and
+# passes tried).
+"$wasm_opt" --low-memory-unused --zero-filled-memory --flatten --rereloop -Oz -Oz --converge \
   "${features[@]}" --strip-debug --strip-producers \
   "$work/used.wasm" -o "$work/opt.wasm"
 "$wasm_opt" "${features[@]}" --minify-imports-and-exports-and-modules \
