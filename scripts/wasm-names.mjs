@@ -3,65 +3,12 @@
 // glue and the module still agree, name for name, makes the JS values the module is given an
 // arena per call from JS, and puts a loader for the package's one way of loading in place of
 // wasm-bindgen's general one. Used by build-package.sh.
-// The module looks one export up by its own name (`step`, src/task.rs): that one gets its name
-// back in the module (rewritten in place).
 //   node scripts/wasm-names.mjs <mapping.json> <module.wasm> <glue.js>   (rewrites glue.js)
 import fs from 'node:fs';
 
 const [mappingFile, wasmFile, glueFile] = process.argv.slice(2);
-const { imports, exports: minified } = JSON.parse(fs.readFileSync(mappingFile, 'utf8'));
-const KEPT = ['step'];
-const exports = minified.filter(([name]) => !KEPT.includes(name));
+const { imports, exports } = JSON.parse(fs.readFileSync(mappingFile, 'utf8'));
 
-// Renames exports in a module's export section (id 7): entries `name, kind, index`.
-function renameExports(bytes, renames) {
-  const uleb = (at) => {
-    let value = 0, shift = 0, byte;
-    do {
-      byte = bytes[at++];
-      value += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80);
-    return [value, at];
-  };
-  const leb = (value) => {
-    const out = [];
-    do {
-      let byte = value & 0x7f;
-      value = Math.floor(value / 128);
-      if (value) byte |= 0x80;
-      out.push(byte);
-    } while (value);
-    return out;
-  };
-  let at = 8;
-  while (at < bytes.length) {
-    const id = bytes[at];
-    const [size, start] = uleb(at + 1);
-    if (id === 7) {
-      let [count, p] = uleb(start);
-      const out = leb(count);
-      const seen = new Set();
-      for (; count > 0; count--) {
-        const [len, nameAt] = uleb(p);
-        const name = Buffer.from(bytes.subarray(nameAt, nameAt + len)).toString('utf8');
-        const [, end] = uleb(nameAt + len + 1);
-        const renamed = Buffer.from(renames.get(name) ?? name, 'utf8');
-        if (renames.has(name)) seen.add(name);
-        out.push(...leb(renamed.length), ...renamed, ...bytes.subarray(nameAt + len, end));
-        p = end;
-      }
-      if (seen.size !== renames.size) throw new Error('wasm-names: an export to rename is missing');
-      const section = [7, ...leb(out.length), ...out];
-      return Buffer.concat([bytes.subarray(0, at), Buffer.from(section), bytes.subarray(start + size)]);
-    }
-    at = start + size;
-  }
-  throw new Error('wasm-names: the module has no export section');
-}
-const kept = new Map(minified.filter(([name]) => KEPT.includes(name)).map(([name, short]) => [short, name]));
-if (kept.size !== KEPT.length) throw new Error(`wasm-names: the module does not export ${KEPT.join(', ')}`);
-fs.writeFileSync(wasmFile, renameExports(fs.readFileSync(wasmFile), kept));
 const module = new WebAssembly.Module(fs.readFileSync(wasmFile));
 const actualImports = WebAssembly.Module.imports(module);
 const actualExports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
@@ -88,13 +35,23 @@ replaceAll(/\n\s*__wbindgen_object_drop_ref: function\(arg0\) \{\n\s*takeObject\
   'the drop import');
 replaceAll(/\n\s*__wbindgen_object_clone_ref: function\(arg0\) \{\n\s*const ret = getObject\(arg0\);\n\s*return addHeapObject\(ret\);\n\s*\},/g,
   '', 'the copy import');
-const calls = replaceAll(
-  /(\n    function \w+\([^)]*\) \{\n)((?:(?!\n    function )[^])*?)        return takeObject\(ret\);\n    \}/g,
-  (_, head, body) => `${head}        const mark = heap_next;\n        try {\n${body}` +
-    '        return getObject(ret);\n        } finally {\n            heap.length = heap_next = mark;\n        }\n    }',
+// The mark is the heap's length: the glue frees no slot one by one any more, so it only grows
+// (addHeapObject takes the next free slot, which is then always the end).
+for (const [what, text] of [['the heap', 'let heap_next = heap.length;'],
+  ['addHeapObject', 'if (heap_next === heap.length) heap.push(heap.length + 1);']]) {
+  if (!js.includes(text)) throw new Error(`wasm-names: ${what} is not as expected in the glue`);
+}
+const wrapped = [];
+replaceAll(
+  /(\n    function (\w+)\([^)]*\) \{\n)((?:(?!\n    function )[^])*?)        return takeObject\(ret\);\n    \}/g,
+  (_, head, name, body) => {
+    wrapped.push(name);
+    return `${head}        const mark = heap_next;\n        try {\n${body}` +
+      '        return getObject(ret);\n        } finally {\n            heap.length = heap_next = mark;\n        }\n    }';
+  },
   'the functions JS calls');
-if (calls !== 2 || /takeObject\(/.test(js.replace(/function takeObject\(/, ''))) {
-  throw new Error(`wasm-names: expected handle and step to be the only calls from JS (found ${calls})`);
+if (wrapped.join() !== 'handle,step' || /takeObject\(/.test(js.replace(/function takeObject\(/, ''))) {
+  throw new Error(`wasm-names: expected handle and step to be the only calls from JS (found ${wrapped})`);
 }
 
 // The functions the glue gives the module: keys of its imports object.

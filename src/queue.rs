@@ -15,12 +15,13 @@
 //! ([`webhook::reachable`]).
 
 use alloc::string::String;
+#[cfg(not(hookline_bundle))]
 use alloc::vec::Vec;
 
 use wasm_bindgen::prelude::*;
 
 use crate::js::Is;
-use crate::task::{self, Outcome, Wait};
+use crate::task::{self, Outcome};
 use crate::{Local, idb, js, log, webhook};
 
 pub const MAX_PENDING: u32 = 50;
@@ -238,9 +239,10 @@ fn all_read(queue: &JsValue, values: JsValue) -> Outcome {
     Ok(queue.clone())
 }
 
-/// Every entry with its key, oldest first.
+/// Every entry with its key, oldest first (for the tests: see [`task`]).
+#[cfg(not(hookline_bundle))]
 pub async fn entries() -> Result<Vec<(JsValue, Option<Pending>)>, JsValue> {
-    let queue = Wait::promise(&all()).await?;
+    let queue = task::Wait::promise(&all()).await?;
     let (keys, values) = (js::get(&queue, "k"), js::get(&queue, "v"));
     Ok((0..js::length(&keys))
         .map(|i| (js::at(&keys, i), Pending::from_js(&js::at(&values, i))))

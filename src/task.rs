@@ -7,13 +7,9 @@
 //! exported function [`step`] bound to the step's address and its context: no `Closure`, whose
 //! glue and per-signature shims would cost more.
 //!
-//! [`Wait`] turns a promise into a Rust future, for code that awaits (the tests).
-
-use alloc::rc::Rc;
-use core::cell::Cell;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+//! `Wait` turns a promise into a Rust future, for code that awaits: the tests. It is not in the
+//! package, where the value it holds between two calls from JS would not last (see
+//! [`crate::js`]).
 
 use wasm_bindgen::prelude::*;
 
@@ -29,8 +25,8 @@ pub type Step = fn(&JsValue, JsValue) -> Outcome;
 /// # Safety
 /// `f` must be the address of a [`Step`] (`step as usize`): any other number would be called as
 /// one. JS reaches it only through the functions [`bind`] makes, which hold such an address (the
-/// glue's `wasm_bindgen` object, which holds the export, stays inside the worker script's own
-/// function scope); Rust code has no reason to call it.
+/// glue's `wasm_bindgen` object, whose `step` calls the export, stays inside the worker script's
+/// own function scope); Rust code has no reason to call it.
 #[wasm_bindgen]
 pub unsafe fn step(f: u32, ctx: JsValue, value: JsValue) -> JsValue {
     // SAFETY: `f` is the address of a `Step` (the caller's contract above).
@@ -83,56 +79,73 @@ pub fn nothing(_: &JsValue, _: JsValue) -> Outcome {
     Ok(JsValue::UNDEFINED)
 }
 
-/// What a [`Wait`] shares with the steps that settle it.
-#[derive(Default)]
-struct Shared {
-    outcome: Cell<Option<Outcome>>,
-    waker: Cell<Option<Waker>>,
-}
+#[cfg(not(hookline_bundle))]
+pub use wait::Wait;
 
-/// A promise as a future: its value or its error.
-pub struct Wait {
-    shared: Rc<Shared>,
-}
+#[cfg(not(hookline_bundle))]
+mod wait {
+    use alloc::rc::Rc;
+    use core::cell::Cell;
+    use core::future::Future;
+    use core::pin::Pin;
+    use core::task::{Context, Poll, Waker};
 
-impl Wait {
-    /// Waits for `promise`.
-    pub fn promise(promise: &JsValue) -> Wait {
-        let shared = Rc::<Shared>::default();
-        // The steps hold one count of `shared`; only one of them runs, and gives it back.
-        let ctx = JsValue::from(Rc::into_raw(shared.clone()) as usize as u32);
-        then(promise, Some(settled_ok), Some(settled_err), &ctx);
-        Wait { shared }
+    use wasm_bindgen::JsValue;
+
+    use super::{Outcome, then};
+    use crate::js;
+
+    /// What a [`Wait`] shares with the steps that settle it.
+    #[derive(Default)]
+    struct Shared {
+        outcome: Cell<Option<Outcome>>,
+        waker: Cell<Option<Waker>>,
     }
-}
 
-fn settled(ctx: &JsValue, outcome: Outcome) -> Outcome {
-    // SAFETY: `ctx` is the address of the `Shared` whose count `Wait::promise` gave the steps.
-    let shared = unsafe { Rc::from_raw(js::number(ctx) as usize as *const Shared) };
-    shared.outcome.set(Some(outcome));
-    if let Some(waker) = shared.waker.take() {
-        waker.wake();
+    /// A promise as a future: its value or its error.
+    pub struct Wait {
+        shared: Rc<Shared>,
     }
-    Ok(JsValue::UNDEFINED)
-}
 
-fn settled_ok(ctx: &JsValue, value: JsValue) -> Outcome {
-    settled(ctx, Ok(value))
-}
+    impl Wait {
+        /// Waits for `promise`.
+        pub fn promise(promise: &JsValue) -> Wait {
+            let shared = Rc::<Shared>::default();
+            // The steps hold one count of `shared`; only one of them runs, and gives it back.
+            let ctx = JsValue::from(Rc::into_raw(shared.clone()) as usize as u32);
+            then(promise, Some(settled_ok), Some(settled_err), &ctx);
+            Wait { shared }
+        }
+    }
 
-fn settled_err(ctx: &JsValue, e: JsValue) -> Outcome {
-    settled(ctx, Err(e))
-}
+    fn settled(ctx: &JsValue, outcome: Outcome) -> Outcome {
+        // SAFETY: `ctx` is the address of the `Shared` whose count `Wait::promise` gave the steps.
+        let shared = unsafe { Rc::from_raw(js::number(ctx) as usize as *const Shared) };
+        shared.outcome.set(Some(outcome));
+        if let Some(waker) = shared.waker.take() {
+            waker.wake();
+        }
+        Ok(JsValue::UNDEFINED)
+    }
 
-impl Future for Wait {
-    type Output = Outcome;
+    fn settled_ok(ctx: &JsValue, value: JsValue) -> Outcome {
+        settled(ctx, Ok(value))
+    }
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        match self.shared.outcome.take() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => {
-                self.shared.waker.set(Some(cx.waker().clone()));
-                Poll::Pending
+    fn settled_err(ctx: &JsValue, e: JsValue) -> Outcome {
+        settled(ctx, Err(e))
+    }
+
+    impl Future for Wait {
+        type Output = Outcome;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+            match self.shared.outcome.take() {
+                Some(outcome) => Poll::Ready(outcome),
+                None => {
+                    self.shared.waker.set(Some(cx.waker().clone()));
+                    Poll::Pending
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::config::{self, Config};
 use crate::js::{self, Is};
 use crate::notification::Notification;
 use crate::queue::{self, Pending};
-use crate::task::{self, Outcome, Wait};
+use crate::task::{self, Outcome};
 use crate::webhook::{self, Event};
 use crate::{idb, log};
 
@@ -254,9 +254,10 @@ fn read_config(saved: &JsValue) -> Option<Config> {
         .ok()
 }
 
-/// The saved config, or `None` with the reason logged.
+/// The saved config, or `None` with the reason logged (for the tests: see [`task`]).
+#[cfg(not(hookline_bundle))]
 pub async fn saved_config() -> Option<Config> {
-    match Wait::promise(&idb::get(idb::CONFIG_KEY)).await {
+    match task::Wait::promise(&idb::get(idb::CONFIG_KEY)).await {
         Ok(saved) => read_config(&saved),
         Err(e) => {
             let _ = read_failed(&JsValue::UNDEFINED, e);
