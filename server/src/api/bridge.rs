@@ -38,6 +38,13 @@ const MAX_DATA_BYTES: usize = 8 * 1024;
 /// use, all: a flood from that many addresses meets the per-app limit still).
 const MAX_BUCKETS: usize = 100_000;
 
+/// The browser's webhook events and the event kinds they become.
+const KINDS: [(&str, &str); 3] = [
+    ("notification.displayed", "message.push.displayed"),
+    ("notification.clicked", "message.push.clicked"),
+    ("notification.dismissed", "message.push.dismissed"),
+];
+
 pub fn router() -> super::Routes {
     super::Routes::new()
         .routes(routes!(receive, preflight, recent))
@@ -84,9 +91,7 @@ async fn recent(
 ) -> Result<axum::Json<RecentBrowserEvents>, ApiError> {
     state.authorize_app(&headers, &app_id)?;
     let limit = super::in_range("limit", q.limit, 50, 1..=200)? as usize;
-    let kinds = ["displayed", "clicked", "dismissed"]
-        .map(|k| format!("message.push.{k}"))
-        .to_vec();
+    let kinds = KINDS.map(|(_, kind)| kind.to_string()).to_vec();
     let stored = state.store.recent_events(&app_id, kinds, limit).await?;
     let events = stored
         .into_iter()
@@ -458,14 +463,15 @@ pub fn to_event(payload: &Value, raw: &[u8]) -> Result<Value, String> {
         ));
     }
     let kind = match p.get("event").and_then(Value::as_str) {
-        Some("notification.displayed") => "message.push.displayed",
-        Some("notification.clicked") => "message.push.clicked",
-        Some("notification.dismissed") => "message.push.dismissed",
-        Some(other) => {
-            return Err(format!(
-                "event: {other:?} is not notification.displayed, notification.clicked or notification.dismissed"
-            ));
-        }
+        Some(event) => KINDS
+            .iter()
+            .find(|(webhook, _)| *webhook == event)
+            .map(|(_, kind)| *kind)
+            .ok_or_else(|| {
+                format!(
+                    "event: {event:?} is not notification.displayed, notification.clicked or notification.dismissed"
+                )
+            })?,
         None => return Err("event: missing (a string)".to_string()),
     };
     let text = |name: &str, max: usize| -> Result<Option<String>, String> {
