@@ -301,6 +301,14 @@ pub fn event(id: &str, kind: &str) -> Value {
 }
 
 /// A port nothing listens on right now (for a process the test starts).
+/// Whether the response header `name` is there and contains `needle`.
+pub fn header_contains(headers: &reqwest::header::HeaderMap, name: &str, needle: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(needle))
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
